@@ -1,0 +1,80 @@
+"""simple-async-tasks: the typed lifecycle of background tasks.
+
+Define a task as a frozen attrs class, enqueue it with
+``with_queue_lifecycle`` (dedup by unique key), run it with
+``with_execute_lifecycle`` (claimed with a conditional write, run once,
+recorded FULFILLED or FAILED, retried with backoff), on in-memory backends or
+on DynamoDB + SQS + Lambda (``simple_async_tasks.aws``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .backends.memory import InMemoryTaskDao, InMemoryTaskQueue
+from .clock import Clock, SystemClock
+from .conditions import Condition
+from .contracts import MutexLock, Page, TaskDao, TaskQueue, Transition
+from .errors import (
+    BackendError,
+    ConditionFailedError,
+    InvalidTaskError,
+    MutexHeldError,
+    ParcelDecodeError,
+    QueueLimitError,
+    RequeueDepthExceededError,
+    RetryLaterError,
+    SerializationError,
+    SimpleAsyncTasksError,
+    TaskDefinitionError,
+    TaskNotFoundError,
+    UnknownTaskTypeError,
+)
+from .lifecycle.execute import ExecuteOutcome, ExecuteResult, TaskExecutor, with_execute_lifecycle
+from .lifecycle.queue import with_queue_lifecycle
+from .lifecycle.retry import RetryPolicy
+from .parcel import ParcelMeta, TaskParcel
+from .serialization import default_converter, make_converter
+from .task import AsyncTask, AsyncTaskStatus
+
+__version__ = "0.1.0"
+
+logging.getLogger("simple_async_tasks").addHandler(logging.NullHandler())
+
+__all__ = [
+    "AsyncTask",
+    "AsyncTaskStatus",
+    "BackendError",
+    "Clock",
+    "Condition",
+    "ConditionFailedError",
+    "ExecuteOutcome",
+    "ExecuteResult",
+    "InMemoryTaskDao",
+    "InMemoryTaskQueue",
+    "InvalidTaskError",
+    "MutexHeldError",
+    "MutexLock",
+    "Page",
+    "ParcelDecodeError",
+    "ParcelMeta",
+    "QueueLimitError",
+    "RequeueDepthExceededError",
+    "RetryLaterError",
+    "RetryPolicy",
+    "SerializationError",
+    "SimpleAsyncTasksError",
+    "SystemClock",
+    "TaskDao",
+    "TaskDefinitionError",
+    "TaskExecutor",
+    "TaskNotFoundError",
+    "TaskParcel",
+    "TaskQueue",
+    "Transition",
+    "UnknownTaskTypeError",
+    "default_converter",
+    "make_converter",
+    "with_execute_lifecycle",
+    "with_queue_lifecycle",
+]

@@ -1,0 +1,1 @@
+"""Backends: implementations of the ``TaskDao`` and ``TaskQueue`` contracts."""

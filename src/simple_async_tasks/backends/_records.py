@@ -1,0 +1,44 @@
+"""Record stamping shared by the backends that hold task objects themselves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeVar
+
+import attrs
+
+from ..contracts import KEEP, Transition
+from ..task import AsyncTask
+
+T = TypeVar("T", bound=AsyncTask)
+
+
+def stamp_save(task: T, stored: T | None, now: datetime) -> T:
+    """The record a whole-task write stores: uuid and created_at kept from ``stored``."""
+    if stored is None:
+        return attrs.evolve(task, created_at=now, updated_at=now, version=1)
+    return attrs.evolve(
+        task,
+        uuid=stored.uuid,
+        created_at=stored.created_at,
+        updated_at=now,
+        version=stored.version + 1,
+    )
+
+
+def apply_transition(stored: T, change: Transition, now: datetime) -> T:
+    """The record a lifecycle transition stores."""
+    changes: dict[str, object] = {
+        "status": change.status,
+        "updated_at": now,
+        "version": stored.version + 1,
+    }
+    if change.add_attempt:
+        changes["attempts"] = stored.attempts + 1
+    if change.attempted_at is not KEEP:
+        changes["attempted_at"] = change.attempted_at
+    if change.last_error is not KEEP:
+        changes["last_error"] = change.last_error
+    if change.execute_after is not KEEP:
+        changes["execute_after"] = change.execute_after
+    return attrs.evolve(stored, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,267 @@
+"""In-memory backends: first-class, thread-safe, for tests and single-process use."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Generic, Literal, TypeVar
+
+import attrs
+import cattrs
+
+from .._limits import check_delay, check_body_size
+from ..clock import Clock, system_clock
+from ..conditions import Condition, evaluate
+from ..contracts import MutexLock, Page, Transition
+from ..definition import task_spec
+from ..errors import ConditionFailedError, MutexHeldError
+from ..parcel import TaskParcel, encode_parcel
+from ..serialization import default_converter
+from ..task import AsyncTask, AsyncTaskStatus
+from ._records import apply_transition, stamp_save
+
+T = TypeVar("T", bound=AsyncTask)
+
+
+
+class InMemoryTaskDao(Generic[T]):
+    """Holds the tasks of one class in a dict, guarded by one lock.
+
+    Conditions are checked and writes applied under the lock, so each write
+    is atomic exactly like a conditional write on a database.
+    """
+
+    def __init__(
+        self,
+        task_class: type[T],
+        *,
+        clock: Clock = system_clock,
+        converter: cattrs.Converter = default_converter,
+    ) -> None:
+        self._spec = task_spec(task_class)
+        self._clock = clock
+        self._converter = converter
+        self._lock = threading.Lock()
+        self._tasks: dict[str, T] = {}
+        self._by_status: dict[AsyncTaskStatus, dict[str, None]] = {s: {} for s in AsyncTaskStatus}
+        self._mutexes: dict[str, MutexLock] = {}
+
+    @property
+    def task_class(self) -> type[T]:
+        return self._spec.cls
+
+    def unique_key(self, task: T) -> str:
+        return self._spec.unique_key(task, self._converter)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def all(self) -> list[T]:
+        """Every stored task (a snapshot), for tests and inspection."""
+        with self._lock:
+            return list(self._tasks.values())
+
+    def mutex_holder(self, mutex_key: str) -> MutexLock | None:
+        """The lock stored for ``mutex_key`` (expired or not), or None."""
+        with self._lock:
+            return self._mutexes.get(mutex_key)
+
+    def get(self, unique_key: str) -> T | None:
+        return self._tasks.get(unique_key)
+
+    def get_many(self, unique_keys: Sequence[str]) -> dict[str, T]:
+        with self._lock:
+            return {k: self._tasks[k] for k in unique_keys if k in self._tasks}
+
+    def _store(self, key: str, old: T | None, new: T) -> None:
+        if old is not None and old.status is not new.status:
+            del self._by_status[old.status][key]
+        self._by_status[new.status][key] = None
+        self._tasks[key] = new
+
+    def save(self, task: T, *, condition: Condition | None) -> T:
+        key = self.unique_key(task)
+        with self._lock:
+            stored = self._tasks.get(key)
+            if condition is not None and not evaluate(condition, stored):
+                raise ConditionFailedError(stored)
+            new = stamp_save(task, stored, self._clock.now())
+            self._store(key, stored, new)
+            return new
+
+    def upsert(self, task: T) -> T:
+        return self.save(task, condition=None)
+
+    def transition(
+        self,
+        unique_key: str,
+        change: Transition,
+        *,
+        condition: Condition,
+        acquire: MutexLock | None = None,
+        release: MutexLock | None = None,
+    ) -> T:
+        with self._lock:
+            stored = self._tasks.get(unique_key)
+            if stored is None or not evaluate(condition, stored):
+                raise ConditionFailedError(stored)
+            if acquire is not None:
+                held = self._mutexes.get(acquire.key)
+                if held is not None and not held.is_free_for(acquire):
+                    raise MutexHeldError(
+                        acquire.key, held.owner, held.expires_at - acquire.acquired_at
+                    )
+                self._mutexes[acquire.key] = acquire
+            if release is not None:
+                self._release(release)
+            new = apply_transition(stored, change, self._clock.now())
+            self._store(unique_key, stored, new)
+            return new
+
+    def _release(self, lock: MutexLock) -> None:
+        held = self._mutexes.get(lock.key)
+        if held is not None and held.owner == lock.owner:
+            del self._mutexes[lock.key]
+
+    def release_mutex(self, lock: MutexLock) -> None:
+        with self._lock:
+            self._release(lock)
+
+    def find_by_status(
+        self, status: AsyncTaskStatus, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[T]:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        with self._lock:
+            rows = sorted(
+                (t.updated_at.isoformat() if t.updated_at else "", k, t)
+                for k, t in ((k, self._tasks[k]) for k in self._by_status[status])
+            )
+        if cursor is not None:
+            after = tuple(cursor.split("|", 1))
+            rows = [r for r in rows if (r[0], r[1]) > after]
+        page = rows[:limit]
+        more = len(rows) > limit
+        next_cursor = f"{page[-1][0]}|{page[-1][1]}" if more and page else None
+        return Page(items=[r[2] for r in page], cursor=next_cursor)
+
+
+@attrs.frozen
+class QueuedMessage:
+    """A message held by ``InMemoryTaskQueue``."""
+
+    message_id: str
+    body: str
+    visible_at: datetime
+    delay: timedelta
+
+
+class InMemoryTaskQueue:
+    """A thread-safe queue of JSON message bodies, FIFO or LIFO, with delays.
+
+    Parcels are stored encoded, exactly as they would travel on SQS, so the
+    wire format is exercised in every test. Delays are honoured against the
+    injected clock: advance a ``FakeClock`` to make delayed messages visible.
+    """
+
+    queue_type = "MEMORY"
+
+    def __init__(
+        self,
+        *,
+        name: str = "memory",
+        order: Literal["FIFO", "LIFO"] = "FIFO",
+        clock: Clock = system_clock,
+        converter: cattrs.Converter = default_converter,
+        max_delay: timedelta = timedelta(minutes=15),
+        max_body_bytes: int = 256 * 1024,
+        keep_history: bool = True,
+    ) -> None:
+        if order not in ("FIFO", "LIFO"):
+            raise ValueError(f"order must be 'FIFO' or 'LIFO', got {order!r}")
+        self.order = order
+        self._url = f"memory://{name}"
+        self._clock = clock
+        self._converter = converter
+        self._max_delay = max_delay
+        self._max_body_bytes = max_body_bytes
+        self._lock = threading.Lock()
+        self._ready: deque[QueuedMessage] = deque()
+        self._delayed: list[tuple[datetime, int, QueuedMessage]] = []
+        self._seq = itertools.count()
+        self.history: list[QueuedMessage] | None = [] if keep_history else None
+        """Every message ever pushed, in order (None when ``keep_history=False``)."""
+
+    @property
+    def queue_url(self) -> str:
+        return self._url
+
+    @property
+    def max_delay(self) -> timedelta:
+        return self._max_delay
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def _encode(self, parcel: TaskParcel[AsyncTask], delay: timedelta) -> str:
+        check_delay(delay, self._max_delay, queue=self._url)
+        body = encode_parcel(parcel, self._converter)
+        check_body_size(body, self._max_body_bytes, queue=self._url)
+        return body
+
+    def check(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
+        self._encode(parcel, delay)
+
+    def push(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
+        self.push_body(self._encode(parcel, delay), delay=delay)
+
+    def push_many(
+        self, parcels: Sequence[TaskParcel[AsyncTask]], *, delay: timedelta = timedelta(0)
+    ) -> None:
+        bodies = [self._encode(p, delay) for p in parcels]
+        for body in bodies:
+            self.push_body(body, delay=delay)
+
+    def push_body(self, body: str, *, delay: timedelta = timedelta(0)) -> None:
+        """Put a raw message body on the queue (tests use it to send malformed input)."""
+        now = self._clock.now()
+        message = QueuedMessage(str(uuid.uuid4()), body, now + delay, delay)
+        with self._lock:
+            if self.history is not None:
+                self.history.append(message)
+            if delay > timedelta(0):
+                heapq.heappush(self._delayed, (message.visible_at, next(self._seq), message))
+            else:
+                self._ready.append(message)
+
+    def _promote(self, now: datetime) -> None:
+        while self._delayed and self._delayed[0][0] <= now:
+            self._ready.append(heapq.heappop(self._delayed)[2])
+
+    def receive(self, max_messages: int = 1) -> list[QueuedMessage]:
+        """Take up to ``max_messages`` visible messages off the queue."""
+        with self._lock:
+            self._promote(self._clock.now())
+            pop = self._ready.popleft if self.order == "FIFO" else self._ready.pop
+            return [pop() for _ in range(min(max_messages, len(self._ready)))]
+
+    def next_visible_at(self) -> datetime | None:
+        """When the next delayed message becomes visible, or None if none is delayed."""
+        with self._lock:
+            return self._delayed[0][0] if self._delayed else None
+
+    def visible_count(self) -> int:
+        """How many messages could be received now."""
+        with self._lock:
+            self._promote(self._clock.now())
+            return len(self._ready)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ready) + len(self._delayed)

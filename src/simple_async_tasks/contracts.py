@@ -1,0 +1,170 @@
+"""The contracts every backend implements: ``TaskDao`` and ``TaskQueue``.
+
+Each state change is one conditional write: the condition is data (see
+``conditions``), checked and applied atomically by the backend. A failed
+condition raises ``ConditionFailedError`` carrying the current record, so a
+caller learns the winner of a race without a second read.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Generic, Literal, Protocol, TypeVar
+
+import attrs
+
+from .conditions import Condition
+from .parcel import TaskParcel
+from .task import AsyncTask, AsyncTaskStatus
+
+T = TypeVar("T", bound=AsyncTask)
+T_contra = TypeVar("T_contra", bound=AsyncTask, contravariant=True)
+
+
+class Keep(enum.Enum):
+    """Marker: leave the stored value of this field as it is."""
+
+    KEEP = "KEEP"
+
+
+KEEP = Keep.KEEP
+
+
+@attrs.frozen(kw_only=True)
+class Transition:
+    """A change of lifecycle fields only; business fields are left as stored."""
+
+    status: AsyncTaskStatus
+    add_attempt: bool = False
+    """Increment ``attempts`` by one."""
+    attempted_at: datetime | None | Literal[Keep.KEEP] = KEEP
+    last_error: str | None | Literal[Keep.KEEP] = KEEP
+    execute_after: datetime | None | Literal[Keep.KEEP] = KEEP
+
+
+@attrs.frozen(kw_only=True)
+class MutexLock:
+    """A lock on a mutex key, held by one task's attempt until ``expires_at``."""
+
+    key: str
+    """The mutex key, qualified by the task type."""
+    owner: str
+    """The uuid of the task holding it."""
+    acquired_at: datetime
+    expires_at: datetime
+
+    def is_free_for(self, other: MutexLock) -> bool:
+        """Whether ``other`` may take this key while this lock is stored."""
+        return self.owner == other.owner or self.expires_at <= other.acquired_at
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a listing; pass ``cursor`` back to get the next, None at the end."""
+
+    items: list[T]
+    cursor: str | None
+
+
+class TaskDao(Protocol[T]):
+    """Stores the tasks of one task class.
+
+    Implementations: ``InMemoryTaskDao``, ``DynamoTaskDao``.
+    Every write stamps ``version`` (stored + 1), ``updated_at`` and, on first
+    write, ``created_at``; a record's ``uuid`` and ``created_at`` never change.
+    """
+
+    @property
+    def task_class(self) -> type[T]:
+        """The class of the tasks this DAO stores."""
+        ...
+
+    def unique_key(self, task: T) -> str:
+        """The key a task is stored under."""
+        ...
+
+    def get(self, unique_key: str) -> T | None:
+        """The stored task with this unique key (a consistent read), or None."""
+        ...
+
+    def get_many(self, unique_keys: Sequence[str]) -> dict[str, T]:
+        """The stored tasks among these unique keys, by key (missing keys left out)."""
+        ...
+
+    def save(self, task: T, *, condition: Condition | None) -> T:
+        """Write the whole task if ``condition`` holds (None: always); return the stored record.
+
+        Raises:
+            ConditionFailedError: the condition was false; ``.current`` is the stored record.
+        """
+        ...
+
+    def upsert(self, task: T) -> T:
+        """Write the whole task unconditionally (for business code that sets a status)."""
+        ...
+
+    def transition(
+        self,
+        unique_key: str,
+        change: Transition,
+        *,
+        condition: Condition,
+        acquire: MutexLock | None = None,
+        release: MutexLock | None = None,
+    ) -> T:
+        """Apply ``change`` if ``condition`` holds, taking/releasing a mutex lock atomically.
+
+        Raises:
+            ConditionFailedError: the condition was false; ``.current`` is the stored record.
+            MutexHeldError: ``acquire`` is held by another owner whose lock has not expired.
+        """
+        ...
+
+    def release_mutex(self, lock: MutexLock) -> None:
+        """Drop ``lock`` if ``lock.owner`` still holds it; otherwise do nothing."""
+        ...
+
+    def find_by_status(
+        self, status: AsyncTaskStatus, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[T]:
+        """Tasks in ``status``, oldest ``updated_at`` first, ``limit`` per page."""
+        ...
+
+
+class TaskQueue(Protocol[T_contra]):
+    """Carries parcels to executors.
+
+    Implementations: ``InMemoryTaskQueue``, ``SqsTaskQueue``. Limits are
+    checked before anything is sent, raising ``QueueLimitError``.
+    """
+
+    @property
+    def queue_type(self) -> str:
+        """The kind of queue, written in each parcel's meta ("SQS", "MEMORY")."""
+        ...
+
+    @property
+    def queue_url(self) -> str:
+        """Where parcels go, written in each parcel's meta."""
+        ...
+
+    @property
+    def max_delay(self) -> timedelta:
+        """The longest delay a push accepts (SQS: 15 minutes)."""
+        ...
+
+    def check(self, parcel: TaskParcel[T_contra], *, delay: timedelta = timedelta(0)) -> None:
+        """Raise ``QueueLimitError`` if pushing this parcel with this delay would be refused."""
+        ...
+
+    def push(self, parcel: TaskParcel[T_contra], *, delay: timedelta = timedelta(0)) -> None:
+        """Send one parcel, visible after ``delay``."""
+        ...
+
+    def push_many(
+        self, parcels: Sequence[TaskParcel[T_contra]], *, delay: timedelta = timedelta(0)
+    ) -> None:
+        """Send several parcels, batched where the queue allows."""
+        ...

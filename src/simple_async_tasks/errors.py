@@ -1,0 +1,143 @@
+"""Every error the library raises, under one base class.
+
+The whole tree::
+
+    SimpleAsyncTasksError
+    ├── TaskDefinitionError          a task class is defined wrongly (found when a lifecycle is built)
+    ├── SerializationError           a value cannot be turned into JSON, or JSON back into a task
+    │   └── ParcelDecodeError        a queue message body is not a valid parcel
+    │       └── UnknownTaskTypeError the parcel names a task type no executor handles
+    ├── InvalidTaskError             a task value the library cannot accept (a naive datetime, ...)
+    ├── QueueLimitError              a message breaks the queue's limits (size, delay, batch)
+    ├── ConditionFailedError         a conditional write lost; carries the current record
+    ├── MutexHeldError               the task's mutex key is held by another live attempt
+    ├── TaskNotFoundError            a delivered parcel names a task that is not stored
+    ├── RequeueDepthExceededError    a parcel was put back too often; let it dead-letter
+    ├── RetryLaterError              raised by business logic: run this task again later
+    └── BackendError                 a backend call failed for good (permissions, missing table)
+
+Each message says what happened and what to do about it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class SimpleAsyncTasksError(Exception):
+    """Base class of every error raised by simple-async-tasks."""
+
+
+class TaskDefinitionError(SimpleAsyncTasksError, TypeError):
+    """A task class is not a valid task definition.
+
+    Raised where a lifecycle, DAO or queue is built for the class, never later
+    on a message.
+    """
+
+
+class SerializationError(SimpleAsyncTasksError, ValueError):
+    """A value could not be converted to or from JSON."""
+
+
+class ParcelDecodeError(SerializationError):
+    """A queue message body is not a valid task parcel."""
+
+
+class UnknownTaskTypeError(ParcelDecodeError):
+    """A parcel names a task type that no executor is registered for."""
+
+    def __init__(self, task_type: str | None, known: list[str]) -> None:
+        self.task_type = task_type
+        self.known = known
+        super().__init__(
+            f"no executor handles task type {task_type!r}; registered types: {sorted(known)}. "
+            "Register an executor for it, or route this queue to a consumer that has one."
+        )
+
+
+class InvalidTaskError(SimpleAsyncTasksError, ValueError):
+    """A task carries a value the library cannot accept; nothing was written."""
+
+
+class QueueLimitError(SimpleAsyncTasksError, ValueError):
+    """A message breaks one of the queue's limits; nothing was sent."""
+
+
+class ConditionFailedError(SimpleAsyncTasksError, Generic[T]):
+    """A conditional write did not happen because its condition was false.
+
+    ``current`` is the record as stored when the condition was checked (None
+    when there is no record), so the caller learns the winner without a read.
+    """
+
+    def __init__(self, current: T | None, message: str | None = None) -> None:
+        self.current = current
+        super().__init__(
+            message
+            or "the stored task did not meet the write's condition; another caller changed it "
+            "first (the current record is on .current)"
+        )
+
+
+class MutexHeldError(SimpleAsyncTasksError):
+    """The task's mutex key is held by another attempt that has not expired."""
+
+    def __init__(self, mutex_key: str, holder: str, expires_in: timedelta) -> None:
+        self.mutex_key = mutex_key
+        self.holder = holder
+        self.expires_in = expires_in
+        super().__init__(
+            f"mutex {mutex_key!r} is held by task {holder!r} for up to {expires_in}; "
+            "the task will be retried later"
+        )
+
+
+class TaskNotFoundError(SimpleAsyncTasksError, LookupError):
+    """A parcel was delivered for a task that has no stored record."""
+
+    def __init__(self, task_type: str, unique_key: str) -> None:
+        self.task_type = task_type
+        self.unique_key = unique_key
+        super().__init__(
+            f"no stored {task_type} task with unique key {unique_key!r}; enqueue tasks through "
+            "with_queue_lifecycle so the record is saved before the message is sent, and check "
+            "that producer and consumer use the same table"
+        )
+
+
+class RequeueDepthExceededError(SimpleAsyncTasksError):
+    """A parcel was put back on the queue more often than the limit allows."""
+
+    def __init__(self, task_type: str, unique_key: str, depth: int, limit: int) -> None:
+        self.task_type = task_type
+        self.unique_key = unique_key
+        self.depth = depth
+        self.limit = limit
+        super().__init__(
+            f"{task_type} {unique_key!r} was put back on the queue {depth} times (limit {limit}); "
+            "giving up so the message goes to the dead-letter queue. Inspect why it never became "
+            "runnable (a held mutex, a stuck attempt, an execute_after far away)"
+        )
+
+
+class RetryLaterError(SimpleAsyncTasksError):
+    """Raise from business logic to run the task again later, without a failure.
+
+    The task goes back to QUEUED and its parcel is pushed with ``delay``; the
+    attempt is not counted as failed.
+    """
+
+    def __init__(self, reason: str = "", *, delay: timedelta = timedelta(seconds=30)) -> None:
+        if delay < timedelta(0):
+            raise ValueError(f"RetryLaterError delay must not be negative, got {delay}")
+        self.reason = reason
+        self.delay = delay
+        super().__init__(reason or f"retry later, in {delay}")
+
+
+class BackendError(SimpleAsyncTasksError):
+    """A storage or queue backend failed in a way retrying will not fix."""

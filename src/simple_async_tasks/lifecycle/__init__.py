@@ -1,0 +1,1 @@
+"""The two lifecycles: enqueue (dedup + push) and execute (claim, run, record)."""

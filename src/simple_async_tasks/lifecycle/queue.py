@@ -1,0 +1,136 @@
+"""``with_queue_lifecycle``: build a task, dedup it by unique key, save it, push it."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+import attrs
+import cattrs
+from typing_extensions import ParamSpec
+
+from ..clock import Clock, system_clock
+from ..conditions import absent, status_in
+from ..contracts import TaskDao, TaskQueue
+from ..definition import TaskSpec, task_spec
+from ..errors import ConditionFailedError, InvalidTaskError, TaskDefinitionError
+from ..parcel import ParcelMeta, TaskParcel
+from ..serialization import default_converter
+from ..task import AsyncTask, AsyncTaskStatus
+
+P = ParamSpec("P")
+T = TypeVar("T", bound=AsyncTask)
+
+logger = logging.getLogger("simple_async_tasks.queue")
+
+REPLACEABLE = frozenset(
+    {AsyncTaskStatus.HALTED, AsyncTaskStatus.SCHEDULED, AsyncTaskStatus.FAILED}
+)
+"""Statuses an enqueue replaces; any other stored status makes it a duplicate."""
+
+
+class Enqueuer(Generic[T]):
+    """Saves and pushes candidate tasks; the engine behind ``with_queue_lifecycle``."""
+
+    def __init__(
+        self,
+        spec: TaskSpec[T],
+        dao: TaskDao[T],
+        queue: TaskQueue[T],
+        clock: Clock,
+        converter: cattrs.Converter,
+    ) -> None:
+        self.spec = spec
+        self.dao = dao
+        self.queue = queue
+        self.clock = clock
+        self.converter = converter
+        self._condition = absent() | status_in(REPLACEABLE)
+
+    def enqueue(self, candidate: T) -> T:
+        """Store ``candidate`` as QUEUED (or SCHEDULED) and push it, unless it is a duplicate.
+
+        Returns the stored task: the new record, or the one already there.
+        """
+        if type(candidate) is not self.spec.cls:
+            raise TaskDefinitionError(
+                f"get_new returned a {type(candidate).__name__}, but the DAO stores "
+                f"{self.spec.cls.__name__}; give with_queue_lifecycle a DAO for the same class"
+            )
+        now = self.clock.now()
+        delay = timedelta(0)
+        status = AsyncTaskStatus.QUEUED
+        if candidate.execute_after is not None:
+            if candidate.execute_after.tzinfo is None:
+                raise InvalidTaskError(
+                    f"{self.spec.task_type}.execute_after is a naive datetime; "
+                    "use a timezone-aware one, e.g. datetime.now(timezone.utc) + timedelta(...)"
+                )
+            wait = candidate.execute_after - now
+            if wait > self.queue.max_delay:
+                status = AsyncTaskStatus.SCHEDULED
+            elif wait > timedelta(0):
+                delay = wait
+        fresh = attrs.evolve(
+            candidate, status=status, attempts=0, attempted_at=None, last_error=None
+        )
+        meta = ParcelMeta(
+            queue_type=self.queue.queue_type,
+            queue_url=self.queue.queue_url,
+            task_type=self.spec.task_type,
+        )
+        if status is AsyncTaskStatus.QUEUED:
+            self.queue.check(TaskParcel(task=fresh, meta=meta), delay=delay)
+        try:
+            stored = self.dao.save(fresh, condition=self._condition)
+        except ConditionFailedError as lost:
+            current: T | None = lost.current
+            if current is None:  # deleted between check and write: try once more
+                stored = self.dao.save(fresh, condition=self._condition)
+            else:
+                logger.debug(
+                    "duplicate enqueue of %s %s: already %s",
+                    self.spec.task_type,
+                    current.uuid,
+                    current.status.value,
+                )
+                return current
+        if status is AsyncTaskStatus.QUEUED:
+            self.queue.push(TaskParcel(task=stored, meta=meta), delay=delay)
+        logger.debug("enqueued %s %s as %s", self.spec.task_type, stored.uuid, status.value)
+        return stored
+
+
+def with_queue_lifecycle(
+    *,
+    get_new: Callable[P, T],
+    dao: TaskDao[T],
+    queue: TaskQueue[T],
+    clock: Clock = system_clock,
+    converter: cattrs.Converter = default_converter,
+) -> Callable[P, T]:
+    """Wrap ``get_new`` so that each call enqueues the task it builds, once.
+
+    The returned function takes ``get_new``'s own parameters and returns the
+    stored task. Per call: build the candidate; if a task with the same unique
+    key is already QUEUED, ATTEMPTED, FULFILLED or CANCELED, return it and push
+    nothing; otherwise save it as QUEUED with one conditional write (the loser
+    of a race returns the winner) and push its parcel. A task whose
+    ``execute_after`` lies beyond the queue's longest delay is saved SCHEDULED
+    and not pushed; the scheduler enqueues it when due.
+
+    Raises:
+        TaskDefinitionError: at wrap time, if the DAO's task class is invalid.
+        QueueLimitError: before any write, if the parcel breaks the queue's limits.
+        SerializationError: before any write, if the task cannot be written as JSON.
+    """
+    enqueuer = Enqueuer(task_spec(dao.task_class), dao, queue, clock, converter)
+
+    @functools.wraps(get_new)
+    def enqueue(*args: P.args, **kwargs: P.kwargs) -> T:
+        return enqueuer.enqueue(get_new(*args, **kwargs))
+
+    return enqueue

@@ -1,0 +1,53 @@
+"""When to try a failed task again."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+import attrs
+
+
+def _positive_int(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"RetryPolicy.{attribute.name} must be at least 1, got {value}")
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
+    if value < timedelta(0):
+        raise ValueError(f"RetryPolicy.{attribute.name} must not be negative, got {value}")
+
+
+def _unit(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"RetryPolicy.{attribute.name} must be within [0, 1], got {value}")
+
+
+def _at_least_one(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value < 1.0:
+        raise ValueError(f"RetryPolicy.{attribute.name} must be at least 1.0, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """Exponential backoff with jitter and a cap.
+
+    After failed attempt ``n`` (1-based) the task waits
+    ``min(max_delay, initial_delay * multiplier ** (n - 1))``, less a random
+    share of up to ``jitter`` of it, then runs again; after ``max_attempts``
+    failed attempts it stays FAILED.
+    """
+
+    max_attempts: int = attrs.field(default=3, validator=_positive_int)
+    initial_delay: timedelta = attrs.field(default=timedelta(seconds=10), validator=_non_negative)
+    multiplier: float = attrs.field(default=2.0, validator=_at_least_one)
+    max_delay: timedelta = attrs.field(default=timedelta(minutes=15), validator=_non_negative)
+    jitter: float = attrs.field(default=0.2, validator=_unit)
+
+    def delay_for(self, attempts: int, rand: Callable[[], float] = random.random) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt."""
+        exponent = max(attempts - 1, 0)
+        base = self.initial_delay.total_seconds() * self.multiplier**exponent
+        capped = min(base, self.max_delay.total_seconds())
+        return timedelta(seconds=capped * (1.0 - self.jitter * rand()))

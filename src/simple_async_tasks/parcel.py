@@ -1,0 +1,134 @@
+"""The wire format: a task and its delivery metadata, as one JSON message body.
+
+Compatible with the TypeScript original's envelope::
+
+    {"task": {...}, "meta": {"queueType": "SQS", "queueUrl": "...",
+     "enqueueUuid": "...", "requeueDepth": 0, "taskType": "SendWelcomeEmail"}}
+
+``taskType`` is our addition; unknown meta keys are ignored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Generic, TypeVar
+
+import attrs
+import cattrs
+
+from .errors import ParcelDecodeError, SerializationError
+from .serialization import dumps, loads, structure_task, unstructure_task
+from .task import AsyncTask
+
+T_co = TypeVar("T_co", bound=AsyncTask, covariant=True)
+T = TypeVar("T", bound=AsyncTask)
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+@attrs.frozen(kw_only=True)
+class ParcelMeta:
+    """Delivery metadata of a parcel."""
+
+    queue_type: str
+    """The kind of queue it was sent on: "SQS", "MEMORY", ..."""
+    queue_url: str
+    """Where it was sent."""
+    task_type: str | None
+    """The task type, for routing; None in parcels from the TypeScript original."""
+    enqueue_uuid: str = attrs.field(factory=_new_uuid)
+    """One id per enqueue, kept across requeues of the same parcel."""
+    requeue_depth: int = 0
+    """How many times the parcel was put back on the queue to retry later."""
+
+    def requeued(self) -> ParcelMeta:
+        """The meta of the same parcel put back once more."""
+        return attrs.evolve(self, requeue_depth=self.requeue_depth + 1)
+
+
+@attrs.frozen(kw_only=True)
+class TaskParcel(Generic[T_co]):
+    """A task as it travels on a queue."""
+
+    task: T_co
+    meta: ParcelMeta
+
+
+@attrs.frozen(kw_only=True)
+class RawParcel:
+    """A parsed message body whose task is still JSON data (before routing)."""
+
+    task: dict[str, Any]
+    meta: ParcelMeta
+
+
+def encode_parcel(parcel: TaskParcel[AsyncTask], converter: cattrs.Converter) -> str:
+    """The JSON message body of a parcel."""
+    meta: dict[str, object] = {
+        "queueType": parcel.meta.queue_type,
+        "queueUrl": parcel.meta.queue_url,
+        "enqueueUuid": parcel.meta.enqueue_uuid,
+        "requeueDepth": parcel.meta.requeue_depth,
+        "taskType": parcel.meta.task_type,
+    }
+    return dumps({"task": unstructure_task(parcel.task, converter), "meta": meta})
+
+
+def _meta_str(meta: dict[str, Any], key: str, *, required: bool) -> str | None:
+    value = meta.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise ParcelDecodeError(f"parcel meta.{key} must be a string, got {type(value).__name__}")
+    return value
+
+
+def parse_parcel(body: str | bytes) -> RawParcel:
+    """Parse a message body into its task data and meta.
+
+    Raises:
+        ParcelDecodeError: the body is not JSON or not a ``{task, meta}`` object.
+    """
+    try:
+        data = loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParcelDecodeError(f"message body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ParcelDecodeError(
+            f"message body must be a JSON object {{task, meta}}, got {type(data).__name__}"
+        )
+    task, meta = data.get("task"), data.get("meta")
+    if not isinstance(task, dict):
+        raise ParcelDecodeError("message body has no 'task' object; is it a task parcel?")
+    if not isinstance(meta, dict):
+        raise ParcelDecodeError("message body has no 'meta' object; is it a task parcel?")
+    depth = meta.get("requeueDepth", 0)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+        raise ParcelDecodeError(f"parcel meta.requeueDepth must be an int >= 0, got {depth!r}")
+    enqueue_uuid = _meta_str(meta, "enqueueUuid", required=False) or _new_uuid()
+    return RawParcel(
+        task=task,
+        meta=ParcelMeta(
+            queue_type=_meta_str(meta, "queueType", required=False) or "UNKNOWN",
+            queue_url=_meta_str(meta, "queueUrl", required=False) or "",
+            task_type=_meta_str(meta, "taskType", required=False),
+            enqueue_uuid=enqueue_uuid,
+            requeue_depth=depth,
+        ),
+    )
+
+
+def structure_parcel(raw: RawParcel, cls: type[T], converter: cattrs.Converter) -> TaskParcel[T]:
+    """Build the typed parcel once the task class is known."""
+    try:
+        task = structure_task(raw.task, cls, converter)
+    except SerializationError as exc:
+        raise ParcelDecodeError(str(exc)) from exc
+    return TaskParcel(task=task, meta=raw.meta)
+
+
+def decode_parcel(body: str | bytes, cls: type[T], converter: cattrs.Converter) -> TaskParcel[T]:
+    """Parse and build a parcel of a known task class."""
+    return structure_parcel(parse_parcel(body), cls, converter)

@@ -1,0 +1,77 @@
+"""Routing a message body to the executor of its task type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Protocol, Union
+
+from .errors import TaskDefinitionError, UnknownTaskTypeError
+from .parcel import RawParcel, parse_parcel
+from .task import AsyncTask
+
+
+class ExecuteResultLike(Protocol):
+    """What a router needs of an execute result."""
+
+    @property
+    def task(self) -> AsyncTask: ...
+
+
+class RawExecutor(Protocol):
+    """An executor that can run a parsed parcel (``TaskExecutor`` is one)."""
+
+    @property
+    def task_type(self) -> str: ...
+
+    def execute_raw(self, raw: RawParcel) -> ExecuteResultLike: ...
+
+
+Executors = Union[RawExecutor, Iterable[RawExecutor], Mapping[str, RawExecutor]]
+"""One executor, several (routed by their task types), or a mapping from task type."""
+
+
+class Router:
+    """Finds the executor for a message body: by ``meta.taskType``, else by source queue."""
+
+    def __init__(
+        self,
+        executors: Executors,
+        *,
+        by_source: Mapping[str, RawExecutor] | None = None,
+    ) -> None:
+        if isinstance(executors, Mapping):
+            table = dict(executors)
+        elif hasattr(executors, "execute_raw"):
+            one: RawExecutor = executors  # type: ignore[assignment]
+            table = {one.task_type: one}
+        else:
+            table = {}
+            for ex in executors:
+                if ex.task_type in table:
+                    raise TaskDefinitionError(
+                        f"two executors handle task type {ex.task_type!r}; register one per type"
+                    )
+                table[ex.task_type] = ex
+        if not table and not by_source:
+            raise TaskDefinitionError("no executors given; pass at least one executor")
+        self.by_type: dict[str, RawExecutor] = table
+        self.by_source: dict[str, RawExecutor] = dict(by_source or {})
+
+    def route(self, body: str | bytes, *, source: str | None = None) -> tuple[RawExecutor, RawParcel]:
+        """Parse ``body`` and pick its executor.
+
+        Raises:
+            ParcelDecodeError: the body is not a parcel.
+            UnknownTaskTypeError: no executor for its task type (or its source queue).
+        """
+        raw = parse_parcel(body)
+        task_type = raw.meta.task_type
+        if task_type is not None:
+            found = self.by_type.get(task_type)
+        else:
+            found = self.by_source.get(source or "")
+            if found is None and len(self.by_type) == 1:
+                found = next(iter(self.by_type.values()))
+        if found is None:
+            raise UnknownTaskTypeError(task_type, list(self.by_type))
+        return found, raw

@@ -1,0 +1,191 @@
+"""JSON conversion of tasks: one cattrs converter, replaceable by the user.
+
+Datetimes travel as ISO-8601 strings, enums by value, ``bytes`` as base64,
+nested attrs classes as objects. NaN and infinities are refused: JSON cannot
+hold them and another consumer (Node, DynamoDB) would choke on them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import date, datetime
+from collections.abc import MutableSequence, Sequence
+from typing import Any, TypeVar, get_origin
+
+import cattrs
+from cattrs.cols import (
+    is_any_set,
+    is_mapping,
+    is_sequence,
+    list_structure_factory,
+    mapping_structure_factory,
+)
+from cattrs.preconf.json import make_converter as _make_json_converter
+
+from .errors import SerializationError
+
+T = TypeVar("T")
+
+JsonValue = Any
+"""A value made only of dict, list, str, int, float, bool and None."""
+
+
+def _bytes_to_b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _b64_to_bytes(value: object, _: object) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a base64 string for bytes, got {type(value).__name__}")
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValueError(f"not valid base64: {exc}") from exc
+
+
+def _structure_datetime(value: object, _: object) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO-8601 string for a datetime, got {type(value).__name__}")
+    return datetime.fromisoformat(value)
+
+
+def _structure_date(value: object, _: object) -> date:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO-8601 string for a date, got {type(value).__name__}")
+    return date.fromisoformat(value)
+
+
+def _strict_str(value: object, _: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _strict_int(value: object, _: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _strict_float(value: object, _: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _strict_bool(value: object, _: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+def _require(kind: type | tuple[type, ...], name: str, hook: Any) -> Any:
+    def structure(value: object, target: object) -> object:
+        if not isinstance(value, kind):
+            raise TypeError(f"expected {name}, got {type(value).__name__}")
+        return hook(value, target)
+
+    return structure
+
+
+def _strict_collections(converter: cattrs.Converter) -> None:
+    """Refuse a string where a list belongs (instead of splitting it into characters)."""
+    lenient = converter.copy()
+
+    def sequence_hook(target: Any, conv: cattrs.BaseConverter) -> Any:
+        if get_origin(target) in (list, MutableSequence, Sequence) or target is list:
+            return _require(list, "a JSON array", list_structure_factory(target, conv))
+        return _require((list, tuple), "a JSON array", lenient.get_structure_hook(target))
+
+    def set_hook(target: Any, _: cattrs.BaseConverter) -> Any:
+        return _require((list, tuple), "a JSON array", lenient.get_structure_hook(target))
+
+    def mapping_hook(target: Any, conv: cattrs.BaseConverter) -> Any:
+        return _require(dict, "a JSON object", mapping_structure_factory(target, conv))
+
+    converter.register_structure_hook_factory(is_sequence, sequence_hook)
+    converter.register_structure_hook_factory(is_any_set, set_hook)
+    converter.register_structure_hook_factory(is_mapping, mapping_hook)
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the converter the library uses by default.
+
+    Start from it to register hooks for your own types, then pass your
+    converter to the lifecycles, DAOs and queues (``converter=``).
+    """
+    converter = _make_json_converter()
+    # Strict scalars: a number where a string belongs is bad input, not "42".
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(float, _strict_float)
+    converter.register_structure_hook(bool, _strict_bool)
+    converter.register_unstructure_hook(bytes, _bytes_to_b64)
+    converter.register_structure_hook(bytes, _b64_to_bytes)
+    converter.register_unstructure_hook(datetime, datetime.isoformat)
+    converter.register_structure_hook(datetime, _structure_datetime)
+    converter.register_unstructure_hook(date, date.isoformat)
+    converter.register_structure_hook(date, _structure_date)
+    _strict_collections(converter)
+    return converter
+
+
+default_converter: cattrs.Converter = make_converter()
+"""The converter used when none is passed."""
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def dumps(value: JsonValue) -> str:
+    """Compact JSON text; raises SerializationError for NaN, infinities or odd types."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(
+            f"value cannot be written as JSON: {exc}. Use JSON-friendly field types "
+            "(str, int, finite float, bool, datetime, bytes, enums, lists, dicts, attrs classes) "
+            "or register a hook on your converter"
+        ) from exc
+
+
+def loads(text: str | bytes) -> JsonValue:
+    """Parse JSON text strictly (no NaN or Infinity)."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def unstructure_task(task: object, converter: cattrs.Converter | None = None) -> dict[str, Any]:
+    """Turn a task into a JSON-compatible dict."""
+    conv = converter or default_converter
+    try:
+        data = conv.unstructure(task)
+    except Exception as exc:
+        raise SerializationError(
+            f"cannot convert {type(task).__name__} to JSON data: {exc}. "
+            "Register an unstructure hook for the field's type on your converter"
+        ) from exc
+    if not isinstance(data, dict):
+        raise SerializationError(f"{type(task).__name__} did not convert to a JSON object")
+    return data
+
+
+def structure_task(data: object, cls: type[T], converter: cattrs.Converter | None = None) -> T:
+    """Build a task of ``cls`` from JSON data; errors name the fields at fault."""
+    conv = converter or default_converter
+    if not isinstance(data, dict):
+        raise SerializationError(
+            f"expected a JSON object for a {cls.__name__} task, got {type(data).__name__}"
+        )
+    try:
+        return conv.structure(data, cls)
+    except Exception as exc:
+        if isinstance(exc, cattrs.BaseValidationError):
+            where = "; ".join(cattrs.transform_error(exc, path=cls.__name__))
+        else:
+            where = f"{type(exc).__name__}: {exc}"
+        raise SerializationError(f"invalid {cls.__name__} task data: {where}") from exc

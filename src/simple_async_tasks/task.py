@@ -1,0 +1,78 @@
+"""The task entity: the status enum and the ``AsyncTask`` base class."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import ClassVar
+
+import attrs
+
+
+class AsyncTaskStatus(str, enum.Enum):
+    """Where a task is in its lifecycle. The values are the names."""
+
+    HALTED = "HALTED"
+    """Parked on purpose; runs only after being resumed."""
+    SCHEDULED = "SCHEDULED"
+    """Saved, not on the queue yet; a sweep enqueues it when due."""
+    QUEUED = "QUEUED"
+    """Saved and (normally) on the queue; waiting to be claimed."""
+    ATTEMPTED = "ATTEMPTED"
+    """Claimed by an executor that is running it now."""
+    FULFILLED = "FULFILLED"
+    """Done."""
+    FAILED = "FAILED"
+    """The last attempt raised; retried until the retry policy's max attempts."""
+    CANCELED = "CANCELED"
+    """Will never run."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+@attrs.frozen(kw_only=True)
+class AsyncTask:
+    """Base class of every task: subclass it with ``@attrs.frozen(kw_only=True)``.
+
+    A subclass must set ``unique`` (the fields whose values identify one task:
+    enqueueing the same values again is deduplicated) and may set ``mutex``
+    (the fields whose values name a lock: two tasks with the same mutex values
+    never run at the same time) and ``task_type`` (the name used for routing
+    and storage; the class name by default, never the module path).
+
+    The fields below are maintained by the library; business code reads them
+    and normally leaves them alone.
+    """
+
+    unique: ClassVar[tuple[str, ...]]
+    mutex: ClassVar[tuple[str, ...] | None] = None
+    task_type: ClassVar[str | None] = None
+
+    status: AsyncTaskStatus = AsyncTaskStatus.QUEUED
+    """The lifecycle status."""
+    uuid: str = attrs.field(factory=_new_uuid)
+    """The record's id; kept when the same unique key is enqueued again."""
+    created_at: datetime | None = None
+    """When the record was first stored (UTC); set by the DAO."""
+    updated_at: datetime | None = None
+    """When the record was last written (UTC); set by the DAO."""
+    version: int = 0
+    """Incremented by the DAO on every write; 0 means never stored."""
+    attempts: int = 0
+    """How many times an executor claimed the task."""
+    attempted_at: datetime | None = None
+    """When the current or last attempt started (UTC)."""
+    last_error: str | None = None
+    """The error of the last failed attempt, as ``Type: message``."""
+    execute_after: datetime | None = None
+    """The task must not run before this moment (UTC). None: as soon as possible."""
+
+
+LIFECYCLE_FIELDS: frozenset[str] = frozenset(a.name for a in attrs.fields(AsyncTask))
+"""Names of the fields every task has; business fields are the others."""

@@ -1,0 +1,112 @@
+"""Helpers for tests: a clock you move by hand, and ``drain`` to run a queue dry."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import attrs
+
+from .backends.memory import InMemoryTaskQueue, QueuedMessage
+from .routing import Executors, ExecuteResultLike, Router
+
+__all__ = ["DrainFailure", "DrainReport", "FakeClock", "drain"]
+
+
+class FakeClock:
+    """A clock that moves only when told to. Thread-safe.
+
+    Starts at 2026-01-01T00:00:00Z unless given ``start`` (timezone-aware).
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+        if start.tzinfo is None:
+            raise ValueError("FakeClock start must be timezone-aware (tzinfo=timezone.utc)")
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, delta: timedelta | float) -> datetime:
+        """Move forward by ``delta`` (a timedelta or seconds); return the new time."""
+        step = delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
+        if step < timedelta(0):
+            raise ValueError(f"a clock does not go back: advance({delta!r})")
+        with self._lock:
+            self._now += step
+            return self._now
+
+    def set(self, moment: datetime) -> None:
+        """Jump to ``moment`` (not earlier than now)."""
+        with self._lock:
+            if moment < self._now:
+                raise ValueError(f"a clock does not go back: {moment} < {self._now}")
+            self._now = moment
+
+
+@attrs.frozen
+class DrainFailure:
+    """A message whose delivery raised."""
+
+    message: QueuedMessage
+    error: Exception
+
+
+@attrs.define
+class DrainReport:
+    """What ``drain`` did."""
+
+    results: list[ExecuteResultLike] = attrs.field(factory=list)
+    failures: list[DrainFailure] = attrs.field(factory=list)
+
+    @property
+    def delivered(self) -> int:
+        return len(self.results) + len(self.failures)
+
+
+def drain(
+    queue: InMemoryTaskQueue,
+    executors: Executors,
+    *,
+    advance_clock: bool = True,
+    max_deliveries: int = 1_000_000,
+    raise_errors: bool = False,
+) -> DrainReport:
+    """Deliver every message of ``queue`` to its executor until the queue is empty.
+
+    Messages pushed while draining (retries, next steps) are delivered too.
+    When only delayed messages are left and the queue's clock is a
+    ``FakeClock``, the clock is moved to the next one (``advance_clock``).
+    A delivery that raises is recorded in ``failures`` (its message is
+    dropped, as a dead-letter queue would take it) unless ``raise_errors``.
+
+    Raises:
+        RuntimeError: more than ``max_deliveries`` deliveries (an endless loop).
+    """
+    router = Router(executors)
+    report = DrainReport()
+    clock = queue.clock
+    while True:
+        batch = queue.receive(1)
+        if not batch:
+            upcoming = queue.next_visible_at()
+            if upcoming is None or not advance_clock or not isinstance(clock, FakeClock):
+                return report
+            clock.set(max(upcoming, clock.now()))
+            continue
+        if report.delivered >= max_deliveries:
+            raise RuntimeError(
+                f"drain delivered {max_deliveries} messages and the queue is not empty; "
+                "a task is probably requeueing itself forever"
+            )
+        message = batch[0]
+        try:
+            executor, raw = router.route(message.body)
+            report.results.append(executor.execute_raw(raw))
+        except Exception as error:
+            if raise_errors:
+                raise
+            report.failures.append(DrainFailure(message, error))

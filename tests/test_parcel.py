@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+
+import pytest
+
+from simple_async_tasks import ParcelDecodeError, ParcelMeta, TaskParcel
+from simple_async_tasks.parcel import decode_parcel, encode_parcel, parse_parcel
+from simple_async_tasks.serialization import default_converter
+
+from .tasks import SendEmail
+
+
+def test_envelope_matches_the_typescript_original():
+    parcel = TaskParcel(
+        task=SendEmail(user_id="u1", email="a@b.c"),
+        meta=ParcelMeta(queue_type="SQS", queue_url="https://q", task_type="SendEmail"),
+    )
+    body = json.loads(encode_parcel(parcel, default_converter))
+    assert set(body) == {"task", "meta"}
+    assert body["meta"] == {
+        "queueType": "SQS",
+        "queueUrl": "https://q",
+        "enqueueUuid": parcel.meta.enqueue_uuid,
+        "requeueDepth": 0,
+        "taskType": "SendEmail",
+    }
+    assert body["task"]["user_id"] == "u1"
+    assert body["task"]["status"] == "QUEUED"
+
+
+def test_typescript_parcel_without_task_type_and_unknown_meta_keys():
+    body = json.dumps(
+        {
+            "task": {"status": "QUEUED", "user_id": "u1", "email": "a@b.c"},
+            "meta": {
+                "queueType": "SQS",
+                "queueUrl": "https://q",
+                "enqueueUuid": "e1",
+                "requeueDepth": 2,
+                "somethingNew": True,
+            },
+        }
+    )
+    parcel = decode_parcel(body, SendEmail, default_converter)
+    assert parcel.task.user_id == "u1"
+    assert parcel.meta.task_type is None
+    assert parcel.meta.requeue_depth == 2
+    assert parcel.meta.enqueue_uuid == "e1"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("not json", "not JSON"),
+        (b"\xff\xfe\x00", "not JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"meta": {}}', "no 'task' object"),
+        ('{"task": {}}', "no 'meta' object"),
+        ('{"task": {}, "meta": {"requeueDepth": -1}}', "requeueDepth"),
+        ('{"task": {}, "meta": {"requeueDepth": true}}', "requeueDepth"),
+        ('{"task": {}, "meta": {"taskType": 5}}', "taskType"),
+    ],
+)
+def test_malformed_bodies_are_refused_with_a_reason(body, message):
+    with pytest.raises(ParcelDecodeError, match=message):
+        parse_parcel(body)
+
+
+def test_pickle_is_data_not_code():
+    evil = base64.b64encode(pickle.dumps(SendEmail(user_id="u1"))).decode()
+    with pytest.raises(ParcelDecodeError):
+        parse_parcel(evil)
+    with pytest.raises(ParcelDecodeError):
+        parse_parcel(pickle.dumps({"task": {}, "meta": {}}))
+
+
+def test_class_tricks_are_ignored_as_data():
+    body = json.dumps(
+        {
+            "task": {"user_id": "u1", "__class__": "os.system", "__reduce__": ["rm"]},
+            "meta": {"taskType": "SendEmail"},
+        }
+    )
+    parcel = decode_parcel(body, SendEmail, default_converter)
+    assert type(parcel.task) is SendEmail
+    assert not hasattr(parcel.task, "__reduce__x")
+    assert parcel.task.user_id == "u1"
+
+
+def test_wrong_field_type_is_a_decode_error():
+    body = json.dumps({"task": {"user_id": 42}, "meta": {"taskType": "SendEmail"}})
+    with pytest.raises(ParcelDecodeError, match="user_id"):
+        decode_parcel(body, SendEmail, default_converter)
