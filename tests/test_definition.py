@@ -101,7 +101,7 @@ def _define_lifecycle_unique() -> type[AsyncTask]:
         (_define_missing_unique, "has no 'unique'"),
         (_define_bad_field, "names 'nope', which is not a field"),
         (_define_bad_mutex, "mutex names 'y'"),
-        (_define_not_attrs, "decorate it with @attrs.frozen"),
+        (_define_not_attrs, r"decorate it with @attrs\.frozen"),
         (_define_string_unique, "non-empty tuple of field names"),
         (_define_lifecycle_unique, "a field the library maintains"),
     ],
@@ -117,7 +117,7 @@ def test_not_a_task_class():
     class Plain:
         x: str
 
-    with pytest.raises(TaskDefinitionError, match="subclass simple_async_tasks.AsyncTask"):
+    with pytest.raises(TaskDefinitionError, match=r"subclass simple_async_tasks\.AsyncTask"):
         task_spec(Plain)  # type: ignore[type-var]
     with pytest.raises(TaskDefinitionError, match="base class"):
         task_spec(AsyncTask)

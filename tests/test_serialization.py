@@ -59,9 +59,14 @@ def test_any_task_survives_the_json_round_trip(task):
 def test_any_parcel_survives_the_wire(task, depth):
     parcel = TaskParcel(
         task=task,
-        meta=ParcelMeta(queue_type="SQS", queue_url="q", task_type="rich-task", requeue_depth=depth),
+        meta=ParcelMeta(
+            queue_type="SQS", queue_url="q", task_type="rich-task", requeue_depth=depth
+        ),
     )
-    assert decode_parcel(encode_parcel(parcel, default_converter), RichTask, default_converter) == parcel
+    assert (
+        decode_parcel(encode_parcel(parcel, default_converter), RichTask, default_converter)
+        == parcel
+    )
 
 
 def test_wire_shapes_of_special_types():
@@ -103,7 +108,17 @@ def test_structure_errors_name_the_field():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("key", 42), ("count", "1"), ("count", True), ("ratio", "0.5"), ("flag", 1), ("tags", "ab"), ("scores", [1]), ("scores", "x"), ("address", "x")],
+    [
+        ("key", 42),
+        ("count", "1"),
+        ("count", True),
+        ("ratio", "0.5"),
+        ("flag", 1),
+        ("tags", "ab"),
+        ("scores", [1]),
+        ("scores", "x"),
+        ("address", "x"),
+    ],
 )
 def test_wrong_scalar_types_are_refused_not_coerced(field, value):
     with pytest.raises(SerializationError, match=field):

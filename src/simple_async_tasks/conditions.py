@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Union
 
 import attrs
 
@@ -93,18 +92,18 @@ class AnyOf(_Combinable):
     conditions: tuple[Condition, ...]
 
 
-Condition = Union[
-    Absent,
-    StatusIn,
-    VersionEquals,
-    AttemptsEqual,
-    AttemptsBelow,
-    DueBy,
-    AttemptedBefore,
-    UpdatedBefore,
-    AllOf,
-    AnyOf,
-]
+Condition = (
+    Absent
+    | StatusIn
+    | VersionEquals
+    | AttemptsEqual
+    | AttemptsBelow
+    | DueBy
+    | AttemptedBefore
+    | UpdatedBefore
+    | AllOf
+    | AnyOf
+)
 
 
 def absent() -> Absent:

@@ -39,9 +39,9 @@ class Transition:
     status: AsyncTaskStatus
     add_attempt: bool = False
     """Increment ``attempts`` by one."""
-    attempted_at: datetime | None | Literal[Keep.KEEP] = KEEP
-    last_error: str | None | Literal[Keep.KEEP] = KEEP
-    execute_after: datetime | None | Literal[Keep.KEEP] = KEEP
+    attempted_at: datetime | Literal[Keep.KEEP] | None = KEEP
+    last_error: str | Literal[Keep.KEEP] | None = KEEP
+    execute_after: datetime | Literal[Keep.KEEP] | None = KEEP
 
 
 @attrs.frozen(kw_only=True)
@@ -73,7 +73,9 @@ class TaskDao(Protocol[T]):
 
     Implementations: ``InMemoryTaskDao``, ``DynamoTaskDao``.
     Every write stamps ``version`` (stored + 1), ``updated_at`` and, on first
-    write, ``created_at``; a record's ``uuid`` and ``created_at`` never change.
+    write, ``created_at``; a record's ``uuid`` and ``created_at`` never change,
+    and ``attempts`` changes only through ``transition`` (whole-task writes
+    keep the stored count), so it only grows.
     """
 
     @property

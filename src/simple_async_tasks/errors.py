@@ -3,7 +3,7 @@
 The whole tree::
 
     SimpleAsyncTasksError
-    ├── TaskDefinitionError          a task class is defined wrongly (found when a lifecycle is built)
+    ├── TaskDefinitionError          a task class is defined wrongly (found at build time)
     ├── SerializationError           a value cannot be turned into JSON, or JSON back into a task
     │   └── ParcelDecodeError        a queue message body is not a valid parcel
     │       └── UnknownTaskTypeError the parcel names a task type no executor handles

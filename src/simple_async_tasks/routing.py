@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Protocol, Union
+from typing import Protocol
 
 from .errors import TaskDefinitionError, UnknownTaskTypeError
 from .parcel import RawParcel, parse_parcel
@@ -26,7 +26,7 @@ class RawExecutor(Protocol):
     def execute_raw(self, raw: RawParcel) -> ExecuteResultLike: ...
 
 
-Executors = Union[RawExecutor, Iterable[RawExecutor], Mapping[str, RawExecutor]]
+Executors = RawExecutor | Iterable[RawExecutor] | Mapping[str, RawExecutor]
 """One executor, several (routed by their task types), or a mapping from task type."""
 
 
@@ -57,7 +57,9 @@ class Router:
         self.by_type: dict[str, RawExecutor] = table
         self.by_source: dict[str, RawExecutor] = dict(by_source or {})
 
-    def route(self, body: str | bytes, *, source: str | None = None) -> tuple[RawExecutor, RawParcel]:
+    def route(
+        self, body: str | bytes, *, source: str | None = None
+    ) -> tuple[RawExecutor, RawParcel]:
         """Parse ``body`` and pick its executor.
 
         Raises:

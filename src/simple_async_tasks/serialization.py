@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import date, datetime
 from collections.abc import MutableSequence, Sequence
+from datetime import date, datetime
 from typing import Any, TypeVar, get_origin
 
 import cattrs

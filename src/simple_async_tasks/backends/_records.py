@@ -14,13 +14,19 @@ T = TypeVar("T", bound=AsyncTask)
 
 
 def stamp_save(task: T, stored: T | None, now: datetime) -> T:
-    """The record a whole-task write stores: uuid and created_at kept from ``stored``."""
+    """The record a whole-task write stores.
+
+    ``uuid``, ``created_at`` and ``attempts`` are kept from ``stored``: the
+    attempt count only grows, through transitions, so it can fence a finished
+    attempt from a later one.
+    """
     if stored is None:
-        return attrs.evolve(task, created_at=now, updated_at=now, version=1)
+        return attrs.evolve(task, created_at=now, updated_at=now, version=1, attempts=0)
     return attrs.evolve(
         task,
         uuid=stored.uuid,
         created_at=stored.created_at,
+        attempts=stored.attempts,
         updated_at=now,
         version=stored.version + 1,
     )

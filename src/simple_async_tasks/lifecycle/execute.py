@@ -175,7 +175,8 @@ class TaskExecutor(Generic[T, R]):
         runnable = status_in(S.QUEUED, S.SCHEDULED) | (
             status_in(S.FAILED) & AttemptsBelow(self.retry.max_attempts)
         )
-        stale = status_in(S.ATTEMPTED) & AttemptedBefore(now - self.attempt_timeout)
+        below_limit = AttemptsBelow(self.retry.max_attempts)
+        stale = status_in(S.ATTEMPTED) & AttemptedBefore(now - self.attempt_timeout) & below_limit
         return (runnable & DueBy(now)) | stale
 
     def _not_claimed(
@@ -225,14 +226,20 @@ class TaskExecutor(Generic[T, R]):
         depth = parcel.meta.requeue_depth + 1
         if depth > self.max_requeue_depth:
             raise RequeueDepthExceededError(
-                self.spec.task_type, self.spec.unique_key(task, self.converter), depth - 1,
+                self.spec.task_type,
+                self.spec.unique_key(task, self.converter),
+                depth - 1,
                 self.max_requeue_depth,
             )
         delay = min(max(delay, timedelta(0)), self.queue.max_delay)
         self.queue.push(TaskParcel(task=task, meta=parcel.meta.requeued()), delay=delay)
         logger.info(
             "retry later %s %s in %.0fs (%s, requeue depth %d)",
-            self.spec.task_type, task.uuid, delay.total_seconds(), reason, depth,
+            self.spec.task_type,
+            task.uuid,
+            delay.total_seconds(),
+            reason,
+            depth,
         )
         return ExecuteResult(task=task, outcome=ExecuteOutcome.RETRY_LATER, retry_in=delay)
 
@@ -250,7 +257,10 @@ class TaskExecutor(Generic[T, R]):
         final, _ = self._finish(key, task, Transition(status=S.FULFILLED), lock)
         logger.info(
             "executed %s %s (attempt %d), now %s",
-            self.spec.task_type, task.uuid, task.attempts, final.status.value,
+            self.spec.task_type,
+            task.uuid,
+            task.attempts,
+            final.status.value,
         )
         return ExecuteResult(task=final, outcome=ExecuteOutcome.EXECUTED, result=result)
 
@@ -313,7 +323,10 @@ class TaskExecutor(Generic[T, R]):
             self._finish(key, task, change, lock)
             logger.error(
                 "%s %s failed for good after %d attempts (%s)",
-                self.spec.task_type, task.uuid, task.attempts, type(error).__name__,
+                self.spec.task_type,
+                task.uuid,
+                task.attempts,
+                type(error).__name__,
             )
             raise error
         delay = min(self.retry.delay_for(task.attempts, self.rand), self.queue.max_delay)
@@ -322,7 +335,10 @@ class TaskExecutor(Generic[T, R]):
         stored, ours = self._finish(key, task, change, lock)
         logger.warning(
             "%s %s attempt %d failed (%s); retry in %.0fs",
-            self.spec.task_type, task.uuid, task.attempts, type(error).__name__,
+            self.spec.task_type,
+            task.uuid,
+            task.attempts,
+            type(error).__name__,
             delay.total_seconds(),
         )
         if not ours:

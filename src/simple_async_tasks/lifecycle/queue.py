@@ -74,9 +74,7 @@ class Enqueuer(Generic[T]):
                 status = AsyncTaskStatus.SCHEDULED
             elif wait > timedelta(0):
                 delay = wait
-        fresh = attrs.evolve(
-            candidate, status=status, attempts=0, attempted_at=None, last_error=None
-        )
+        fresh = attrs.evolve(candidate, status=status, attempted_at=None, last_error=None)
         meta = ParcelMeta(
             queue_type=self.queue.queue_type,
             queue_url=self.queue.queue_url,

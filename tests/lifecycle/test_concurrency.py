@@ -1,0 +1,154 @@
+"""Concurrent enqueues, duplicate deliveries and mutexes, on real threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from simple_async_tasks import (
+    AsyncTaskStatus,
+    ExecuteOutcome,
+    InMemoryTaskDao,
+    InMemoryTaskQueue,
+    with_execute_lifecycle,
+    with_queue_lifecycle,
+)
+from simple_async_tasks.parcel import decode_parcel
+from simple_async_tasks.serialization import default_converter
+
+from ..tasks import SendEmail, SyncAccount
+
+
+def test_fifty_threads_enqueue_one_key_give_one_record_and_one_message():
+    dao = InMemoryTaskDao(SendEmail)
+    queue = InMemoryTaskQueue()
+    barrier = threading.Barrier(50)
+
+    def get_new(user_id: str) -> SendEmail:
+        barrier.wait()
+        return SendEmail(user_id=user_id)
+
+    enqueue = with_queue_lifecycle(get_new=get_new, dao=dao, queue=queue)
+    with ThreadPoolExecutor(50) as pool:
+        tasks = list(pool.map(lambda _: enqueue("same"), range(50)))
+    assert len(dao) == 1
+    assert len(queue) == 1
+    assert {t.uuid for t in tasks} == {dao.get("same").uuid}
+
+
+def test_tasks_delivered_three_times_on_eight_threads_run_exactly_once():
+    dao = InMemoryTaskDao(SendEmail)
+    queue = InMemoryTaskQueue()
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def logic(task: SendEmail) -> None:
+        with lock:
+            runs[task.user_id] += 1
+        time.sleep(0)  # let other threads in while the task is ATTEMPTED
+
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue
+    )
+    execute = with_execute_lifecycle(logic, dao=dao, queue=queue)
+    for i in range(200):
+        enqueue(i)
+    bodies = [m.body for m in queue.receive(1000)]
+    deliveries = [decode_parcel(b, SendEmail, default_converter) for b in bodies] * 3
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(execute, deliveries))
+    assert len(runs) == 200
+    assert set(runs.values()) == {1}
+    assert all(t.status is AsyncTaskStatus.FULFILLED for t in dao.all())
+    outcomes = Counter(r.outcome for r in results)
+    assert outcomes[ExecuteOutcome.EXECUTED] == 200
+    assert (
+        outcomes[ExecuteOutcome.EXECUTED]
+        + outcomes[ExecuteOutcome.SKIPPED]
+        + outcomes[ExecuteOutcome.RETRY_LATER]
+        == 600
+    )
+
+
+@pytest.mark.timeout(60)
+def test_same_mutex_key_is_never_attempted_twice_at_once_different_keys_run_in_parallel():
+    dao = InMemoryTaskDao(SyncAccount)
+    queue = InMemoryTaskQueue()
+    active: Counter[str] = Counter()
+    peak: Counter[str] = Counter()
+    overlap_between_keys = threading.Event()
+    lock = threading.Lock()
+
+    def logic(task: SyncAccount) -> None:
+        with lock:
+            active[task.account_id] += 1
+            peak[task.account_id] = max(peak[task.account_id], active[task.account_id])
+            if sum(1 for v in active.values() if v) > 1:
+                overlap_between_keys.set()
+        time.sleep(0.02)
+        with lock:
+            active[task.account_id] -= 1
+
+    enqueue = with_queue_lifecycle(
+        get_new=lambda acc, job: SyncAccount(account_id=acc, job=job), dao=dao, queue=queue
+    )
+    execute = with_execute_lifecycle(logic, dao=dao, queue=queue, mutex_retry_delay=timedelta(0))
+    tasks = [enqueue(acc, job) for acc in ("a", "b") for job in range(4)]
+    barrier = threading.Barrier(8)
+
+    def deliver(task: SyncAccount) -> ExecuteOutcome:
+        barrier.wait()
+        return execute(task).outcome
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(deliver, tasks))
+    assert peak == Counter({"a": 1, "b": 1})
+    assert overlap_between_keys.is_set()  # a and b did run side by side
+    assert ExecuteOutcome.RETRY_LATER in outcomes  # the blocked ones were put back
+    # the put-back parcels complete once the locks are free
+    while len(queue):
+        for message in queue.receive(100):
+            execute(decode_parcel(message.body, SyncAccount, default_converter))
+    assert all(t.status is AsyncTaskStatus.FULFILLED for t in dao.all())
+    assert dao.mutex_holder("SyncAccount#a") is None
+
+
+def test_mutex_lock_expires_with_the_attempt(mutex_dao, queue, clock):
+    enqueue = with_queue_lifecycle(
+        get_new=lambda job: SyncAccount(account_id="a", job=job),
+        dao=mutex_dao,
+        queue=queue,
+        clock=clock,
+    )
+    execute = with_execute_lifecycle(
+        lambda t: None,
+        dao=mutex_dao,
+        queue=queue,
+        clock=clock,
+        attempt_timeout=timedelta(minutes=1),
+    )
+    first, second = enqueue(1), enqueue(2)
+    # first attempt claims the lock then "crashes" (we claim by hand through the DAO)
+    from simple_async_tasks.conditions import status_in
+    from simple_async_tasks.contracts import MutexLock, Transition
+
+    now = clock.now()
+    mutex_dao.transition(
+        mutex_dao.unique_key(first),
+        Transition(status=AsyncTaskStatus.ATTEMPTED, add_attempt=True, attempted_at=now),
+        condition=status_in(AsyncTaskStatus.QUEUED),
+        acquire=MutexLock(
+            key="SyncAccount#a",
+            owner=first.uuid,
+            acquired_at=now,
+            expires_at=now + timedelta(minutes=1),
+        ),
+    )
+    assert execute(second).outcome is ExecuteOutcome.RETRY_LATER
+    clock.advance(timedelta(minutes=2))
+    assert execute(second).outcome is ExecuteOutcome.EXECUTED

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+import attrs
+import pytest
+
+from simple_async_tasks import (
+    AsyncTask,
+    InMemoryTaskDao,
+    InMemoryTaskQueue,
+    InvalidTaskError,
+    QueueLimitError,
+    SerializationError,
+    TaskDefinitionError,
+    with_queue_lifecycle,
+)
+
+from ..tasks import RichTask, SendEmail
+
+
+def test_queue_wrapper_keeps_name_and_doc(dao, queue):
+    def get_new_welcome(user_id: str) -> SendEmail:
+        """Build a welcome email task."""
+        return SendEmail(user_id=user_id)
+
+    enqueue = with_queue_lifecycle(get_new=get_new_welcome, dao=dao, queue=queue)
+    assert enqueue.__name__ == "get_new_welcome"
+    assert enqueue.__doc__ == "Build a welcome email task."
+
+
+def test_body_over_the_queue_limit_fails_before_any_write(clock):
+    dao = InMemoryTaskDao(SendEmail, clock=clock)
+    queue = InMemoryTaskQueue(clock=clock, max_body_bytes=1024)
+    enqueue = with_queue_lifecycle(
+        get_new=lambda: SendEmail(user_id="u1", email="x" * 2000), dao=dao, queue=queue
+    )
+    with pytest.raises(QueueLimitError, match="over the 1024-byte limit"):
+        enqueue()
+    assert len(dao) == 0
+    assert len(queue) == 0
+
+
+def test_value_json_cannot_hold_fails_before_any_write(clock, queue):
+    dao = InMemoryTaskDao(RichTask, clock=clock)
+    enqueue = with_queue_lifecycle(
+        get_new=lambda: RichTask(key="k", ratio=math.nan), dao=dao, queue=queue
+    )
+    with pytest.raises(SerializationError, match="JSON"):
+        enqueue()
+    assert len(dao) == 0
+
+
+def test_naive_execute_after_is_refused(dao, queue):
+    enqueue = with_queue_lifecycle(
+        get_new=lambda: SendEmail(user_id="u1", execute_after=datetime(2030, 1, 1)),
+        dao=dao,
+        queue=queue,
+    )
+    with pytest.raises(InvalidTaskError, match="naive datetime"):
+        enqueue()
+    assert len(dao) == 0
+
+
+def test_broken_task_class_fails_when_the_lifecycle_is_built(queue):
+    @attrs.frozen(kw_only=True)
+    class Broken(AsyncTask):
+        unique: ClassVar[tuple[str, ...]] = ("missing",)
+        x: str
+
+    with pytest.raises(TaskDefinitionError, match="missing"):
+        with_queue_lifecycle(
+            get_new=lambda: Broken(x="1"), dao=InMemoryTaskDao(Broken), queue=queue
+        )
+
+
+def test_push_failure_leaves_a_queued_record_for_the_sweep(dao, clock):
+    class DownQueue(InMemoryTaskQueue):
+        def push(self, parcel, *, delay=timedelta(0)):
+            raise ConnectionError("queue unreachable")
+
+    enqueue = with_queue_lifecycle(
+        get_new=lambda: SendEmail(user_id="u1"), dao=dao, queue=DownQueue(clock=clock)
+    )
+    with pytest.raises(ConnectionError):
+        enqueue()
+    assert dao.get("u1").status.value == "QUEUED"  # saved before the push, never attempted
+    assert dao.get("u1").attempts == 0

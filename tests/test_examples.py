@@ -1,0 +1,26 @@
+"""The examples the docs show are real files, run here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quickstart_prints_final_statuses():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    lines = out.stdout.splitlines()
+    assert "queued messages: 2 (3 calls, 1 duplicate)" in lines
+    assert "deliveries: 3, emails sent: 2" in lines
+    assert any(line.startswith("u1: FULFILLED attempts=1") for line in lines)
+    assert any(line.startswith("u2: FULFILLED attempts=2") for line in lines)
+    assert "attempt 1 failed (ConnectionError); retry in 5s" in out.stderr
+    assert "grace@example.com" not in out.stderr  # logs carry ids, not payloads

@@ -1,0 +1,57 @@
+"""Import cost and public surface of the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import simple_async_tasks
+
+
+def test_import_does_not_import_boto3():
+    code = (
+        "import sys, simple_async_tasks, simple_async_tasks.testing; "
+        "bad = sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('boto3', 'botocore', 'moto')); "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_public_names_of_the_design_are_exported():
+    for name in [
+        "AsyncTask",
+        "AsyncTaskStatus",
+        "TaskParcel",
+        "TaskDao",
+        "TaskQueue",
+        "InMemoryTaskDao",
+        "InMemoryTaskQueue",
+        "with_queue_lifecycle",
+        "with_execute_lifecycle",
+        "ExecuteResult",
+        "ExecuteOutcome",
+        "RetryPolicy",
+        "RetryLaterError",
+        "SimpleAsyncTasksError",
+    ]:
+        assert name in simple_async_tasks.__all__
+        assert hasattr(simple_async_tasks, name)
+    from simple_async_tasks.testing import FakeClock, drain  # noqa: F401
+
+
+def test_every_error_derives_from_the_one_base():
+    import simple_async_tasks.errors as errors
+
+    classes = [
+        obj
+        for obj in vars(errors).values()
+        if isinstance(obj, type)
+        and issubclass(obj, Exception)
+        and obj.__module__ == errors.__name__
+    ]
+    assert len(classes) > 10
+    for cls in classes:
+        assert issubclass(cls, simple_async_tasks.SimpleAsyncTasksError), cls
+        assert cls.__name__ in errors.__doc__, f"{cls.__name__} missing from the tree docstring"
