@@ -1,0 +1,83 @@
+"""Enqueue + execute of trivial tasks on the in-memory backends, against a bare call.
+
+    python benchmarks/inmemory.py            # 20,000 tasks, best of 5 runs
+    python benchmarks/inmemory.py --quick    # 1,000 tasks, 1 run (CI checks it still works)
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+import attrs
+
+from simple_async_tasks import (
+    AsyncTask,
+    InMemoryTaskDao,
+    InMemoryTaskQueue,
+    with_execute_lifecycle,
+    with_queue_lifecycle,
+)
+from simple_async_tasks.testing import drain
+
+
+@attrs.frozen(kw_only=True)
+class Trivial(AsyncTask):
+    unique: ClassVar[tuple[str, ...]] = ("n",)
+    n: int
+
+
+def work(n: int) -> int:
+    return n * 2
+
+
+def bare(count: int) -> None:
+    for n in range(count):
+        work(n)
+
+
+def lifecycle(count: int) -> None:
+    dao = InMemoryTaskDao(Trivial)
+    queue = InMemoryTaskQueue(keep_history=False)
+    enqueue = with_queue_lifecycle(get_new=lambda n: Trivial(n=n), dao=dao, queue=queue)
+    execute = with_execute_lifecycle(lambda t: work(t.n), dao=dao, queue=queue)
+    for n in range(count):
+        enqueue(n)
+    report = drain(queue, execute)
+    assert len(report.results) == count and not report.failures
+
+
+def best_of(runs: int, fn: Callable[[int], None], count: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn(count)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="1,000 tasks, one run")
+    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    count, runs = (1_000, 1) if args.quick else (args.tasks, args.runs)
+
+    rows = [("bare function call", best_of(runs, bare, count))]
+    rows.append(("simple-async-tasks in memory (enqueue + drain)", best_of(runs, lifecycle, count)))
+    print(f"{count:,} tasks, best of {runs}; Python {platform.python_version()}, {platform.machine()}")
+    print(f"{'what':<48} {'tasks/s':>12} {'µs/task':>9} {'ratio':>9}")
+    base = rows[0][1]
+    for name, seconds in rows:
+        print(
+            f"{name:<48} {count / seconds:>12,.0f} {seconds / count * 1e6:>9.2f} "
+            f"{seconds / base:>8.1f}×"
+        )
+
+
+if __name__ == "__main__":
+    main()
