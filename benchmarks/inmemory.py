@@ -1,7 +1,7 @@
 """Enqueue + execute of trivial tasks on the in-memory backends, against a bare call.
 
-    python benchmarks/inmemory.py            # 20,000 tasks, best of 5 runs
-    python benchmarks/inmemory.py --quick    # 1,000 tasks, 1 run (CI checks it still works)
+python benchmarks/inmemory.py            # 20,000 tasks, best of 5 runs
+python benchmarks/inmemory.py --quick    # 1,000 tasks, 1 run (CI checks it still works)
 """
 
 from __future__ import annotations
@@ -68,8 +68,13 @@ def main() -> None:
     count, runs = (1_000, 1) if args.quick else (args.tasks, args.runs)
 
     rows = [("bare function call", best_of(runs, bare, count))]
-    rows.append(("simple-async-tasks in memory (enqueue + drain)", best_of(runs, lifecycle, count)))
-    print(f"{count:,} tasks, best of {runs}; Python {platform.python_version()}, {platform.machine()}")
+    rows.append(
+        ("simple-async-tasks in memory (enqueue + drain)", best_of(runs, lifecycle, count))
+    )
+    print(
+        f"{count:,} tasks, best of {runs}; "
+        f"Python {platform.python_version()}, {platform.machine()}"
+    )
     print(f"{'what':<48} {'tasks/s':>12} {'µs/task':>9} {'ratio':>9}")
     base = rows[0][1]
     for name, seconds in rows:
