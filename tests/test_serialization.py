@@ -52,7 +52,10 @@ rich_tasks = st.builds(
 @given(rich_tasks)
 def test_any_task_survives_the_json_round_trip(task):
     body = dumps(unstructure_task(task))
-    assert structure_task(loads(body), RichTask) == task
+    back = structure_task(loads(body), RichTask)
+    assert back == task
+    assert type(back.status) is AsyncTaskStatus  # not a plain str that compares equal
+    assert type(back.color) is Color
 
 
 @given(rich_tasks, st.integers(min_value=0, max_value=500))

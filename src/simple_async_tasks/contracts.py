@@ -42,6 +42,9 @@ class Transition:
     attempted_at: datetime | Literal[Keep.KEEP] | None = KEEP
     last_error: str | Literal[Keep.KEEP] | None = KEEP
     execute_after: datetime | Literal[Keep.KEEP] | None = KEEP
+    final: bool = False
+    """The task is done for good (FULFILLED, or FAILED with no attempts left):
+    backends with retention let such records expire."""
 
 
 @attrs.frozen(kw_only=True)

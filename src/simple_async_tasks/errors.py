@@ -14,7 +14,9 @@ The whole tree::
     ├── TaskNotFoundError            a delivered parcel names a task that is not stored
     ├── RequeueDepthExceededError    a parcel was put back too often; let it dead-letter
     ├── RetryLaterError              raised by business logic: run this task again later
+    ├── InvalidEventError            a Lambda handler was given an event it does not handle
     └── BackendError                 a backend call failed for good (permissions, missing table)
+        └── QueueSendError           messages could not be sent after retries
 
 Each message says what happened and what to do about it.
 """
@@ -139,5 +141,17 @@ class RetryLaterError(SimpleAsyncTasksError):
         super().__init__(reason or f"retry later, in {delay}")
 
 
+class InvalidEventError(SimpleAsyncTasksError, ValueError):
+    """A Lambda handler was invoked with an event of the wrong kind."""
+
+
 class BackendError(SimpleAsyncTasksError):
     """A storage or queue backend failed in a way retrying will not fix."""
+
+
+class QueueSendError(BackendError):
+    """Some messages could not be sent after retries; ``failed`` names them."""
+
+    def __init__(self, message: str, *, failed: list[dict[str, object]]) -> None:
+        self.failed = failed
+        super().__init__(message)

@@ -59,16 +59,20 @@ def _structure_date(value: object, _: object) -> date:
     return date.fromisoformat(value)
 
 
-def _strict_str(value: object, _: object) -> str:
+# These hooks also receive subclasses (a `class Status(str, Enum)` dispatches to
+# the str hook), which are built from the checked value: Status("QUEUED").
+
+
+def _strict_str(value: object, target: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
+    return value if target is str else target(value)
 
 
-def _strict_int(value: object, _: object) -> int:
+def _strict_int(value: object, target: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value
+    return value if target is int else target(value)
 
 
 def _strict_float(value: object, _: object) -> float:

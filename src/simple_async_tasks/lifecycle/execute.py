@@ -212,7 +212,7 @@ class TaskExecutor(Generic[T, R]):
         try:
             failed = self.dao.transition(
                 key,
-                Transition(status=S.FAILED, last_error=error, execute_after=None),
+                Transition(status=S.FAILED, last_error=error, execute_after=None, final=True),
                 condition=status_in(S.ATTEMPTED) & AttemptsEqual(current.attempts),
             )
         except ConditionFailedError as lost:
@@ -231,8 +231,7 @@ class TaskExecutor(Generic[T, R]):
                 depth - 1,
                 self.max_requeue_depth,
             )
-        delay = min(max(delay, timedelta(0)), self.queue.max_delay)
-        self.queue.push(TaskParcel(task=task, meta=parcel.meta.requeued()), delay=delay)
+        delay = self._push_later(TaskParcel(task=task, meta=parcel.meta.requeued()), delay)
         logger.info(
             "retry later %s %s in %.0fs (%s, requeue depth %d)",
             self.spec.task_type,
@@ -254,7 +253,7 @@ class TaskExecutor(Generic[T, R]):
             return self._logic_retry_later(parcel, key, task, lock, later)
         except Exception as error:
             return self._logic_failed(parcel, key, task, lock, error)
-        final, _ = self._finish(key, task, Transition(status=S.FULFILLED), lock)
+        final, _ = self._finish(key, task, Transition(status=S.FULFILLED, final=True), lock)
         logger.info(
             "executed %s %s (attempt %d), now %s",
             self.spec.task_type,
@@ -293,12 +292,12 @@ class TaskExecutor(Generic[T, R]):
         lock: MutexLock | None,
         later: RetryLaterError,
     ) -> ExecuteResult[T, R]:
-        delay = min(later.delay, self.queue.max_delay)
+        delay = later.delay
         if parcel.meta.requeue_depth + 1 > self.max_requeue_depth:
             exceeded = RequeueDepthExceededError(
                 self.spec.task_type, key, parcel.meta.requeue_depth, self.max_requeue_depth
             )
-            change = Transition(status=S.FAILED, last_error=describe_error(exceeded))
+            change = Transition(status=S.FAILED, last_error=describe_error(exceeded), final=True)
             self._finish(key, task, change, lock)
             raise exceeded from later
         due = self.clock.now() + delay
@@ -319,7 +318,7 @@ class TaskExecutor(Generic[T, R]):
     ) -> ExecuteResult[T, R]:
         text = describe_error(error)
         if task.attempts >= self.retry.max_attempts:
-            change = Transition(status=S.FAILED, last_error=text, execute_after=None)
+            change = Transition(status=S.FAILED, last_error=text, execute_after=None, final=True)
             self._finish(key, task, change, lock)
             logger.error(
                 "%s %s failed for good after %d attempts (%s)",
@@ -329,7 +328,7 @@ class TaskExecutor(Generic[T, R]):
                 type(error).__name__,
             )
             raise error
-        delay = min(self.retry.delay_for(task.attempts, self.rand), self.queue.max_delay)
+        delay = self.retry.delay_for(task.attempts, self.rand)
         due = self.clock.now() + delay
         change = Transition(status=S.FAILED, last_error=text, execute_after=due)
         stored, ours = self._finish(key, task, change, lock)
@@ -343,8 +342,27 @@ class TaskExecutor(Generic[T, R]):
         )
         if not ours:
             return ExecuteResult(task=stored, outcome=ExecuteOutcome.FAILED)
-        self.queue.push(TaskParcel(task=stored, meta=parcel.meta), delay=delay)
+        delay = self._push_later(TaskParcel(task=stored, meta=parcel.meta), delay)
         return ExecuteResult(task=stored, outcome=ExecuteOutcome.FAILED, retry_in=delay)
+
+    def _push_later(self, parcel: TaskParcel[T], delay: timedelta) -> timedelta:
+        """Push ``parcel`` again after ``delay`` (capped at the queue's longest delay).
+
+        A queue that cannot delay messages (SQS FIFO) gets nothing: pushing at
+        once would spin. The delivery raises instead, so the message stays on
+        the queue and comes back after its visibility timeout, in order.
+        """
+        delay = max(delay, timedelta(0))
+        if delay > timedelta(0) and self.queue.max_delay <= timedelta(0):
+            raise RetryLaterError(
+                f"{self.spec.task_type} {parcel.task.uuid} must wait {delay}, and "
+                f"{self.queue.queue_url} cannot delay messages; leaving the message for "
+                "redelivery after its visibility timeout",
+                delay=delay,
+            )
+        delay = min(delay, self.queue.max_delay)
+        self.queue.push(parcel, delay=delay)
+        return delay
 
 
 def with_execute_lifecycle(

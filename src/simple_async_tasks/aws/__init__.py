@@ -1,0 +1,33 @@
+"""AWS: DynamoDB records, SQS parcels, and the Lambda entry points.
+
+Importing this module does not import boto3; clients are created on first use
+(once per process, so warm Lambda invocations reuse them) unless you pass your
+own. Install with ``pip install "simple-async-tasks[aws]"``.
+"""
+
+from __future__ import annotations
+
+from ..backends.dynamodb import DynamoTaskDao
+from ..backends.sqs import SqsTaskQueue
+from ..errors import QueueSendError
+from .clients import dynamodb_client, reset_clients, sqs_client
+from .events import BatchItemFailure, LambdaContext, SqsBatchResponse, SqsEvent, SqsRecord
+from .handler import SqsHandler, create_sqs_handler
+from .table import create_table
+
+__all__ = [
+    "BatchItemFailure",
+    "DynamoTaskDao",
+    "LambdaContext",
+    "QueueSendError",
+    "SqsBatchResponse",
+    "SqsEvent",
+    "SqsHandler",
+    "SqsRecord",
+    "SqsTaskQueue",
+    "create_sqs_handler",
+    "create_table",
+    "dynamodb_client",
+    "reset_clients",
+    "sqs_client",
+]

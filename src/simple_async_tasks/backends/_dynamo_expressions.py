@@ -1,0 +1,79 @@
+"""Write conditions as DynamoDB condition expressions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..conditions import (
+    Absent,
+    AllOf,
+    AnyOf,
+    AttemptedBefore,
+    AttemptsBelow,
+    AttemptsEqual,
+    Condition,
+    DueBy,
+    StatusIn,
+    UpdatedBefore,
+    VersionEquals,
+)
+from ._dynamo_codec import utc_text
+
+
+class Expression:
+    """Collects placeholder names and values while expressions are built."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, dict[str, Any]] = {}
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#{attribute}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, attr: dict[str, Any]) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = attr
+        return placeholder
+
+    def condition(self, condition: Condition) -> str:
+        """The expression text of ``condition``."""
+        if isinstance(condition, Absent):
+            return f"attribute_not_exists({self.name('pk')})"
+        if isinstance(condition, AllOf):
+            return "(" + " AND ".join(self.condition(c) for c in condition.conditions) + ")"
+        if isinstance(condition, AnyOf):
+            return "(" + " OR ".join(self.condition(c) for c in condition.conditions) + ")"
+        if isinstance(condition, StatusIn):
+            if not condition.statuses:
+                return f"(attribute_exists({self.name('pk')}) AND attribute_not_exists({self.name('pk')}))"
+            options = ", ".join(
+                self.value({"S": s.value}) for s in sorted(condition.statuses, key=lambda s: s.value)
+            )
+            return f"{self.name('status')} IN ({options})"
+        if isinstance(condition, VersionEquals):
+            return f"{self.name('version')} = {self.value({'N': str(condition.version)})}"
+        if isinstance(condition, AttemptsEqual):
+            return f"{self.name('attempts')} = {self.value({'N': str(condition.attempts)})}"
+        if isinstance(condition, AttemptsBelow):
+            return f"{self.name('attempts')} < {self.value({'N': str(condition.limit)})}"
+        if isinstance(condition, DueBy):
+            field = self.name("execute_after")
+            moment = self.value({"S": utc_text(condition.moment)})
+            return f"(attribute_not_exists({field}) OR {field} <= {moment})"
+        if isinstance(condition, AttemptedBefore):
+            moment = self.value({"S": utc_text(condition.moment)})
+            return f"{self.name('attempted_at')} < {moment}"
+        if isinstance(condition, UpdatedBefore):
+            return f"{self.name('updated_at')} < {self.value({'S': utc_text(condition.moment)})}"
+        raise TypeError(f"unknown condition {condition!r}")
+
+    def params(self) -> dict[str, Any]:
+        """The ExpressionAttributeNames/Values parameters (omitted when empty)."""
+        out: dict[str, Any] = {}
+        if self.names:
+            out["ExpressionAttributeNames"] = self.names
+        if self.values:
+            out["ExpressionAttributeValues"] = self.values
+        return out

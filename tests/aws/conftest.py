@@ -1,0 +1,153 @@
+"""The local AWS endpoint: moto in server mode on 127.0.0.1, spoken to over real HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+boto3 = pytest.importorskip("boto3", reason="the AWS tests need the 'test' dependency group")
+
+_names = itertools.count()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/aws/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.aws)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """Start moto's server once per test session; yield its URL."""
+    from moto.server import ThreadedMotoServer
+
+    saved = {k: os.environ.get(k) for k in _ENV}
+    os.environ.update(_ENV)
+    os.environ.pop("AWS_PROFILE", None)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+REGION = "us-east-1"
+
+
+def make_client(service: str, endpoint: str) -> Any:
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=50),
+    )
+
+
+@pytest.fixture(scope="session")
+def dynamodb(aws_endpoint: str) -> Any:
+    return make_client("dynamodb", aws_endpoint)
+
+
+@pytest.fixture(scope="session")
+def sqs(aws_endpoint: str) -> Any:
+    return make_client("sqs", aws_endpoint)
+
+
+@pytest.fixture
+def table(dynamodb: Any) -> str:
+    """A new, empty task table for one test."""
+    from simple_async_tasks.aws import create_table
+
+    name = f"tasks-{next(_names)}"
+    create_table(name, client=dynamodb)
+    return name
+
+
+@pytest.fixture
+def queue_url(sqs: Any) -> str:
+    """A new standard queue for one test (visibility timeout 30 s)."""
+    name = f"q-{next(_names)}"
+    return str(sqs.create_queue(QueueName=name)["QueueUrl"])
+
+
+@pytest.fixture
+def fifo_queue_url(sqs: Any) -> str:
+    name = f"q-{next(_names)}.fifo"
+    return str(
+        sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    )
+
+
+def receive_all(sqs: Any, queue_url: str, *, wait: int = 0) -> list[dict[str, Any]]:
+    """Every visible message of the queue (with attributes), deleted as received."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        out = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        batch = out.get("Messages", [])
+        if not batch:
+            return messages
+        messages.extend(batch)
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+        )
+
+
+def queue_arn(sqs: Any, queue_url: str) -> str:
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return str(attrs["Attributes"]["QueueArn"])
+
+
+def lambda_event(messages: list[dict[str, Any]], arn: str) -> dict[str, Any]:
+    """Wrap received SQS messages in the documented SQS Lambda event shape."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
