@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from .errors import TaskDefinitionError, UnknownTaskTypeError
+from .lifecycle.execute import ExecuteOutcome
 from .parcel import RawParcel, parse_parcel
 from .task import AsyncTask
 
@@ -16,6 +17,9 @@ class ExecuteResultLike(Protocol):
     @property
     def task(self) -> AsyncTask: ...
 
+    @property
+    def outcome(self) -> ExecuteOutcome: ...
+
 
 class RawExecutor(Protocol):
     """An executor that can run a parsed parcel (``TaskExecutor`` is one)."""
@@ -23,7 +27,9 @@ class RawExecutor(Protocol):
     @property
     def task_type(self) -> str: ...
 
-    def execute_raw(self, raw: RawParcel) -> ExecuteResultLike: ...
+    def execute_raw(
+        self, raw: RawParcel, *, leave_failures_on_queue: bool = False
+    ) -> ExecuteResultLike: ...
 
 
 Executors = RawExecutor | Iterable[RawExecutor] | Mapping[str, RawExecutor]

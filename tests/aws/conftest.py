@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ def aws_endpoint() -> Iterator[str]:
     """Start moto's server once per test session; yield its URL."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     saved = {k: os.environ.get(k) for k in _ENV}
     os.environ.update(_ENV)
     os.environ.pop("AWS_PROFILE", None)
@@ -102,9 +104,7 @@ def queue_url(sqs: Any) -> str:
 @pytest.fixture
 def fifo_queue_url(sqs: Any) -> str:
     name = f"q-{next(_names)}.fifo"
-    return str(
-        sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
-    )
+    return str(sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"])
 
 
 def receive_all(sqs: Any, queue_url: str, *, wait: int = 0) -> list[dict[str, Any]]:
@@ -124,7 +124,9 @@ def receive_all(sqs: Any, queue_url: str, *, wait: int = 0) -> list[dict[str, An
         messages.extend(batch)
         sqs.delete_message_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ],
         )
 
 

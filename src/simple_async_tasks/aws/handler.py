@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..errors import InvalidEventError, SimpleAsyncTasksError
+from ..lifecycle.execute import ExecuteOutcome
 from ..routing import Executors, RawExecutor, Router
 from .events import BatchItemFailure, LambdaContext, SqsBatchResponse, SqsRecord
 
@@ -67,7 +68,9 @@ def create_sqs_handler(
     router = Router(executors, by_source=by_queue_arn)
     guard_ms = time_guard.total_seconds() * 1000
 
-    def handler(event: Mapping[str, Any], context: LambdaContext | None = None) -> SqsBatchResponse:
+    def handler(
+        event: Mapping[str, Any], context: LambdaContext | None = None
+    ) -> SqsBatchResponse:
         records = _records(event)
         failures: list[BatchItemFailure] = []
         stop_reason = ""
@@ -76,9 +79,12 @@ def create_sqs_handler(
             if not isinstance(message_id, str) or not message_id:
                 logger.error("record %d has no messageId; it cannot be reported or retried", index)
                 continue
-            if not stop_reason and context is not None:
-                if context.get_remaining_time_in_millis() < guard_ms:
-                    stop_reason = "the Lambda is running out of time"
+            if (
+                not stop_reason
+                and context is not None
+                and context.get_remaining_time_in_millis() < guard_ms
+            ):
+                stop_reason = "the Lambda is running out of time"
             if stop_reason:
                 logger.warning("message %s not started: %s", message_id, stop_reason)
                 failures.append({"itemIdentifier": message_id})
@@ -93,23 +99,28 @@ def create_sqs_handler(
 
 
 def _run_record(router: Router, record: SqsRecord, message_id: str) -> bool:
-    """Run one record; True if it is done with (executed, skipped or put back)."""
+    """Run one record; True if its message may be deleted (executed, skipped or put back).
+
+    A failed attempt leaves the message on the queue: SQS redelivers it after
+    its visibility timeout (the task's backoff still applies: an early
+    redelivery is put back until due), and the redrive policy sends it to the
+    dead-letter queue after maxReceiveCount receives.
+    """
     try:
         body = record.get("body")
         if not isinstance(body, str):
             raise InvalidEventError(f"record body must be a string, got {type(body).__name__}")
         executor, raw = router.route(body, source=record.get("eventSourceARN"))
-        result = executor.execute_raw(raw)
+        result = executor.execute_raw(raw, leave_failures_on_queue=True)
     except Exception as error:
         logger.warning("message %s failed: %s", message_id, _reason(error))
         return False
-    outcome = getattr(result, "outcome", None)
     logger.info(
         "message %s: %s %s %s -> %s",
         message_id,
         executor.task_type,
         result.task.uuid,
-        getattr(outcome, "value", outcome),
+        result.outcome.value,
         result.task.status.value,
     )
-    return True
+    return result.outcome is not ExecuteOutcome.FAILED

@@ -30,6 +30,11 @@ def to_attr(value: object) -> AttributeValue:
     if isinstance(value, float):
         return {"N": repr(value)}
     if isinstance(value, dict):
+        if "" in value:
+            raise InvalidTaskError(
+                "DynamoDB cannot store a map with an empty key (''); "
+                "use non-empty keys in dict fields of tasks stored in DynamoDB"
+            )
         return {"M": {str(k): to_attr(v) for k, v in value.items()}}
     if isinstance(value, (list, tuple)):
         return {"L": [to_attr(v) for v in value]}
@@ -45,7 +50,7 @@ def _number(text: str) -> int | float:
 
 def from_attr(attr: AttributeValue) -> Any:
     """A DynamoDB attribute value as JSON-compatible data."""
-    (kind, value), = attr.items()
+    ((kind, value),) = attr.items()
     if kind == "S":
         return value
     if kind == "N":
@@ -75,7 +80,7 @@ def utc_text(moment: datetime) -> str:
 
 
 def _size_of(attr: AttributeValue) -> int:
-    (kind, value), = attr.items()
+    ((kind, value),) = attr.items()
     if kind == "S":
         return len(value.encode("utf-8"))
     if kind == "N":

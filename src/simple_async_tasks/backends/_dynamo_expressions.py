@@ -47,9 +47,11 @@ class Expression:
             return "(" + " OR ".join(self.condition(c) for c in condition.conditions) + ")"
         if isinstance(condition, StatusIn):
             if not condition.statuses:
-                return f"(attribute_exists({self.name('pk')}) AND attribute_not_exists({self.name('pk')}))"
+                pk = self.name("pk")
+                return f"(attribute_exists({pk}) AND attribute_not_exists({pk}))"
             options = ", ".join(
-                self.value({"S": s.value}) for s in sorted(condition.statuses, key=lambda s: s.value)
+                self.value({"S": s.value})
+                for s in sorted(condition.statuses, key=lambda s: s.value)
             )
             return f"{self.name('status')} IN ({options})"
         if isinstance(condition, VersionEquals):

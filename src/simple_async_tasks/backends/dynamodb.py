@@ -93,7 +93,9 @@ class DynamoTaskDao(Generic[T]):
         self._clock = clock
         self._converter = converter
         self.retention = retention
-        """How long finished tasks (FULFILLED, CANCELED, FAILED for good) are kept; None: forever."""
+        """How long finished tasks (FULFILLED, CANCELED, FAILED for good) are kept.
+
+        None (the default) keeps them forever."""
 
     @property
     def client(self) -> DynamoDBClient:
@@ -265,9 +267,7 @@ class DynamoTaskDao(Generic[T]):
             else:
                 text = utc_text(value) if isinstance(value, datetime) else str(value)
                 sets.append(f"{n(name)} = {expr.value({'S': text})}")
-        expires = (
-            self._expires(now) if change.final or change.status in _FINISHED else None
-        )
+        expires = self._expires(now) if change.final or change.status in _FINISHED else None
         if expires is not None:
             sets.append(f"{n(TTL_ATTRIBUTE)} = {expr.value(expires)}")
         else:
@@ -357,8 +357,14 @@ class DynamoTaskDao(Generic[T]):
         return {
             "TableName": self.table_name,
             "Item": item,
-            "ConditionExpression": "attribute_not_exists(#pk) OR #exp <= :acquired OR #owner = :owner",
-            "ExpressionAttributeNames": {"#pk": "pk", "#exp": "lock_expires_at", "#owner": "owner"},
+            "ConditionExpression": (
+                "attribute_not_exists(#pk) OR #exp <= :acquired OR #owner = :owner"
+            ),
+            "ExpressionAttributeNames": {
+                "#pk": "pk",
+                "#exp": "lock_expires_at",
+                "#owner": "owner",
+            },
             "ExpressionAttributeValues": {
                 ":acquired": {"S": utc_text(lock.acquired_at)},
                 ":owner": {"S": lock.owner},
@@ -385,7 +391,10 @@ class DynamoTaskDao(Generic[T]):
     def mutex_holder(self, mutex_key: str) -> MutexLock | None:
         """The lock stored for ``mutex_key`` (expired or not), or None."""
         out = self._call(
-            "get_item", TableName=self.table_name, Key=self._lock_key(mutex_key), ConsistentRead=True
+            "get_item",
+            TableName=self.table_name,
+            Key=self._lock_key(mutex_key),
+            ConsistentRead=True,
         )
         item = out.get("Item")
         if not item:

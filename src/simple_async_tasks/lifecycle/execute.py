@@ -51,7 +51,8 @@ class ExecuteOutcome(str, enum.Enum):
     RETRY_LATER = "RETRY_LATER"
     """Not run now; the parcel was pushed again with a delay."""
     FAILED = "FAILED"
-    """The logic raised; the failure is recorded and a retry was pushed."""
+    """The attempt failed; the failure is recorded, and a retry pushed (``retry_in``)
+    unless the caller leaves the message on the queue for redelivery."""
 
 
 @attrs.frozen(kw_only=True)
@@ -121,8 +122,16 @@ class TaskExecutor(Generic[T, R]):
     def task_type(self) -> str:
         return self.spec.task_type
 
-    def __call__(self, item: TaskParcel[T] | T) -> ExecuteResult[T, R]:
+    def __call__(
+        self, item: TaskParcel[T] | T, *, leave_failures_on_queue: bool = False
+    ) -> ExecuteResult[T, R]:
         """Run one delivery of a parcel (or a bare task) through the lifecycle.
+
+        With ``leave_failures_on_queue``, a failed attempt that has attempts
+        left is recorded (FAILED, ``execute_after`` = now + backoff) but not
+        pushed again: the caller reports the delivery as failed and the queue
+        redelivers the same message (the Lambda handler does this, so failures
+        show in the batch response and the queue's redrive policy applies).
 
         Raises:
             TaskNotFoundError: no record is stored for the task (a permanent error).
@@ -147,11 +156,14 @@ class TaskExecutor(Generic[T, R]):
             stored = self.dao.get(key) or parcel.task
             delay = min(max(held.expires_in, _ONE_SECOND), self.mutex_retry_delay)
             return self._requeue(parcel, stored, delay, reason="mutex held")
-        return self._run(parcel, key, task, lock)
+        return self._run(parcel, key, task, lock, push_retry=not leave_failures_on_queue)
 
-    def execute_raw(self, raw: RawParcel) -> ExecuteResult[T, R]:
+    def execute_raw(
+        self, raw: RawParcel, *, leave_failures_on_queue: bool = False
+    ) -> ExecuteResult[T, R]:
         """Build the typed parcel from parsed JSON and run it (used by routers)."""
-        return self(structure_parcel(raw, self.spec.cls, self.converter))
+        parcel = structure_parcel(raw, self.spec.cls, self.converter)
+        return self(parcel, leave_failures_on_queue=leave_failures_on_queue)
 
     # -- claim -------------------------------------------------------------
 
@@ -245,14 +257,14 @@ class TaskExecutor(Generic[T, R]):
     # -- run and record ----------------------------------------------------
 
     def _run(
-        self, parcel: TaskParcel[T], key: str, task: T, lock: MutexLock | None
+        self, parcel: TaskParcel[T], key: str, task: T, lock: MutexLock | None, *, push_retry: bool
     ) -> ExecuteResult[T, R]:
         try:
             result = self.logic(task)
         except RetryLaterError as later:
             return self._logic_retry_later(parcel, key, task, lock, later)
         except Exception as error:
-            return self._logic_failed(parcel, key, task, lock, error)
+            return self._logic_failed(parcel, key, task, lock, error, push_retry=push_retry)
         final, _ = self._finish(key, task, Transition(status=S.FULFILLED, final=True), lock)
         logger.info(
             "executed %s %s (attempt %d), now %s",
@@ -315,6 +327,8 @@ class TaskExecutor(Generic[T, R]):
         task: T,
         lock: MutexLock | None,
         error: Exception,
+        *,
+        push_retry: bool,
     ) -> ExecuteResult[T, R]:
         text = describe_error(error)
         if task.attempts >= self.retry.max_attempts:
@@ -340,7 +354,7 @@ class TaskExecutor(Generic[T, R]):
             type(error).__name__,
             delay.total_seconds(),
         )
-        if not ours:
+        if not ours or not push_retry:
             return ExecuteResult(task=stored, outcome=ExecuteOutcome.FAILED)
         delay = self._push_later(TaskParcel(task=stored, meta=parcel.meta), delay)
         return ExecuteResult(task=stored, outcome=ExecuteOutcome.FAILED, retry_in=delay)

@@ -1,0 +1,172 @@
+"""The Lambda handler on real SQS messages and DynamoDB records (moto server over HTTP)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from types import ModuleType
+
+import pytest
+
+from simple_async_tasks import AsyncTaskStatus, InvalidEventError
+from simple_async_tasks.aws import reset_clients
+
+from .conftest import lambda_event, queue_arn, receive_all
+
+S = AsyncTaskStatus
+
+
+class Context:
+    def __init__(self, remaining_ms: list[int]) -> None:
+        self.remaining = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining.pop(0) if len(self.remaining) > 1 else self.remaining[0]
+
+
+@pytest.fixture
+def app(monkeypatch, aws_endpoint, table, queue_url) -> ModuleType:
+    """examples/lambda_app.py, configured for the local endpoint, freshly imported."""
+    monkeypatch.setenv("TASKS_TABLE", table)
+    monkeypatch.setenv("TASKS_QUEUE_URL", queue_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
+    reset_clients()
+    sys.modules.pop("examples.lambda_app", None)
+    module = importlib.import_module("examples.lambda_app")
+    yield module
+    sys.modules.pop("examples.lambda_app", None)
+    reset_clients()
+
+
+def deliver(app, sqs, queue_url, context=None):
+    messages = receive_all(sqs, queue_url)
+    event = lambda_event(messages, queue_arn(sqs, queue_url))
+    return messages, app.handler(event, context)
+
+
+def test_end_to_end_every_task_fulfilled(app, sqs, queue_url):
+    for i in range(12):
+        app.enqueue_invoice_email(f"inv-{i}", f"c{i}@example.com", 1000 + i)
+    app.enqueue_invoice_email("inv-0", "c0@example.com", 1000)  # duplicate
+    for rev in (1, 2):
+        app.enqueue_crm_sync("cust-1", rev)
+    messages, response = deliver(app, sqs, queue_url)
+    assert len(messages) == 14
+    assert response == {"batchItemFailures": []}
+    for i in range(12):
+        task = app.invoice_dao.get(f"inv-{i}")
+        assert (task.status, task.attempts) == (S.FULFILLED, 1)
+    assert app.crm_dao.get('["cust-1",1]').status is S.FULFILLED
+    assert app.crm_dao.get('["cust-1",2]').status is S.FULFILLED
+    assert sorted(app.OUTBOX).count("invoice inv-0 to c0@example.com") == 1
+    assert app.crm_dao.mutex_holder("SyncCustomerToCrm#cust-1") is None
+    # redelivering the same batch runs nothing again
+    app.OUTBOX.clear()
+    assert app.handler(lambda_event(messages, queue_arn(sqs, queue_url)), None) == {
+        "batchItemFailures": []
+    }
+    assert app.OUTBOX == []
+
+
+def test_bad_records_fail_alone(app, sqs, queue_url):
+    app.enqueue_invoice_email("good-1", "a@x", 1)
+    app.enqueue_invoice_email("good-2", "b@x", 2)
+    app.enqueue_invoice_email("boom", "c@x", 3)
+    sqs.send_message(QueueUrl=queue_url, MessageBody="{not json")
+    sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps({"task": {"x": 1}, "meta": {"taskType": "NoSuchTask"}}),
+    )
+    original = app.execute_invoice_email.logic
+
+    def logic(task):
+        if task.invoice_id == "boom":
+            raise RuntimeError("mail provider down")
+        return original(task)
+
+    app.execute_invoice_email.logic = logic
+    messages, response = deliver(app, sqs, queue_url)
+    by_body = {m["MessageId"]: m["Body"] for m in messages}
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    assert len(failed) == 3
+    failed_bodies = [by_body[i] for i in failed]
+    assert "{not json" in failed_bodies
+    assert any("NoSuchTask" in b for b in failed_bodies)
+    assert any('"boom"' in b for b in failed_bodies)
+    assert app.invoice_dao.get("good-1").status is S.FULFILLED
+    assert app.invoice_dao.get("good-2").status is S.FULFILLED
+    boom = app.invoice_dao.get("boom")
+    assert boom.status is S.FAILED
+    assert boom.last_error == "RuntimeError: mail provider down"
+
+
+def test_parcel_without_task_type_is_routed_by_queue_arn(app, sqs, queue_url):
+    from simple_async_tasks.aws import create_sqs_handler
+
+    app.enqueue_invoice_email("ts-1", "a@x", 1)
+    (message,) = receive_all(sqs, queue_url)
+    body = json.loads(message["Body"])
+    del body["meta"]["taskType"]  # as the TypeScript original sends it
+    message["Body"] = json.dumps(body)
+    arn = queue_arn(sqs, queue_url)
+    both = [app.execute_invoice_email, app.execute_crm_sync]
+    unrouted = create_sqs_handler(both)
+    assert len(unrouted(lambda_event([message], arn), None)["batchItemFailures"]) == 1
+    routed = create_sqs_handler(both, by_queue_arn={arn: app.execute_invoice_email})
+    assert routed(lambda_event([message], arn), None) == {"batchItemFailures": []}
+    assert app.invoice_dao.get("ts-1").status is S.FULFILLED
+
+
+def test_running_out_of_time_reports_the_untouched_records(app, sqs, queue_url):
+    for i in range(5):
+        app.enqueue_invoice_email(f"t-{i}", "a@x", i)
+    context = Context([60_000, 60_000, 5_000])
+    messages, response = deliver(app, sqs, queue_url, context)
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    assert failed == [m["MessageId"] for m in messages[2:]]
+    statuses = [app.invoice_dao.get(f"t-{i}").status for i in range(5)]
+    assert statuses.count(S.FULFILLED) == 2
+    assert statuses.count(S.QUEUED) == 3
+
+
+def test_fifo_failure_reports_it_and_everything_after_it(
+    monkeypatch, aws_endpoint, table, sqs, fifo_queue_url
+):
+    monkeypatch.setenv("TASKS_TABLE", table)
+    monkeypatch.setenv("TASKS_QUEUE_URL", fifo_queue_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
+    reset_clients()
+    sys.modules.pop("examples.lambda_app", None)
+    app = importlib.import_module("examples.lambda_app")
+    try:
+        for rev in range(1, 11):
+            app.enqueue_crm_sync("cust-fifo", rev)
+        app.CRM_RATE_LIMITED.add("cust-fifo")
+        ran = []
+        original = app.execute_crm_sync.logic
+
+        def logic(task):
+            ran.append(task.revision)
+            if task.revision == 3:
+                raise RuntimeError("fails at record 3")
+            return original(task)
+
+        app.execute_crm_sync.logic = logic
+        app.CRM_RATE_LIMITED.clear()
+        messages = receive_all(sqs, fifo_queue_url)
+        assert len(messages) == 10
+        response = app.handler(lambda_event(messages, queue_arn(sqs, fifo_queue_url)), None)
+        failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+        assert failed == [m["MessageId"] for m in messages[2:]]
+        assert ran == [1, 2, 3]
+    finally:
+        sys.modules.pop("examples.lambda_app", None)
+        reset_clients()
+
+
+def test_an_event_that_is_not_sqs_gets_one_clear_error(app):
+    with pytest.raises(InvalidEventError, match="takes SQS events"):
+        app.handler({"detail-type": "Scheduled Event", "source": "aws.events"}, None)
+    with pytest.raises(InvalidEventError, match="from 'aws:kinesis'"):
+        app.handler({"Records": [{"eventSource": "aws:kinesis"}]}, None)

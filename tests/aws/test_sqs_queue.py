@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from simple_async_tasks import ParcelMeta, QueueLimitError, QueueSendError, TaskParcel
+from simple_async_tasks.aws import SqsTaskQueue
+from simple_async_tasks.parcel import parse_parcel
+
+from ..tasks import SendEmail, SyncAccount
+from .conftest import receive_all
+
+
+def parcel(task, depth=0):
+    return TaskParcel(
+        task=task,
+        meta=ParcelMeta(
+            queue_type="SQS", queue_url="q", task_type=type(task).__name__, requeue_depth=depth
+        ),
+    )
+
+
+def test_push_sends_the_parcel_as_json(sqs, queue_url):
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    queue.push(parcel(SendEmail(user_id="u1")))
+    (message,) = receive_all(sqs, queue_url)
+    raw = parse_parcel(message["Body"])
+    assert raw.task["user_id"] == "u1"
+    assert raw.meta.task_type == "SendEmail"
+
+
+def test_delayed_push_is_invisible_until_due(sqs, queue_url):
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    queue.push(parcel(SendEmail(user_id="late")), delay=timedelta(seconds=900))
+    queue.push(parcel(SendEmail(user_id="now")))
+    bodies = [json.loads(m["Body"])["task"]["user_id"] for m in receive_all(sqs, queue_url)]
+    assert bodies == ["now"]
+    with pytest.raises(QueueLimitError, match="between 0 and 0:15:00"):
+        queue.push(parcel(SendEmail(user_id="x")), delay=timedelta(seconds=901))
+
+
+def test_body_size_is_checked_before_sending(sqs, queue_url):
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    big = SendEmail(user_id="u1", email="x" * (256 * 1024))
+    with pytest.raises(QueueLimitError, match="262144-byte limit"):
+        queue.push(parcel(big))
+    with pytest.raises(QueueLimitError):
+        queue.push_many([parcel(SendEmail(user_id="ok")), parcel(big)])
+    assert receive_all(sqs, queue_url) == []  # nothing half-sent
+
+
+def test_push_many_batches_by_ten_and_by_size(sqs, queue_url):
+    calls = []
+    sqs.meta.events.register("before-call.sqs.SendMessageBatch", lambda **kw: calls.append(1))
+    try:
+        queue = SqsTaskQueue(queue_url, client=sqs)
+        queue.push_many([parcel(SendEmail(user_id=f"u{i}")) for i in range(25)])
+        assert len(calls) == 3
+        calls.clear()
+        # 4 bodies of ~100 KiB: at most 2 fit in one 256 KiB batch
+        queue.push_many(
+            [parcel(SendEmail(user_id=f"b{i}", email="y" * 100_000)) for i in range(4)]
+        )
+        assert len(calls) == 2
+    finally:
+        sqs.meta.events.unregister("before-call.sqs.SendMessageBatch")
+    assert len(receive_all(sqs, queue_url)) == 29
+
+
+def test_batch_entries_that_keep_failing_are_named(sqs, queue_url):
+    def fail_second(parsed, **kwargs):
+        parsed["Successful"] = parsed["Successful"][:1]
+        parsed["Failed"] = [
+            {"Id": "1", "SenderFault": False, "Code": "InternalError", "Message": "try again"}
+        ]
+
+    sqs.meta.events.register("after-call.sqs.SendMessageBatch", fail_second)
+    try:
+        queue = SqsTaskQueue(queue_url, client=sqs)
+        with pytest.raises(QueueSendError, match="entry 1: InternalError") as caught:
+            queue.push_many([parcel(SendEmail(user_id="a")), parcel(SendEmail(user_id="b"))])
+        assert caught.value.failed[0]["Id"] == "1"
+    finally:
+        sqs.meta.events.unregister("after-call.sqs.SendMessageBatch", fail_second)
+
+
+def test_fifo_groups_by_mutex_and_dedups_by_unique_key(sqs, fifo_queue_url):
+    queue = SqsTaskQueue(fifo_queue_url, client=sqs)
+    assert queue.max_delay == timedelta(0)
+    same = parcel(SyncAccount(account_id="acc", job=1))
+    queue.push(same)
+    queue.push(same)  # the same enqueue: deduplicated by SQS
+    queue.push(parcel(SyncAccount(account_id="acc", job=2)))
+    queue.push(parcel(SendEmail(user_id="u1")))
+    messages = receive_all(sqs, fifo_queue_url)
+    groups = sorted(m["Attributes"]["MessageGroupId"] for m in messages)
+    assert groups == ["SendEmail", "SyncAccount#acc", "SyncAccount#acc"]
+    with pytest.raises(QueueLimitError, match=r"FIFO queue .* does not allow a per-message delay"):
+        queue.push(same, delay=timedelta(seconds=5))

@@ -1,0 +1,29 @@
+"""Backends side by side: every contract test runs on memory and on DynamoDB (moto server)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from simple_async_tasks import InMemoryTaskDao
+from simple_async_tasks.testing import FakeClock
+
+from ..aws.conftest import aws_endpoint, dynamodb, table  # noqa: F401  (fixtures)
+
+DaoFactory = Callable[..., Any]
+
+
+@pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.aws)])
+def make_dao(request: pytest.FixtureRequest, clock: FakeClock) -> DaoFactory:
+    if request.param == "memory":
+        return lambda cls, **kw: InMemoryTaskDao(cls, clock=clock, **kw)
+    pytest.importorskip("boto3")
+    from simple_async_tasks.aws import DynamoTaskDao
+
+    client = request.getfixturevalue("dynamodb")
+    table_name = request.getfixturevalue("table")
+    return lambda cls, **kw: DynamoTaskDao(
+        cls, table_name=table_name, client=client, clock=clock, **kw
+    )

@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import attrs
+import pytest
+
+from simple_async_tasks import AsyncTaskStatus, ConditionFailedError, MutexHeldError
+from simple_async_tasks.conditions import (
+    AttemptedBefore,
+    AttemptsBelow,
+    AttemptsEqual,
+    DueBy,
+    VersionEquals,
+    absent,
+    status_in,
+)
+from simple_async_tasks.contracts import MutexLock, Transition
+
+from ..tasks import Address, Color, RichTask, SendEmail, SyncAccount
+
+S = AsyncTaskStatus
+
+
+def test_save_get_and_identity(make_dao, clock):
+    dao = make_dao(SendEmail)
+    first = dao.save(SendEmail(user_id="u1"), condition=absent())
+    assert (first.version, first.attempts, first.created_at) == (1, 0, clock.now())
+    assert dao.get("u1") == first
+    assert dao.get("nobody") is None
+    clock.advance(3)
+    second = dao.save(
+        attrs.evolve(first, email="new@x", attempts=99, uuid="other"), condition=VersionEquals(1)
+    )
+    assert second.uuid == first.uuid
+    assert second.created_at == first.created_at
+    assert second.attempts == 0  # whole-task writes keep the stored attempt count
+    assert (second.version, second.email, second.updated_at) == (2, "new@x", clock.now())
+
+
+def test_conflict_carries_the_current_record(make_dao):
+    dao = make_dao(SendEmail)
+    stored = dao.save(SendEmail(user_id="u1"), condition=None)
+    with pytest.raises(ConditionFailedError) as lost:
+        dao.save(SendEmail(user_id="u1"), condition=absent())
+    assert lost.value.current == stored
+    with pytest.raises(ConditionFailedError) as lost:
+        dao.transition("u1", Transition(status=S.ATTEMPTED), condition=status_in(S.FULFILLED))
+    assert lost.value.current == stored
+    with pytest.raises(ConditionFailedError) as lost:
+        dao.transition("ghost", Transition(status=S.ATTEMPTED), condition=status_in(S.QUEUED))
+    assert lost.value.current is None
+
+
+def test_claim_condition_of_the_lifecycle(make_dao, clock):
+    dao = make_dao(SendEmail)
+    now = clock.now()
+    dao.save(SendEmail(user_id="due", execute_after=now), condition=None)
+    dao.save(SendEmail(user_id="later", execute_after=now + timedelta(seconds=1)), condition=None)
+    claim = (status_in(S.QUEUED) & DueBy(now) & AttemptsBelow(3)) | (
+        status_in(S.ATTEMPTED) & AttemptedBefore(now)
+    )
+    change = Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=now)
+    won = dao.transition("due", change, condition=claim)
+    assert (won.status, won.attempts, won.attempted_at, won.version) == (S.ATTEMPTED, 1, now, 2)
+    with pytest.raises(ConditionFailedError):
+        dao.transition("later", change, condition=claim)
+    with pytest.raises(ConditionFailedError):  # claimed already
+        dao.transition("due", change, condition=claim)
+    done = dao.transition(
+        "due",
+        Transition(status=S.FULFILLED, last_error=None, final=True),
+        condition=status_in(S.ATTEMPTED) & AttemptsEqual(1),
+    )
+    assert done.status is S.FULFILLED
+    assert done.attempted_at == now  # kept
+
+
+def test_transition_sets_and_clears_optional_fields(make_dao, clock):
+    dao = make_dao(SendEmail)
+    dao.save(SendEmail(user_id="u1", email="keep@x"), condition=None)
+    due = clock.now() + timedelta(minutes=5)
+    failed = dao.transition(
+        "u1",
+        Transition(status=S.FAILED, last_error="Boom: x", execute_after=due),
+        condition=status_in(S.QUEUED),
+    )
+    assert (failed.last_error, failed.execute_after, failed.email) == ("Boom: x", due, "keep@x")
+    cleared = dao.transition(
+        "u1", Transition(status=S.QUEUED, execute_after=None), condition=status_in(S.FAILED)
+    )
+    assert cleared.execute_after is None
+    assert cleared.last_error == "Boom: x"
+
+
+def test_mutex_is_taken_atomically_with_the_claim(make_dao, clock):
+    dao = make_dao(SyncAccount)
+    for job in (1, 2):
+        dao.save(SyncAccount(account_id="a", job=job), condition=None)
+    now = clock.now()
+    lock1 = MutexLock(
+        key="SyncAccount#a", owner="t1", acquired_at=now, expires_at=now + timedelta(minutes=1)
+    )
+    lock2 = attrs.evolve(lock1, owner="t2")
+    claim = Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=now)
+    dao.transition('["a",1]', claim, condition=status_in(S.QUEUED), acquire=lock1)
+    with pytest.raises(MutexHeldError, match="held by task 't1'") as held:
+        dao.transition('["a",2]', claim, condition=status_in(S.QUEUED), acquire=lock2)
+    assert held.value.expires_in == timedelta(minutes=1)
+    assert dao.get('["a",2]').status is S.QUEUED  # the claim did not happen either
+    # a failed task condition wins over the lock check, and takes no lock
+    with pytest.raises(ConditionFailedError):
+        dao.transition('["a",2]', claim, condition=status_in(S.FULFILLED), acquire=lock2)
+    dao.release_mutex(lock2)  # not the owner: nothing happens
+    assert dao.mutex_holder("SyncAccount#a") == lock1
+    dao.transition(
+        '["a",1]', Transition(status=S.FULFILLED), condition=status_in(S.ATTEMPTED), release=lock1
+    )
+    assert dao.mutex_holder("SyncAccount#a") is None
+    # an expired lock is free for others
+    dao.transition('["a",2]', claim, condition=status_in(S.QUEUED), acquire=lock2)
+    late = attrs.evolve(
+        lock1,
+        owner="t3",
+        acquired_at=now + timedelta(minutes=2),
+        expires_at=now + timedelta(minutes=3),
+    )
+    dao.save(SyncAccount(account_id="a", job=3), condition=None)
+    dao.transition('["a",3]', claim, condition=status_in(S.QUEUED), acquire=late)
+    assert dao.mutex_holder("SyncAccount#a").owner == "t3"
+
+
+def test_finish_still_succeeds_when_its_expired_lock_was_taken(make_dao, clock):
+    dao = make_dao(SyncAccount)
+    dao.save(SyncAccount(account_id="a", job=1), condition=None)
+    now = clock.now()
+    mine = MutexLock(
+        key="SyncAccount#a", owner="t1", acquired_at=now, expires_at=now + timedelta(seconds=1)
+    )
+    claim = Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=now)
+    dao.transition('["a",1]', claim, condition=status_in(S.QUEUED), acquire=mine)
+    dao.save(SyncAccount(account_id="a", job=2), condition=None)
+    theirs = MutexLock(
+        key="SyncAccount#a",
+        owner="t2",
+        acquired_at=now + timedelta(seconds=5),
+        expires_at=now + timedelta(minutes=1),
+    )
+    dao.transition('["a",2]', claim, condition=status_in(S.QUEUED), acquire=theirs)
+    done = dao.transition(
+        '["a",1]', Transition(status=S.FULFILLED), condition=status_in(S.ATTEMPTED), release=mine
+    )
+    assert done.status is S.FULFILLED
+    assert dao.mutex_holder("SyncAccount#a").owner == "t2"  # not released by t1
+
+
+def test_find_by_status_oldest_first_paginated(make_dao, clock):
+    dao = make_dao(SendEmail)
+    for i in range(7):
+        dao.save(SendEmail(user_id=f"u{i}"), condition=None)
+        clock.advance(1)
+    dao.transition("u3", Transition(status=S.FULFILLED), condition=status_in(S.QUEUED))
+    other = make_dao(SyncAccount)  # another type in the same table is not listed
+    other.save(SyncAccount(account_id="x", job=1), condition=None)
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = dao.find_by_status(S.QUEUED, limit=2, cursor=cursor)
+        seen.extend(t.user_id for t in page.items)
+        pages += 1
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == ["u0", "u1", "u2", "u4", "u5", "u6"]
+    assert pages >= 3
+    assert [t.user_id for t in dao.find_by_status(S.FULFILLED).items] == ["u3"]
+
+
+def test_every_field_type_is_stored_exactly(make_dao):
+    dao = make_dao(RichTask)
+    task = RichTask(
+        key="k",
+        count=-(2**53) - 1,
+        ratio=0.1,
+        flag=True,
+        blob=b"\x00\x01binary\xff",
+        when=datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=timezone.utc),
+        day=date(2026, 3, 4),
+        color=Color.BLUE,
+        tags=["", "a", "ü"],
+        scores={"a b": 0, "x": -1},
+        address=Address(street="", zip_code=None),
+        note="",
+    )
+    stored = dao.save(task, condition=None)
+    again = dao.get("k")
+    assert again == stored
+    for name in (
+        "count",
+        "ratio",
+        "flag",
+        "blob",
+        "when",
+        "day",
+        "color",
+        "tags",
+        "scores",
+        "address",
+        "note",
+    ):
+        assert getattr(again, name) == getattr(task, name), name
+    assert type(again.color) is Color
+    assert type(again.status) is S
+
+
+def test_get_many(make_dao):
+    dao = make_dao(SendEmail)
+    for i in range(120):
+        dao.save(SendEmail(user_id=f"u{i}"), condition=None)
+    found = dao.get_many([f"u{i}" for i in range(0, 130, 1)])
+    assert sorted(found) == sorted(f"u{i}" for i in range(120))
+    assert found["u7"].user_id == "u7"
+
+
+@pytest.mark.aws
+def test_dynamodb_refuses_what_it_cannot_store_before_the_call(dynamodb, table):
+    from simple_async_tasks import InvalidTaskError
+    from simple_async_tasks.aws import DynamoTaskDao
+
+    dao = DynamoTaskDao(RichTask, table_name=table, client=dynamodb)
+    with pytest.raises(InvalidTaskError, match="empty key"):
+        dao.save(RichTask(key="k", scores={"": 1}), condition=None)
+    with pytest.raises(InvalidTaskError, match="over the 409,600-byte limit"):
+        dao.save(RichTask(key="k", note="x" * 410_000), condition=None)
+    assert dao.get("k") is None
