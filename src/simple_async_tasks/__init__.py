@@ -33,7 +33,7 @@ from .errors import (
     UnknownTaskTypeError,
 )
 from .lifecycle.execute import ExecuteOutcome, ExecuteResult, TaskExecutor, with_execute_lifecycle
-from .lifecycle.queue import with_queue_lifecycle
+from .lifecycle.queue import enqueue_many, with_queue_lifecycle
 from .lifecycle.retry import RetryPolicy
 from .parcel import ParcelMeta, TaskParcel
 from .serialization import default_converter, make_converter
@@ -78,6 +78,7 @@ __all__ = [
     "Transition",
     "UnknownTaskTypeError",
     "default_converter",
+    "enqueue_many",
     "make_converter",
     "with_execute_lifecycle",
     "with_queue_lifecycle",

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import os
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 boto3 = pytest.importorskip("boto3", reason="the AWS tests need the 'test' dependency group")
+
+from simple_async_tasks.testing.local_aws import start_local_aws  # noqa: E402
 
 _names = itertools.count()
 
@@ -23,61 +22,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.aws)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _atomic_dynamodb_server(port: int) -> Any:
-    """moto's ThreadedMotoServer, with DynamoDB requests served one at a time.
-
-    moto applies a conditional write or a transaction as check-then-write
-    without a lock, so two concurrent HTTP requests can both pass the check
-    (our mutex test caught two holders of one lock this way). DynamoDB itself
-    applies each such request atomically; serializing DynamoDB requests gives
-    the local endpoint the same guarantee. SQS requests stay concurrent.
-    """
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
-    class AtomicDynamoDbMotoServer(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-            dynamodb_lock = threading.Lock()
-
-            def serve(environ: dict[str, Any], start_response: Any) -> Any:
-                if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-                    with dynamodb_lock:
-                        return list(app(environ, start_response))
-                return app(environ, start_response)
-
-            self._server = make_server(
-                self._ip_address, self._port, serve, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    return AtomicDynamoDbMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-
-
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
     """Start moto's server once per test session; yield its URL."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     saved = {k: os.environ.get(k) for k in _ENV}
     os.environ.update(_ENV)
     os.environ.pop("AWS_PROFILE", None)
-    port = _free_port()
-    server = _atomic_dynamodb_server(port)
-    server.start()
+    url, server = start_local_aws()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.stop()
         for key, value in saved.items():

@@ -88,3 +88,28 @@ def test_push_failure_leaves_a_queued_record_for_the_sweep(dao, clock):
         enqueue()
     assert dao.get("u1").status.value == "QUEUED"  # saved before the push, never attempted
     assert dao.get("u1").attempts == 0
+
+
+def test_enqueue_many_dedups_and_batches(dao, queue, clock):
+    from simple_async_tasks import enqueue_many
+
+    with_queue_lifecycle(get_new=lambda: SendEmail(user_id="u0"), dao=dao, queue=queue)()
+    tasks = [SendEmail(user_id=f"u{i}") for i in range(5)] + [SendEmail(user_id="u1")]
+    stored = enqueue_many(tasks, dao=dao, queue=queue, clock=clock)
+    assert [t.user_id for t in stored] == ["u0", "u1", "u2", "u3", "u4", "u1"]
+    assert len(dao) == 5
+    assert len(queue) == 5  # u0 was already queued; the second u1 is a duplicate
+
+
+def test_enqueue_many_checks_everything_before_writing(clock):
+    dao = InMemoryTaskDao(SendEmail, clock=clock)
+    queue = InMemoryTaskQueue(clock=clock, max_body_bytes=1024)
+    from simple_async_tasks import enqueue_many
+
+    with pytest.raises(QueueLimitError):
+        enqueue_many(
+            [SendEmail(user_id="ok"), SendEmail(user_id="big", email="x" * 2000)],
+            dao=dao,
+            queue=queue,
+        )
+    assert len(dao) == 0

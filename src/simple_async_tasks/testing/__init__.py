@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import attrs
 
-from .backends.memory import InMemoryTaskQueue, QueuedMessage
-from .routing import ExecuteResultLike, Executors, Router
+from ..backends.memory import InMemoryTaskQueue, QueuedMessage
+from ..routing import ExecuteResultLike, Executors, Router
 
 __all__ = ["DrainFailure", "DrainReport", "FakeClock", "drain"]
 
