@@ -1,0 +1,169 @@
+"""AWS calls per task, counted with botocore's event hooks on a local endpoint (moto server).
+
+    python benchmarks/aws_calls.py            # 100 tasks per scenario
+    python benchmarks/aws_calls.py --quick    # 20 tasks (CI checks it still works)
+
+The Lambda service's own calls (ReceiveMessage, DeleteMessage for the event
+source mapping) are not counted: they are the same for every library.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import attrs
+import boto3
+from botocore.config import Config
+
+from simple_async_tasks import (
+    AsyncTask,
+    enqueue_many,
+    with_execute_lifecycle,
+    with_queue_lifecycle,
+)
+from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler, create_table
+from simple_async_tasks.testing.local_aws import local_aws_endpoint
+
+
+@attrs.frozen(kw_only=True)
+class Job(AsyncTask):
+    unique: ClassVar[tuple[str, ...]] = ("n",)
+    n: int
+
+
+@attrs.frozen(kw_only=True)
+class LockedJob(AsyncTask):
+    unique: ClassVar[tuple[str, ...]] = ("n",)
+    mutex: ClassVar[tuple[str, ...] | None] = ("group",)
+    n: int
+    group: str
+
+
+class CallCounter:
+    def __init__(self, *clients: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        for client in clients:
+            client.meta.events.register("before-call", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    def measure(self, fn: Callable[[], object]) -> Counter[str]:
+        self.calls.clear()
+        fn()
+        return Counter(self.calls)
+
+
+def receive(sqs: Any, url: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        out.extend(batch)
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ],
+        )
+    return out
+
+
+def events(messages: list[dict[str, Any]], arn: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                }
+                for m in messages[i : i + 10]
+            ]
+        }
+        for i in range(0, len(messages), 10)
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--tasks", type=int, default=100)
+    args = parser.parse_args()
+    n = 20 if args.quick else args.tasks
+
+    with local_aws_endpoint() as endpoint:
+        kw: dict[str, Any] = {
+            "region_name": "us-east-1",
+            "endpoint_url": endpoint,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+            "config": Config(retries={"max_attempts": 3, "mode": "standard"}),
+        }
+        dynamodb, sqs = boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+        create_table("tasks", client=dynamodb)
+        url = sqs.create_queue(QueueName="tasks")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        queue = SqsTaskQueue(url, client=sqs)
+        dao = DynamoTaskDao(Job, table_name="tasks", client=dynamodb)
+        locked_dao = DynamoTaskDao(LockedJob, table_name="tasks", client=dynamodb)
+        counter = CallCounter(dynamodb, sqs)
+
+        enqueue = with_queue_lifecycle(get_new=lambda i: Job(n=i), dao=dao, queue=queue)
+        enqueue_locked = with_queue_lifecycle(
+            get_new=lambda i: LockedJob(n=i, group=f"g{i % 5}"), dao=locked_dao, queue=queue
+        )
+        execute = with_execute_lifecycle(lambda t: None, dao=dao, queue=queue)
+        execute_locked = with_execute_lifecycle(lambda t: None, dao=locked_dao, queue=queue)
+        handler = create_sqs_handler([execute, execute_locked])
+        rows: list[tuple[str, Counter[str], float | None]] = []
+
+        def row(name: str, calls: Counter[str], reference: float | None = None) -> None:
+            rows.append((name, calls, reference))
+
+        row("enqueue, one by one", counter.measure(lambda: [enqueue(i) for i in range(n)]), 3)
+        receive(sqs, url)
+        row(
+            "enqueue, batched (enqueue_many)",
+            counter.measure(
+                lambda: enqueue_many([Job(n=i) for i in range(n, 2 * n)], dao=dao, queue=queue)
+            ),
+            3,
+        )
+        messages = receive(sqs, url)
+        batches = events(messages, arn)
+        row(
+            "execute, batches of 10, no mutex",
+            counter.measure(lambda: [handler(e, None) for e in batches]),
+            4,
+        )
+        row(
+            "redelivery of finished tasks",
+            counter.measure(lambda: [handler(e, None) for e in batches]),
+            4,
+        )
+        for i in range(n):
+            enqueue_locked(i)
+        locked = events(receive(sqs, url), arn)
+        row(
+            "execute, batches of 10, with a mutex",
+            counter.measure(lambda: [handler(e, None) for e in locked]),
+            None,
+        )
+
+    print(f"AWS calls per task, {n} tasks per row (local endpoint: moto server over HTTP)")
+    print(f"{'scenario':<40} {'calls/task':>10} {'TS original':>12}  breakdown")
+    for name, calls, reference in rows:
+        per = sum(calls.values()) / n
+        breakdown = ", ".join(f"{op} {count / n:g}" for op, count in sorted(calls.items()))
+        ref = f"{reference:g}" if reference is not None else "-"
+        print(f"{name:<40} {per:>10.2f} {ref:>12}  {breakdown}")
+
+
+if __name__ == "__main__":
+    main()
