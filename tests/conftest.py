@@ -19,6 +19,20 @@ settings.register_profile(
 settings.load_profile("stress" if os.environ.get("SAT_STRESS") else "ci")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--stress",
+        action="store_true",
+        help="run the fault suite 10x larger (also: SAT_STRESS=1)",
+    )
+
+
+@pytest.fixture(scope="session")
+def scale(request: pytest.FixtureRequest) -> int:
+    """1 in CI, 10 with --stress or SAT_STRESS=1."""
+    return 10 if request.config.getoption("--stress") or os.environ.get("SAT_STRESS") else 1
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -35,6 +35,7 @@ from .errors import (
 from .lifecycle.execute import ExecuteOutcome, ExecuteResult, TaskExecutor, with_execute_lifecycle
 from .lifecycle.queue import enqueue_many, with_queue_lifecycle
 from .lifecycle.retry import RetryPolicy
+from .lifecycle.sweeps import SweepReport, requeue_stale
 from .parcel import ParcelMeta, TaskParcel
 from .serialization import default_converter, make_converter
 from .task import AsyncTask, AsyncTaskStatus
@@ -68,6 +69,7 @@ __all__ = [
     "RetryPolicy",
     "SerializationError",
     "SimpleAsyncTasksError",
+    "SweepReport",
     "SystemClock",
     "TaskDao",
     "TaskDefinitionError",
@@ -80,6 +82,7 @@ __all__ = [
     "default_converter",
     "enqueue_many",
     "make_converter",
+    "requeue_stale",
     "with_execute_lifecycle",
     "with_queue_lifecycle",
 ]

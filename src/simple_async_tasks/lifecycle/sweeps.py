@@ -1,0 +1,125 @@
+"""Sweeps that keep nothing stuck: re-push tasks whose message was lost.
+
+A message can go missing without any error reaching the caller: a process
+dies between the enqueue's save and its push, a push fails for good, or a
+failed attempt's message is moved to the dead-letter queue before the task
+used its attempts. ``requeue_stale`` finds such tasks by status and age and
+pushes them again, one conditional write each, so sweeps running at the same
+time (or again and again) push each task once per threshold. A task pushed
+twice is harmless: its second delivery is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+import attrs
+import cattrs
+
+from ..clock import Clock, system_clock
+from ..conditions import UpdatedBefore, VersionEquals, status_in
+from ..contracts import TaskDao, TaskQueue, Transition
+from ..definition import task_spec
+from ..errors import ConditionFailedError
+from ..parcel import ParcelMeta, TaskParcel
+from ..serialization import default_converter
+from ..task import AsyncTask, AsyncTaskStatus
+from .retry import RetryPolicy
+
+T = TypeVar("T", bound=AsyncTask)
+S = AsyncTaskStatus
+
+logger = logging.getLogger("simple_async_tasks.sweeps")
+
+
+@attrs.define
+class SweepReport(Generic[T]):
+    """What one sweep did."""
+
+    requeued: list[T] = attrs.field(factory=list)
+    """Tasks pushed again by this sweep."""
+    stuck: list[T] = attrs.field(factory=list)
+    """ATTEMPTED tasks past their attempt timeout (a delivery will take them over)."""
+    examined: int = 0
+
+
+def requeue_stale(
+    *,
+    dao: TaskDao[T],
+    queue: TaskQueue[T],
+    older_than: timedelta = timedelta(minutes=15),
+    attempt_timeout: timedelta = timedelta(minutes=15),
+    retry: RetryPolicy | None = None,
+    clock: Clock = system_clock,
+    converter: cattrs.Converter = default_converter,
+    page_size: int = 100,
+    max_tasks: int = 10_000,
+) -> SweepReport[T]:
+    """Push again the tasks whose message was probably lost.
+
+    Re-pushes QUEUED tasks not written for ``older_than`` and due, and FAILED
+    tasks with attempts left whose backoff ended ``older_than`` ago; lists
+    ATTEMPTED tasks older than ``attempt_timeout`` as stuck. Each re-push is a
+    conditional write (same version, unchanged since the listing) followed by
+    the push, so concurrent sweeps push each task once. Choose ``older_than``
+    longer than a message normally waits in the queue: a re-push of a task
+    whose message is merely slow costs one skipped delivery, nothing more.
+    """
+    spec = task_spec(dao.task_class)
+    policy = retry or RetryPolicy()
+    now = clock.now()
+    cutoff = now - older_than
+    report: SweepReport[T] = SweepReport()
+    meta = ParcelMeta(
+        queue_type=queue.queue_type, queue_url=queue.queue_url, task_type=spec.task_type
+    )
+
+    def due_and_stale(task: T) -> bool:
+        if task.updated_at is None or task.updated_at >= cutoff:
+            return False
+        if task.status is S.FAILED:
+            if task.attempts >= policy.max_attempts:
+                return False
+            return task.execute_after is None or task.execute_after <= cutoff
+        return task.execute_after is None or task.execute_after <= now
+
+    for status in (S.QUEUED, S.FAILED, S.ATTEMPTED):
+        cursor: str | None = None
+        while report.examined < max_tasks:
+            page = dao.find_by_status(status, limit=page_size, cursor=cursor)
+            for task in page.items:
+                report.examined += 1
+                if status is S.ATTEMPTED:
+                    started = task.attempted_at
+                    if started is not None and started < now - attempt_timeout:
+                        report.stuck.append(task)
+                    continue
+                if not due_and_stale(task):
+                    continue
+                key = spec.unique_key(task, converter)
+                try:
+                    touched = dao.transition(
+                        key,
+                        Transition(status=status),
+                        condition=status_in(status)
+                        & VersionEquals(task.version)
+                        & UpdatedBefore(cutoff),
+                    )
+                except ConditionFailedError:
+                    continue  # changed since the listing: another sweep or an executor has it
+                queue.push(TaskParcel(task=touched, meta=meta))
+                report.requeued.append(touched)
+                logger.info("requeued stale %s %s (%s)", spec.task_type, task.uuid, status.value)
+            cursor = page.cursor
+            if cursor is None:
+                break
+    if report.stuck:
+        logger.warning(
+            "%d %s task(s) ATTEMPTED for longer than %s; a delivery will take them over",
+            len(report.stuck),
+            spec.task_type,
+            attempt_timeout,
+        )
+    return report

@@ -1,0 +1,397 @@
+"""Fault scenarios shared by the fault tests and by ``report.py`` (docs/reliability.md).
+
+Each scenario injects one fault, then counts: how many tasks, how many runs of
+the business function, how many ran more than once while their first attempt
+was live (duplicates) and how many never reached FULFILLED (lost).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from simple_async_tasks import (
+    AsyncTaskStatus,
+    InMemoryTaskDao,
+    InMemoryTaskQueue,
+    requeue_stale,
+    with_execute_lifecycle,
+    with_queue_lifecycle,
+)
+from simple_async_tasks.parcel import decode_parcel
+from simple_async_tasks.serialization import default_converter
+from simple_async_tasks.testing import FakeClock, drain
+
+from ..tasks import SendEmail
+
+ROOT = Path(__file__).resolve().parents[2]
+S = AsyncTaskStatus
+
+
+@attrs.frozen
+class FaultResult:
+    fault: str
+    backend: str
+    runs: int
+    tasks: int
+    duplicates: int
+    lost: int
+
+
+class SimulatedCrash(BaseException):
+    """Stands for the death of the process in the in-memory scenarios.
+
+    A BaseException passes every ``except Exception`` of the library, so no
+    cleanup write happens after it, as after os._exit. (In-memory state cannot
+    outlive a real process; the AWS scenarios kill real child processes.)
+    """
+
+
+def count_lost(dao: Any, keys: list[str]) -> int:
+    return sum(1 for k in keys if (t := dao.get(k)) is None or t.status is not S.FULFILLED)
+
+
+# -- 1. duplicate delivery ---------------------------------------------------
+
+
+def duplicate_delivery_memory(tasks: int = 1000, threads: int = 8) -> FaultResult:
+    dao = InMemoryTaskDao(SendEmail)
+    queue = InMemoryTaskQueue(keep_history=False)
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def logic(task: SendEmail) -> None:
+        with lock:
+            runs[task.user_id] += 1
+
+    enqueue = with_queue_lifecycle(get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue)
+    execute = with_execute_lifecycle(logic, dao=dao, queue=queue)
+    for i in range(tasks):
+        enqueue(i)
+    parcels = [decode_parcel(m.body, SendEmail, default_converter) for m in queue.receive(tasks)]
+    deliveries = parcels * 3
+    random.Random(7).shuffle(deliveries)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(execute, deliveries))
+    keys = [f"u{i}" for i in range(tasks)]
+    return FaultResult(
+        "duplicate delivery x3, 8 threads",
+        "memory",
+        sum(runs.values()),
+        tasks,
+        sum(c - 1 for c in runs.values() if c > 1),
+        count_lost(dao, keys),
+    )
+
+
+def _aws_clients(endpoint: str) -> tuple[Any, Any]:
+    import boto3
+    from botocore.config import Config
+
+    kw: dict[str, Any] = {
+        "region_name": "us-east-1",
+        "endpoint_url": endpoint,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "config": Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=20),
+    }
+    return boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+
+
+def _deliver_in_process(endpoint: str, table: str, queue_url: str, bodies: list[str], log: str) -> None:
+    """Child process: deliver ``bodies`` on 4 threads, log each run of the logic to ``log``."""
+    from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
+
+    dynamodb, sqs = _aws_clients(endpoint)
+    dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    lock = threading.Lock()
+    with open(log, "a", encoding="utf-8") as out:
+
+        def logic(task: SendEmail) -> None:
+            with lock:
+                out.write(task.user_id + "\n")
+                out.flush()
+
+        execute = with_execute_lifecycle(logic, dao=dao, queue=queue)
+        parcels = [decode_parcel(b, SendEmail, default_converter) for b in bodies]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(execute, parcels))
+
+
+def duplicate_delivery_aws(endpoint: str, table: str, queue_url: str, tasks: int, tmp: Path) -> FaultResult:
+    from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
+
+    dynamodb, sqs = _aws_clients(endpoint)
+    dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    enqueue = with_queue_lifecycle(get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(enqueue, range(tasks)))
+    bodies: list[str] = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+        bodies.extend(m["Body"] for m in batch)
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+        )
+    deliveries = bodies * 3
+    random.Random(11).shuffle(deliveries)
+    half = len(deliveries) // 2
+    logs = [str(tmp / "runs-a.log"), str(tmp / "runs-b.log")]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_deliver_in_process, args=(endpoint, table, queue_url, part, log))
+        for part, log in ((deliveries[:half], logs[0]), (deliveries[half:], logs[1]))
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(600)
+        assert p.exitcode == 0, f"delivery process exited with {p.exitcode}"
+    runs: Counter[str] = Counter()
+    for log in logs:
+        runs.update(Path(log).read_text(encoding="utf-8").split())
+    keys = [f"u{i}" for i in range(tasks)]
+    return FaultResult(
+        "duplicate delivery x3, 2 processes x 4 threads",
+        "dynamodb+sqs",
+        sum(runs.values()),
+        tasks,
+        sum(c - 1 for c in runs.values() if c > 1),
+        count_lost(dao, keys),
+    )
+
+
+# -- 2. executor crashes -----------------------------------------------------
+
+CRASH_POINTS = ("after_claim", "in_logic", "before_finish")
+
+
+def _crashing(dao: Any, point: str, crash: Callable[[], None]) -> Any:
+    """Wrap a DAO so the process dies at ``point`` of the execute lifecycle."""
+
+    class CrashingDao:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(dao, name)
+
+        def transition(self, key: str, change: Any, **kw: Any) -> Any:
+            if point == "before_finish" and change.status is S.FULFILLED:
+                crash()
+            out = dao.transition(key, change, **kw)
+            if point == "after_claim" and change.status is S.ATTEMPTED:
+                crash()
+            return out
+
+    return CrashingDao()
+
+
+def crashes_memory(tasks_per_point: int = 20) -> list[FaultResult]:
+    results = []
+    for point in CRASH_POINTS:
+        clock = FakeClock()
+        dao = InMemoryTaskDao(SendEmail, clock=clock)
+        queue = InMemoryTaskQueue(clock=clock)
+        runs: Counter[str] = Counter()
+        live_runs: Counter[str] = Counter()
+        crashing = {"on": True}
+
+        def crash() -> None:
+            if crashing["on"]:
+                raise SimulatedCrash()
+
+        def logic(task: SendEmail) -> None:
+            runs[task.user_id] += 1
+            if point == "in_logic":
+                crash()
+
+        timeout = timedelta(minutes=15)
+        enqueue = with_queue_lifecycle(
+            get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue, clock=clock
+        )
+        crashy = with_execute_lifecycle(
+            logic, dao=_crashing(dao, point, crash), queue=queue, clock=clock, attempt_timeout=timeout
+        )
+        healthy = with_execute_lifecycle(logic, dao=dao, queue=queue, clock=clock, attempt_timeout=timeout)
+        keys = []
+        for i in range(tasks_per_point):
+            task = enqueue(i)
+            keys.append(task.user_id)
+            try:
+                crashy(task)
+            except SimulatedCrash:
+                pass
+        crashing["on"] = False
+        before = Counter(runs)
+        for key in keys:  # redelivered while the crashed attempt still counts as live
+            healthy(dao.get(key))
+        live_runs.update({k: runs[k] - before[k] for k in keys if runs[k] > before[k]})
+        clock.advance(timeout + timedelta(seconds=1))
+        for key in keys:  # after the attempt timeout: taken over
+            healthy(dao.get(key))
+        drain(queue, healthy)
+        results.append(
+            FaultResult(
+                f"executor crash {point.replace('_', ' ')}",
+                "memory",
+                sum(runs.values()),
+                len(keys),
+                sum(live_runs.values()),
+                count_lost(dao, keys),
+            )
+        )
+    return results
+
+
+CRASH_CHILD = r"""
+import os, sys
+sys.path.insert(0, {root!r})
+from datetime import datetime, timedelta, timezone
+from simple_async_tasks import with_execute_lifecycle
+from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
+from tests.faults.scenarios import _aws_clients, _crashing
+from tests.tasks import SendEmail
+
+endpoint, table, queue_url, point, key, log = sys.argv[1:7]
+dynamodb, sqs = _aws_clients(endpoint)
+dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
+queue = SqsTaskQueue(queue_url, client=sqs)
+
+def die():
+    os._exit(137)
+
+def logic(task):
+    with open(log, "a") as out:
+        out.write(task.user_id + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    if point == "in_logic":
+        die()
+
+execute = with_execute_lifecycle(logic, dao=_crashing(dao, point, die), queue=queue,
+                                 attempt_timeout=timedelta(seconds={timeout}))
+execute(dao.get(key))
+sys.exit(3)  # not reached: the process dies at the crash point
+"""
+
+
+def crashes_aws(endpoint: str, table: str, queue_url: str, tasks_per_point: int, tmp: Path) -> list[FaultResult]:
+    from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
+
+    timeout = 4.0
+    dynamodb, sqs = _aws_clients(endpoint)
+    dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    results = []
+    for point in CRASH_POINTS:
+        log = tmp / f"crash-{point}.log"
+        enqueue = with_queue_lifecycle(
+            get_new=lambda i, p=point: SendEmail(user_id=f"{p}-{i}"), dao=dao, queue=queue
+        )
+        keys = [enqueue(i).user_id for i in range(tasks_per_point)]
+        script = CRASH_CHILD.format(root=str(ROOT), timeout=timeout)
+
+        def run_child(key: str, point: str = point, log: Path = log) -> int:
+            return subprocess.run(
+                [sys.executable, "-c", script, endpoint, table, queue_url, point, key, str(log)],
+                check=False,
+                timeout=120,
+            ).returncode
+
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(run_child, keys))
+        assert set(codes) == {137}, f"children did not die at {point}: {codes}"
+        crashed_at = time.monotonic()
+
+        def logic(task: SendEmail, log: Path = log) -> None:
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(task.user_id + "\n")
+
+        healthy = with_execute_lifecycle(
+            logic, dao=dao, queue=queue, attempt_timeout=timedelta(seconds=timeout)
+        )
+        runs_before = Counter(log.read_text(encoding="utf-8").split()) if log.exists() else Counter()
+        live_checked = 0
+        for key in keys:  # redelivered while the crashed attempt is still live: must not run
+            stored = dao.get(key)
+            started = stored.attempted_at if stored is not None else None
+            if started is not None and datetime.now(timezone.utc) < started + timedelta(
+                seconds=timeout * 0.75
+            ):
+                healthy(stored)
+                live_checked += 1
+        assert live_checked, "no redelivery happened while an attempt was live; raise the timeout"
+        runs_live = Counter(log.read_text(encoding="utf-8").split()) if log.exists() else Counter()
+        time.sleep(max(0.0, timeout + 0.2 - (time.monotonic() - crashed_at)))
+        for key in keys:
+            healthy(dao.get(key))
+        runs = Counter(log.read_text(encoding="utf-8").split())
+        results.append(
+            FaultResult(
+                f"executor crash {point.replace('_', ' ')}",
+                "dynamodb+sqs",
+                sum(runs[k] for k in keys),
+                len(keys),
+                sum(runs_live[k] - runs_before[k] for k in keys),
+                count_lost(dao, keys),
+            )
+        )
+    return results
+
+
+# -- 3. crash between save and push ------------------------------------------
+
+
+def save_push_crash_memory(tasks: int = 200, sweeps: int = 4) -> FaultResult:
+    clock = FakeClock()
+    dao = InMemoryTaskDao(SendEmail, clock=clock)
+    queue = InMemoryTaskQueue(clock=clock)
+
+    class DyingQueue(InMemoryTaskQueue):
+        def push(self, parcel: Any, *, delay: timedelta = timedelta(0)) -> None:
+            raise SimulatedCrash()
+
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=DyingQueue(clock=clock), clock=clock
+    )
+    for i in range(tasks):
+        try:
+            enqueue(i)
+        except SimulatedCrash:
+            pass
+    assert len(queue) == 0  # every message was lost
+    clock.advance(timedelta(minutes=20))
+    with ThreadPoolExecutor(sweeps) as pool:
+        reports = list(
+            pool.map(
+                lambda _: requeue_stale(dao=dao, queue=queue, clock=clock, page_size=17), range(sweeps)
+            )
+        )
+    again = requeue_stale(dao=dao, queue=queue, clock=clock)
+    pushed = sum(len(r.requeued) for r in reports) + len(again.requeued)
+    runs: Counter[str] = Counter()
+    execute = with_execute_lifecycle(lambda t: runs.update([t.user_id]), dao=dao, queue=queue, clock=clock)
+    drain(queue, execute)
+    keys = [f"u{i}" for i in range(tasks)]
+    assert pushed == tasks, f"sweeps pushed {pushed} messages for {tasks} lost ones"
+    return FaultResult(
+        f"crash between save and push, {sweeps} concurrent sweeps",
+        "memory",
+        sum(runs.values()),
+        tasks,
+        sum(c - 1 for c in runs.values() if c > 1),
+        count_lost(dao, keys),
+    )

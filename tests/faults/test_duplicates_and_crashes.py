@@ -1,0 +1,48 @@
+"""Faults 1-3: duplicate deliveries, executor crashes at every step, crash between save and push."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import scenarios
+
+
+def check(result: scenarios.FaultResult) -> None:
+    assert result.duplicates == 0, result
+    assert result.lost == 0, result
+
+
+def test_duplicate_delivery_memory(scale):
+    result = scenarios.duplicate_delivery_memory(tasks=1000 * scale)
+    check(result)
+    assert result.runs == result.tasks
+
+
+@pytest.mark.aws
+def test_duplicate_delivery_two_processes_on_aws(aws_endpoint, table, queue_url, tmp_path, scale):
+    result = scenarios.duplicate_delivery_aws(aws_endpoint, table, queue_url, 200 * scale, tmp_path)
+    check(result)
+    assert result.runs == result.tasks
+
+
+def test_crash_at_every_step_memory(scale):
+    results = scenarios.crashes_memory(tasks_per_point=20 * scale)
+    by_point = {r.fault: r for r in results}
+    for result in results:
+        check(result)
+    # the crashed run of the logic counts; the takeover runs once more
+    assert by_point["executor crash after claim"].runs == 20 * scale
+    assert by_point["executor crash in logic"].runs == 40 * scale
+    assert by_point["executor crash before finish"].runs == 40 * scale
+
+
+@pytest.mark.aws
+def test_crash_at_every_step_in_a_child_process_on_aws(aws_endpoint, table, queue_url, tmp_path, scale):
+    results = scenarios.crashes_aws(aws_endpoint, table, queue_url, 2 * scale, tmp_path)
+    assert len(results) == 3
+    for result in results:
+        check(result)
+
+
+def test_crash_between_save_and_push_is_recovered_by_the_sweep(scale):
+    check(scenarios.save_push_crash_memory(tasks=200 * scale))
