@@ -7,8 +7,8 @@ was live (duplicates) and how many never reached FULFILLED (lost).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-import os
 import random
 import subprocess
 import sys
@@ -77,7 +77,9 @@ def duplicate_delivery_memory(tasks: int = 1000, threads: int = 8) -> FaultResul
         with lock:
             runs[task.user_id] += 1
 
-    enqueue = with_queue_lifecycle(get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue)
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue
+    )
     execute = with_execute_lifecycle(logic, dao=dao, queue=queue)
     for i in range(tasks):
         enqueue(i)
@@ -111,7 +113,9 @@ def _aws_clients(endpoint: str) -> tuple[Any, Any]:
     return boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
 
 
-def _deliver_in_process(endpoint: str, table: str, queue_url: str, bodies: list[str], log: str) -> None:
+def _deliver_in_process(
+    endpoint: str, table: str, queue_url: str, bodies: list[str], log: str
+) -> None:
     """Child process: deliver ``bodies`` on 4 threads, log each run of the logic to ``log``."""
     from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
 
@@ -132,13 +136,17 @@ def _deliver_in_process(endpoint: str, table: str, queue_url: str, bodies: list[
             list(pool.map(execute, parcels))
 
 
-def duplicate_delivery_aws(endpoint: str, table: str, queue_url: str, tasks: int, tmp: Path) -> FaultResult:
+def duplicate_delivery_aws(
+    endpoint: str, table: str, queue_url: str, tasks: int, tmp: Path
+) -> FaultResult:
     from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
 
     dynamodb, sqs = _aws_clients(endpoint)
     dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
     queue = SqsTaskQueue(queue_url, client=sqs)
-    enqueue = with_queue_lifecycle(get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue)
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue
+    )
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(enqueue, range(tasks)))
     bodies: list[str] = []
@@ -146,7 +154,9 @@ def duplicate_delivery_aws(endpoint: str, table: str, queue_url: str, tasks: int
         bodies.extend(m["Body"] for m in batch)
         sqs.delete_message_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ],
         )
     deliveries = bodies * 3
     random.Random(11).shuffle(deliveries)
@@ -200,60 +210,58 @@ def _crashing(dao: Any, point: str, crash: Callable[[], None]) -> Any:
 
 
 def crashes_memory(tasks_per_point: int = 20) -> list[FaultResult]:
-    results = []
-    for point in CRASH_POINTS:
-        clock = FakeClock()
-        dao = InMemoryTaskDao(SendEmail, clock=clock)
-        queue = InMemoryTaskQueue(clock=clock)
-        runs: Counter[str] = Counter()
-        live_runs: Counter[str] = Counter()
-        crashing = {"on": True}
+    return [_crash_memory_at(point, tasks_per_point) for point in CRASH_POINTS]
 
-        def crash() -> None:
-            if crashing["on"]:
-                raise SimulatedCrash()
 
-        def logic(task: SendEmail) -> None:
-            runs[task.user_id] += 1
-            if point == "in_logic":
-                crash()
+def _crash_memory_at(point: str, tasks: int) -> FaultResult:
+    clock = FakeClock()
+    dao = InMemoryTaskDao(SendEmail, clock=clock)
+    queue = InMemoryTaskQueue(clock=clock)
+    runs: Counter[str] = Counter()
+    crashing = {"on": True}
 
-        timeout = timedelta(minutes=15)
-        enqueue = with_queue_lifecycle(
-            get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue, clock=clock
-        )
-        crashy = with_execute_lifecycle(
-            logic, dao=_crashing(dao, point, crash), queue=queue, clock=clock, attempt_timeout=timeout
-        )
-        healthy = with_execute_lifecycle(logic, dao=dao, queue=queue, clock=clock, attempt_timeout=timeout)
-        keys = []
-        for i in range(tasks_per_point):
-            task = enqueue(i)
-            keys.append(task.user_id)
-            try:
-                crashy(task)
-            except SimulatedCrash:
-                pass
-        crashing["on"] = False
-        before = Counter(runs)
-        for key in keys:  # redelivered while the crashed attempt still counts as live
-            healthy(dao.get(key))
-        live_runs.update({k: runs[k] - before[k] for k in keys if runs[k] > before[k]})
-        clock.advance(timeout + timedelta(seconds=1))
-        for key in keys:  # after the attempt timeout: taken over
-            healthy(dao.get(key))
-        drain(queue, healthy)
-        results.append(
-            FaultResult(
-                f"executor crash {point.replace('_', ' ')}",
-                "memory",
-                sum(runs.values()),
-                len(keys),
-                sum(live_runs.values()),
-                count_lost(dao, keys),
-            )
-        )
-    return results
+    def crash() -> None:
+        if crashing["on"]:
+            raise SimulatedCrash()
+
+    def logic(task: SendEmail) -> None:
+        runs[task.user_id] += 1
+        if point == "in_logic":
+            crash()
+
+    timeout = timedelta(minutes=15)
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue, clock=clock
+    )
+    crashy = with_execute_lifecycle(
+        logic, dao=_crashing(dao, point, crash), queue=queue, clock=clock, attempt_timeout=timeout
+    )
+    healthy = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, clock=clock, attempt_timeout=timeout
+    )
+    keys = []
+    for i in range(tasks):
+        task = enqueue(i)
+        keys.append(task.user_id)
+        with contextlib.suppress(SimulatedCrash):
+            crashy(task)
+    crashing["on"] = False
+    before = Counter(runs)
+    for key in keys:  # redelivered while the crashed attempt still counts as live
+        healthy(dao.get(key))
+    live_runs = sum(runs[k] - before[k] for k in keys)
+    clock.advance(timeout + timedelta(seconds=1))
+    for key in keys:  # after the attempt timeout: taken over
+        healthy(dao.get(key))
+    drain(queue, healthy)
+    return FaultResult(
+        f"executor crash {point.replace('_', ' ')}",
+        "memory",
+        sum(runs.values()),
+        len(keys),
+        live_runs,
+        count_lost(dao, keys),
+    )
 
 
 CRASH_CHILD = r"""
@@ -288,7 +296,9 @@ sys.exit(3)  # not reached: the process dies at the crash point
 """
 
 
-def crashes_aws(endpoint: str, table: str, queue_url: str, tasks_per_point: int, tmp: Path) -> list[FaultResult]:
+def crashes_aws(
+    endpoint: str, table: str, queue_url: str, tasks_per_point: int, tmp: Path
+) -> list[FaultResult]:
     from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
 
     timeout = 4.0
@@ -304,7 +314,7 @@ def crashes_aws(endpoint: str, table: str, queue_url: str, tasks_per_point: int,
         keys = [enqueue(i).user_id for i in range(tasks_per_point)]
         script = CRASH_CHILD.format(root=str(ROOT), timeout=timeout)
 
-        def run_child(key: str, point: str = point, log: Path = log) -> int:
+        def run_child(key: str, point: str = point, log: Path = log, script: str = script) -> int:
             return subprocess.run(
                 [sys.executable, "-c", script, endpoint, table, queue_url, point, key, str(log)],
                 check=False,
@@ -323,7 +333,9 @@ def crashes_aws(endpoint: str, table: str, queue_url: str, tasks_per_point: int,
         healthy = with_execute_lifecycle(
             logic, dao=dao, queue=queue, attempt_timeout=timedelta(seconds=timeout)
         )
-        runs_before = Counter(log.read_text(encoding="utf-8").split()) if log.exists() else Counter()
+        runs_before = (
+            Counter(log.read_text(encoding="utf-8").split()) if log.exists() else Counter()
+        )
         live_checked = 0
         for key in keys:  # redelivered while the crashed attempt is still live: must not run
             stored = dao.get(key)
@@ -365,25 +377,29 @@ def save_push_crash_memory(tasks: int = 200, sweeps: int = 4) -> FaultResult:
             raise SimulatedCrash()
 
     enqueue = with_queue_lifecycle(
-        get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=DyingQueue(clock=clock), clock=clock
+        get_new=lambda i: SendEmail(user_id=f"u{i}"),
+        dao=dao,
+        queue=DyingQueue(clock=clock),
+        clock=clock,
     )
     for i in range(tasks):
-        try:
+        with contextlib.suppress(SimulatedCrash):
             enqueue(i)
-        except SimulatedCrash:
-            pass
     assert len(queue) == 0  # every message was lost
     clock.advance(timedelta(minutes=20))
     with ThreadPoolExecutor(sweeps) as pool:
         reports = list(
             pool.map(
-                lambda _: requeue_stale(dao=dao, queue=queue, clock=clock, page_size=17), range(sweeps)
+                lambda _: requeue_stale(dao=dao, queue=queue, clock=clock, page_size=17),
+                range(sweeps),
             )
         )
     again = requeue_stale(dao=dao, queue=queue, clock=clock)
     pushed = sum(len(r.requeued) for r in reports) + len(again.requeued)
     runs: Counter[str] = Counter()
-    execute = with_execute_lifecycle(lambda t: runs.update([t.user_id]), dao=dao, queue=queue, clock=clock)
+    execute = with_execute_lifecycle(
+        lambda t: runs.update([t.user_id]), dao=dao, queue=queue, clock=clock
+    )
     drain(queue, execute)
     keys = [f"u{i}" for i in range(tasks)]
     assert pushed == tasks, f"sweeps pushed {pushed} messages for {tasks} lost ones"

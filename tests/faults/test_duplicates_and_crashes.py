@@ -1,4 +1,4 @@
-"""Faults 1-3: duplicate deliveries, executor crashes at every step, crash between save and push."""
+"""Faults 1-3: duplicate deliveries, executor crashes at every step, lost pushes."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ def test_duplicate_delivery_memory(scale):
 
 @pytest.mark.aws
 def test_duplicate_delivery_two_processes_on_aws(aws_endpoint, table, queue_url, tmp_path, scale):
-    result = scenarios.duplicate_delivery_aws(aws_endpoint, table, queue_url, 200 * scale, tmp_path)
+    result = scenarios.duplicate_delivery_aws(
+        aws_endpoint, table, queue_url, 200 * scale, tmp_path
+    )
     check(result)
     assert result.runs == result.tasks
 
@@ -37,7 +39,9 @@ def test_crash_at_every_step_memory(scale):
 
 
 @pytest.mark.aws
-def test_crash_at_every_step_in_a_child_process_on_aws(aws_endpoint, table, queue_url, tmp_path, scale):
+def test_crash_at_every_step_in_a_child_process_on_aws(
+    aws_endpoint, table, queue_url, tmp_path, scale
+):
     results = scenarios.crashes_aws(aws_endpoint, table, queue_url, 2 * scale, tmp_path)
     assert len(results) == 3
     for result in results:
