@@ -8,6 +8,7 @@ was live (duplicates) and how many never reached FULFILLED (lost).
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import random
 import subprocess
@@ -410,4 +411,153 @@ def save_push_crash_memory(tasks: int = 200, sweeps: int = 4) -> FaultResult:
         tasks,
         sum(c - 1 for c in runs.values() if c > 1),
         count_lost(dao, keys),
+    )
+
+
+# -- 4. transient AWS errors ---------------------------------------------------
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self.data
+
+
+class Injector:
+    """Makes the first ``k`` calls of a client fail with ``fault``, through botocore's events."""
+
+    def __init__(self, client: Any, fault: str, k: int) -> None:
+        self.client, self.fault, self.left = client, fault, k
+        self.injected = 0
+        self.calls: Counter[str] = Counter()
+        client.meta.events.register("before-send", self.before_send)
+        client.meta.events.register("before-call", self.before_call)
+
+    def before_call(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    def before_send(self, request: Any, **_: Any) -> Any:
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        self.injected += 1
+        from botocore.awsrequest import AWSResponse
+        from botocore.exceptions import ConnectionClosedError
+
+        if self.fault == "connection reset":
+            raise ConnectionClosedError(endpoint_url=request.url)
+        body = json.dumps({"__type": self.fault, "message": f"injected {self.fault}"}).encode()
+        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": self.fault}
+        return AWSResponse(request.url, 400, headers, _Body(body))
+
+    def remove(self) -> None:
+        self.client.meta.events.unregister("before-send", self.before_send)
+        self.client.meta.events.unregister("before-call", self.before_call)
+
+
+def transient_errors_aws(
+    endpoint: str, table: str, queue_url: str, tasks: int = 20
+) -> FaultResult:
+    """Every 3rd call fails once (throttling, a reset connection) while tasks run end to end."""
+    from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler
+
+    dynamodb, sqs = _aws_clients(endpoint)
+    dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    runs: Counter[str] = Counter()
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"t{i}"), dao=dao, queue=queue
+    )
+    handler = create_sqs_handler(
+        with_execute_lifecycle(lambda t: runs.update([t.user_id]), dao=dao, queue=queue)
+    )
+    faults = ["ProvisionedThroughputExceededException", "ThrottlingException", "connection reset"]
+    injectors = [Injector(dynamodb, faults[0], 0), Injector(sqs, "ThrottlingException", 0)]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    try:
+        for i in range(tasks):
+            injectors[i % 2].fault = faults[i % 3]
+            injectors[i % 2].left = 1
+            enqueue(i)
+        messages: list[dict[str, Any]] = []
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+            "Messages"
+        ):
+            messages.extend(batch)
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(batch)
+                ],
+            )
+        for i in range(0, len(messages), 10):
+            injectors[0].left = 2
+            records = [
+                {
+                    "messageId": m["MessageId"],
+                    "body": m["Body"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                }
+                for m in messages[i : i + 10]
+            ]
+            assert handler({"Records": records}, None) == {"batchItemFailures": []}
+    finally:
+        for injector in injectors:
+            injector.remove()
+    keys = [f"t{i}" for i in range(tasks)]
+    return FaultResult(
+        "throttling / connection resets on every call kind",
+        "dynamodb+sqs",
+        sum(runs.values()),
+        tasks,
+        sum(c - 1 for c in runs.values() if c > 1) + max(0, len(messages) - tasks),
+        count_lost(dao, keys),
+    )
+
+
+# -- 7. poison task -------------------------------------------------------------
+
+
+def poison_memory(tasks: int = 50, max_attempts: int = 3) -> FaultResult:
+    """Logic that always fails: each task stops FAILED after max_attempts; the queue drains."""
+    from simple_async_tasks import RetryPolicy
+
+    clock = FakeClock()
+    dao = InMemoryTaskDao(SendEmail, clock=clock)
+    queue = InMemoryTaskQueue(clock=clock)
+    runs: Counter[str] = Counter()
+
+    def logic(task: SendEmail) -> None:
+        runs[task.user_id] += 1
+        raise ValueError("poison")
+
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"p{i}"), dao=dao, queue=queue, clock=clock
+    )
+    execute = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, clock=clock, retry=RetryPolicy(max_attempts=max_attempts)
+    )
+    for i in range(tasks):
+        enqueue(i)
+    drain(queue, execute, max_deliveries=tasks * (max_attempts + 1))
+    stuck = sum(
+        1
+        for i in range(tasks)
+        if (t := dao.get(f"p{i}")) is None
+        or t.status is not S.FAILED
+        or t.attempts != max_attempts
+    )
+    return FaultResult(
+        f"poison task (always fails, max_attempts={max_attempts})",
+        "memory",
+        sum(runs.values()),
+        tasks,
+        sum(c - max_attempts for c in runs.values() if c > max_attempts),
+        stuck + len(queue),
     )

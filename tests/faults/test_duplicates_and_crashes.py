@@ -50,3 +50,14 @@ def test_crash_at_every_step_in_a_child_process_on_aws(
 
 def test_crash_between_save_and_push_is_recovered_by_the_sweep(scale):
     check(scenarios.save_push_crash_memory(tasks=200 * scale))
+
+
+@pytest.mark.aws
+def test_transient_errors_on_every_call_kind(aws_endpoint, table, queue_url, scale):
+    check(scenarios.transient_errors_aws(aws_endpoint, table, queue_url, tasks=20 * scale))
+
+
+def test_poison_tasks_end_failed_and_the_queue_drains(scale):
+    result = scenarios.poison_memory(tasks=50 * scale)
+    check(result)  # "lost" here counts tasks not FAILED after max attempts, or left queued
+    assert result.runs == 3 * result.tasks

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ConnectionClosedError
 
 from simple_async_tasks import (
     AsyncTaskStatus,
@@ -20,45 +16,9 @@ from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handl
 
 from ..aws.conftest import lambda_event, queue_arn, receive_all
 from ..tasks import SendEmail
+from .scenarios import Injector
 
 pytestmark = pytest.mark.aws
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self.data
-
-
-class Injector:
-    """Makes the first ``k`` calls of a client fail with ``fault``, through botocore's events."""
-
-    def __init__(self, client: Any, fault: str, k: int) -> None:
-        self.client, self.fault, self.left = client, fault, k
-        self.injected = 0
-        self.calls: Counter[str] = Counter()
-        client.meta.events.register("before-send", self.before_send)
-        client.meta.events.register("before-call", self.before_call)
-
-    def before_call(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
-
-    def before_send(self, request: Any, **_: Any) -> Any:
-        if self.left <= 0:
-            return None
-        self.left -= 1
-        self.injected += 1
-        if self.fault == "connection reset":
-            raise ConnectionClosedError(endpoint_url=request.url)
-        body = json.dumps({"__type": self.fault, "message": f"injected {self.fault}"}).encode()
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": self.fault}
-        return AWSResponse(request.url, 400, headers, _Body(body))
-
-    def remove(self) -> None:
-        self.client.meta.events.unregister("before-send", self.before_send)
-        self.client.meta.events.unregister("before-call", self.before_call)
 
 
 @pytest.mark.parametrize(

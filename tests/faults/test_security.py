@@ -1,0 +1,203 @@
+"""Security checks: JSON only, no payloads or credentials in logs, least-privilege IAM."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import pickle
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from simple_async_tasks import (
+    AsyncTaskStatus,
+    InMemoryTaskDao,
+    InMemoryTaskQueue,
+    RetryPolicy,
+    enqueue_many,
+    requeue_stale,
+    with_execute_lifecycle,
+    with_queue_lifecycle,
+)
+from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler
+from simple_async_tasks.contracts import MutexLock
+
+from ..aws.conftest import REGION, lambda_event, queue_arn, receive_all
+from ..tasks import SendEmail, SyncAccount
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "s3cr3t-planted-value-7f1c"
+AWS_SECRET = "PLANTED-AWS-SECRET-KEY-do-not-log"
+
+
+def test_a_pickled_parcel_is_rejected_as_data():
+    handler = create_sqs_handler(
+        with_execute_lifecycle(
+            lambda t: None, dao=InMemoryTaskDao(SendEmail), queue=InMemoryTaskQueue()
+        )
+    )
+    bodies = [
+        base64.b64encode(pickle.dumps(SendEmail(user_id="u1"))).decode(),
+        pickle.dumps({"task": {}, "meta": {}}).decode("latin-1"),
+        json.dumps(
+            {
+                "task": {"__class__": "subprocess.Popen", "args": ["id"]},
+                "meta": {"taskType": "SendEmail"},
+            }
+        ),
+        json.dumps({"task": {"user_id": {"__reduce__": ["os.system", ["id"]]}}, "meta": {}}),
+    ]
+    records = [
+        {"messageId": f"m{i}", "body": b, "eventSource": "aws:sqs", "eventSourceARN": "arn"}
+        for i, b in enumerate(bodies)
+    ]
+    response = handler({"Records": records}, None)
+    assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == {"m0", "m1", "m2", "m3"}
+
+
+@pytest.mark.aws
+def test_logs_carry_ids_not_payloads_or_credentials(aws_endpoint, table, queue_url, caplog):
+    import boto3
+
+    kw: dict[str, Any] = {
+        "region_name": REGION,
+        "endpoint_url": aws_endpoint,
+        "aws_access_key_id": "AKIDPLANTED",
+        "aws_secret_access_key": AWS_SECRET,
+    }
+    dynamodb, sqs = boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+    dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
+    queue = SqsTaskQueue(queue_url, client=sqs)
+
+    def logic(task: SendEmail) -> None:
+        if task.user_id.endswith("fails"):
+            raise RuntimeError(f"could not mail {task.email}")
+
+    execute = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, retry=RetryPolicy(max_attempts=2, initial_delay=timedelta(0))
+    )
+    enqueue = with_queue_lifecycle(
+        get_new=lambda u: SendEmail(user_id=u, email=f"{SECRET}@example.com"), dao=dao, queue=queue
+    )
+    handler = create_sqs_handler(execute)
+    with (
+        caplog.at_level(logging.DEBUG, logger="simple_async_tasks"),
+        caplog.at_level(logging.INFO),
+    ):
+        for user in ("ok", "fails"):
+            enqueue(user)
+        for _ in range(3):
+            messages = receive_all(sqs, queue_url)
+            handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
+    assert dao.get("fails").status is AsyncTaskStatus.FAILED
+    assert SECRET in (dao.get("fails").last_error or "")  # kept on the record for the operator ...
+    text = caplog.text
+    assert "failed" in text  # ... while logs carry ids and statuses
+    assert dao.get("ok").uuid in text
+    assert SECRET not in text
+    assert AWS_SECRET not in text
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node)}
+    return {suffix: loader.construct_mapping(node)}  # type: ignore[arg-type]
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+EVENT_SOURCE_MAPPING = {
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+}
+TRANSACTION_ITEMS = {
+    "Update": "dynamodb:UpdateItem",
+    "Put": "dynamodb:PutItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+SQS_ACTIONS = {"SendMessageBatch": "SendMessage"}
+
+
+def _granted(template: dict[str, Any]) -> dict[str, set[str]]:
+    role = template["Resources"]["ExecutorRole"]["Properties"]
+    grants: dict[str, set[str]] = {}
+    for policy in role["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            resource = json.dumps(statement["Resource"])
+            assert "*" not in resource, f"wildcard resource in {policy['PolicyName']}"
+            for action in statement["Action"]:
+                assert "*" not in action, f"wildcard action {action}"
+                grants.setdefault(action, set()).add(resource)
+    return grants
+
+
+@pytest.mark.aws
+def test_deploy_role_grants_exactly_what_the_code_calls(dynamodb, sqs, table, queue_url):
+    used: set[str] = set()
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        service = model.service_model.endpoint_prefix
+        if model.name == "TransactWriteItems":
+            for item in params["TransactItems"]:
+                used.update(TRANSACTION_ITEMS[kind] for kind in item)
+        else:
+            used.add(f"{service}:{SQS_ACTIONS.get(model.name, model.name)}")
+
+    for client in (dynamodb, sqs):
+        client.meta.events.register("before-parameter-build", record)
+    try:
+        emails = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
+        accounts = DynamoTaskDao(SyncAccount, table_name=table, client=dynamodb)
+        queue = SqsTaskQueue(queue_url, client=sqs)
+        with_queue_lifecycle(get_new=lambda: SendEmail(user_id="a"), dao=emails, queue=queue)()
+        enqueue_many([SendEmail(user_id="b")], dao=emails, queue=queue)
+        enqueue_many([SyncAccount(account_id="x", job=1)], dao=accounts, queue=queue)
+        handler = create_sqs_handler(
+            [
+                with_execute_lifecycle(lambda t: None, dao=emails, queue=queue),
+                with_execute_lifecycle(lambda t: None, dao=accounts, queue=queue),
+            ]
+        )
+        messages = receive_all(sqs, queue_url)
+        assert len(messages) == 3
+        response = handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
+        assert response == {"batchItemFailures": []}
+        assert accounts.get('["x",1]').status is AsyncTaskStatus.FULFILLED
+        emails.get_many(["a", "b"])
+        requeue_stale(dao=emails, queue=queue)
+        now = datetime.now(timezone.utc)
+        accounts.release_mutex(MutexLock(key="k", owner="o", acquired_at=now, expires_at=now))
+    finally:
+        for client in (dynamodb, sqs):
+            client.meta.events.unregister("before-parameter-build", record)
+    # the test harness's own calls are not the package's
+    used -= {"sqs:ReceiveMessage", "sqs:DeleteMessageBatch", "sqs:GetQueueAttributes"}
+
+    template = yaml.load((ROOT / "deploy" / "template.yaml").read_text(), Loader=_CfnLoader)
+    granted = _granted(template)
+    expected = used | EVENT_SOURCE_MAPPING | {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert set(granted) == expected
+    for action, resources in granted.items():
+        text = " ".join(resources)
+        if action.startswith("dynamodb:"):
+            assert "TasksTable" in text
+        elif action.startswith("sqs:"):
+            assert "TasksQueue" in text
+            assert "DeadLetterQueue" not in text
+        else:
+            assert "ExecutorLogGroup" in text
+    assert json.dumps(sorted(granted["dynamodb:Query"])).count("/index/gsi1") == 1
