@@ -561,3 +561,65 @@ def poison_memory(tasks: int = 50, max_attempts: int = 3) -> FaultResult:
         sum(c - max_attempts for c in runs.values() if c > max_attempts),
         stuck + len(queue),
     )
+
+
+def save_push_crash_aws(
+    endpoint: str, table: str, queue_url: str, tasks: int = 30, sweeps: int = 3
+) -> FaultResult:
+    """Pushes lost after the save on DynamoDB; concurrent sweeps find them through the index."""
+    from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
+
+    dynamodb, sqs = _aws_clients(endpoint)
+    clock = FakeClock(datetime.now(timezone.utc))
+    dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb, clock=clock)
+    queue = SqsTaskQueue(queue_url, client=sqs)
+
+    class DyingQueue(SqsTaskQueue):
+        def push(self, parcel: Any, *, delay: timedelta = timedelta(0)) -> None:
+            raise SimulatedCrash()
+
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"s{i}"),
+        dao=dao,
+        queue=DyingQueue(queue_url, client=sqs),
+        clock=clock,
+    )
+    for i in range(tasks):
+        with contextlib.suppress(SimulatedCrash):
+            enqueue(i)
+    clock.advance(timedelta(minutes=20))
+    with ThreadPoolExecutor(sweeps) as pool:
+        reports = list(
+            pool.map(
+                lambda _: requeue_stale(dao=dao, queue=queue, clock=clock, page_size=7),
+                range(sweeps),
+            )
+        )
+    pushed = sum(len(r.requeued) for r in reports)
+    runs: Counter[str] = Counter()
+    execute = with_execute_lifecycle(
+        lambda t: runs.update([t.user_id]), dao=dao, queue=queue, clock=clock
+    )
+    again = requeue_stale(dao=dao, queue=queue, clock=clock)
+    assert again.requeued == [], "a second sweep pushed again"
+    messages: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+        messages.extend(batch)
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ],
+        )
+    for message in messages:
+        execute(decode_parcel(message["Body"], SendEmail, default_converter))
+    keys = [f"s{i}" for i in range(tasks)]
+    assert pushed == tasks == len(messages), (pushed, tasks, len(messages))
+    return FaultResult(
+        f"crash between save and push, {sweeps} concurrent sweeps",
+        "dynamodb+sqs",
+        sum(runs.values()),
+        tasks,
+        sum(c - 1 for c in runs.values() if c > 1),
+        count_lost(dao, keys),
+    )

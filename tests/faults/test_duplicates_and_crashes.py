@@ -61,3 +61,8 @@ def test_poison_tasks_end_failed_and_the_queue_drains(scale):
     result = scenarios.poison_memory(tasks=50 * scale)
     check(result)  # "lost" here counts tasks not FAILED after max attempts, or left queued
     assert result.runs == 3 * result.tasks
+
+
+@pytest.mark.aws
+def test_crash_between_save_and_push_on_aws(aws_endpoint, table, queue_url, scale):
+    check(scenarios.save_push_crash_aws(aws_endpoint, table, queue_url, tasks=30 * scale))

@@ -85,11 +85,22 @@ def requeue_stale(
             return task.execute_after is None or task.execute_after <= cutoff
         return task.execute_after is None or task.execute_after <= now
 
+    seen: set[str] = set()
     for status in (S.QUEUED, S.FAILED, S.ATTEMPTED):
+        # the listing is oldest change first: stop at the first task changed after the cutoff
+        horizon = now - attempt_timeout if status is S.ATTEMPTED else cutoff
         cursor: str | None = None
-        while report.examined < max_tasks:
+        done = False
+        while not done and report.examined < max_tasks:
             page = dao.find_by_status(status, limit=page_size, cursor=cursor)
             for task in page.items:
+                if task.updated_at is not None and task.updated_at >= horizon:
+                    done = True
+                    break
+                key = spec.unique_key(task, converter)
+                if key in seen:  # touched by this sweep: it moved to the end of the listing
+                    continue
+                seen.add(key)
                 report.examined += 1
                 if status is S.ATTEMPTED:
                     started = task.attempted_at
@@ -98,7 +109,6 @@ def requeue_stale(
                     continue
                 if not due_and_stale(task):
                     continue
-                key = spec.unique_key(task, converter)
                 try:
                     touched = dao.transition(
                         key,
@@ -114,7 +124,7 @@ def requeue_stale(
                 logger.info("requeued stale %s %s (%s)", spec.task_type, task.uuid, status.value)
             cursor = page.cursor
             if cursor is None:
-                break
+                done = True
     if report.stuck:
         logger.warning(
             "%d %s task(s) ATTEMPTED for longer than %s; a delivery will take them over",
