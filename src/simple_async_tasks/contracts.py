@@ -127,6 +127,20 @@ class TaskDao(Protocol[T]):
         """
         ...
 
+    def transition_many(
+        self, changes: Sequence[tuple[T, Transition]], *, condition: Condition
+    ) -> list[T]:
+        """Apply each change to its record, all or none, in one atomic write.
+
+        Each stored record must still have the ``version`` of the record given
+        with it, and meet ``condition``. Returns the new records, in order.
+        At most 100 changes (DynamoDB's transaction limit).
+
+        Raises:
+            ConditionFailedError: some record did not qualify; nothing was written.
+        """
+        ...
+
     def release_mutex(self, lock: MutexLock) -> None:
         """Drop ``lock`` if ``lock.owner`` still holds it; otherwise do nothing."""
         ...

@@ -15,6 +15,7 @@ The whole tree::
     ├── RequeueDepthExceededError    a parcel was put back too often; let it dead-letter
     ├── RetryLaterError              raised by business logic: run this task again later
     ├── InvalidEventError            a Lambda handler was given an event it does not handle
+    ├── NotStartedError              a claimed task was put back: the Lambda ran short of time
     └── BackendError                 a backend call failed for good (permissions, missing table)
         └── QueueSendError           messages could not be sent after retries
 
@@ -143,6 +144,13 @@ class RetryLaterError(SimpleAsyncTasksError):
 
 class InvalidEventError(SimpleAsyncTasksError, ValueError):
     """A Lambda handler was invoked with an event of the wrong kind."""
+
+
+class NotStartedError(SimpleAsyncTasksError):
+    """A task of a batch was claimed but not started (the Lambda ran short of time).
+
+    It is QUEUED again and its message is reported as failed, so SQS redelivers it.
+    """
 
 
 class BackendError(SimpleAsyncTasksError):

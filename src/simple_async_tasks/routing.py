@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from .errors import TaskDefinitionError, UnknownTaskTypeError
@@ -30,6 +30,15 @@ class RawExecutor(Protocol):
     def execute_raw(
         self, raw: RawParcel, *, leave_failures_on_queue: bool = False
     ) -> ExecuteResultLike: ...
+
+    def execute_many_raw(
+        self,
+        raws: Sequence[RawParcel],
+        *,
+        leave_failures_on_queue: bool = False,
+        max_workers: int = 1,
+        may_start: Callable[[], bool] = ...,
+    ) -> Sequence[ExecuteResultLike | Exception]: ...
 
 
 Executors = RawExecutor | Iterable[RawExecutor] | Mapping[str, RawExecutor]

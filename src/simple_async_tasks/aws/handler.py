@@ -9,8 +9,9 @@ from typing import Any
 
 from ..errors import InvalidEventError, SimpleAsyncTasksError
 from ..lifecycle.execute import ExecuteOutcome
-from ..routing import Executors, RawExecutor, Router
-from .events import BatchItemFailure, LambdaContext, SqsBatchResponse, SqsRecord
+from ..parcel import RawParcel
+from ..routing import ExecuteResultLike, Executors, RawExecutor, Router
+from .events import LambdaContext, SqsBatchResponse, SqsRecord
 
 logger = logging.getLogger("simple_async_tasks.lambda")
 
@@ -49,6 +50,7 @@ def create_sqs_handler(
     *,
     by_queue_arn: Mapping[str, RawExecutor] | None = None,
     time_guard: timedelta = timedelta(seconds=10),
+    max_workers: int = 4,
 ) -> SqsHandler:
     """Build ``handler(event, context)`` for an SQS-triggered Lambda.
 
@@ -57,14 +59,21 @@ def create_sqs_handler(
     carry no task type (from the TypeScript original) by the queue they came
     from. The handler returns the partial batch response: every record that
     could not be decoded, routed or run is in ``batchItemFailures`` and is
-    redelivered by SQS; the others are deleted. On FIFO queues the records
-    after the first failure are reported too, to keep their order. When the
-    Lambda has less than ``time_guard`` left, the records not yet started are
-    reported, so they are redelivered rather than cut off.
+    redelivered by SQS; the others are deleted.
+
+    Standard queues: the records of each task type are read in one call and
+    claimed in one transactional write, then run on up to ``max_workers``
+    threads, each task's final status written as soon as it returns. FIFO
+    queues (``.fifo``): records run one by one, in order, and the records
+    after the first failure are reported without running. When the Lambda has
+    less than ``time_guard`` left, tasks not yet started are reported (and put
+    back to QUEUED if already claimed), so they are redelivered, not cut off.
 
     Raises:
         InvalidEventError: the event is not an SQS event (a wrong trigger).
     """
+    if max_workers < 1:
+        raise ValueError(f"max_workers must be at least 1, got {max_workers}")
     router = Router(executors, by_source=by_queue_arn)
     guard_ms = time_guard.total_seconds() * 1000
 
@@ -72,55 +81,129 @@ def create_sqs_handler(
         event: Mapping[str, Any], context: LambdaContext | None = None
     ) -> SqsBatchResponse:
         records = _records(event)
-        failures: list[BatchItemFailure] = []
-        stop_reason = ""
-        for index, record in enumerate(records):
-            message_id = record.get("messageId") if isinstance(record, Mapping) else None
-            if not isinstance(message_id, str) or not message_id:
-                logger.error("record %d has no messageId; it cannot be reported or retried", index)
-                continue
-            if (
-                not stop_reason
-                and context is not None
-                and context.get_remaining_time_in_millis() < guard_ms
-            ):
-                stop_reason = "the Lambda is running out of time"
-            if stop_reason:
-                logger.warning("message %s not started: %s", message_id, stop_reason)
-                failures.append({"itemIdentifier": message_id})
-                continue
-            if not _run_record(router, record, message_id):
-                failures.append({"itemIdentifier": message_id})
-                if str(record.get("eventSourceARN", "")).endswith(".fifo"):
-                    stop_reason = "an earlier message of this FIFO batch failed"
-        return {"batchItemFailures": failures}
+
+        def may_start() -> bool:
+            return context is None or context.get_remaining_time_in_millis() >= guard_ms
+
+        fifo = any(
+            str(r.get("eventSourceARN", "")).endswith(".fifo")
+            for r in records
+            if isinstance(r, Mapping)
+        )
+        if fifo:
+            failed = _run_in_order(router, records, may_start)
+        else:
+            failed = _run_batched(router, records, may_start, max_workers)
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
     return handler
 
 
-def _run_record(router: Router, record: SqsRecord, message_id: str) -> bool:
-    """Run one record; True if its message may be deleted (executed, skipped or put back).
+def _message_id(record: Any, index: int) -> str | None:
+    message_id = record.get("messageId") if isinstance(record, Mapping) else None
+    if not isinstance(message_id, str) or not message_id:
+        logger.error("record %d has no messageId; it cannot be reported or retried", index)
+        return None
+    return message_id
+
+
+def _route(
+    router: Router, record: SqsRecord, message_id: str
+) -> tuple[RawExecutor, RawParcel] | None:
+    try:
+        body = record.get("body")
+        if not isinstance(body, str):
+            raise InvalidEventError(f"record body must be a string, got {type(body).__name__}")
+        return router.route(body, source=record.get("eventSourceARN"))
+    except Exception as error:
+        logger.warning("message %s failed: %s", message_id, _reason(error))
+        return None
+
+
+def _done(message_id: str, executor: RawExecutor, outcome: ExecuteResultLike | Exception) -> bool:
+    """Log one outcome; True if its message may be deleted.
 
     A failed attempt leaves the message on the queue: SQS redelivers it after
     its visibility timeout (the task's backoff still applies: an early
     redelivery is put back until due), and the redrive policy sends it to the
     dead-letter queue after maxReceiveCount receives.
     """
-    try:
-        body = record.get("body")
-        if not isinstance(body, str):
-            raise InvalidEventError(f"record body must be a string, got {type(body).__name__}")
-        executor, raw = router.route(body, source=record.get("eventSourceARN"))
-        result = executor.execute_raw(raw, leave_failures_on_queue=True)
-    except Exception as error:
-        logger.warning("message %s failed: %s", message_id, _reason(error))
+    if isinstance(outcome, Exception):
+        logger.warning("message %s failed: %s", message_id, _reason(outcome))
         return False
     logger.info(
         "message %s: %s %s %s -> %s",
         message_id,
         executor.task_type,
-        result.task.uuid,
-        result.outcome.value,
-        result.task.status.value,
+        outcome.task.uuid,
+        outcome.outcome.value,
+        outcome.task.status.value,
     )
-    return result.outcome is not ExecuteOutcome.FAILED
+    return outcome.outcome is not ExecuteOutcome.FAILED
+
+
+def _run_batched(
+    router: Router, records: list[Any], may_start: Callable[[], bool], max_workers: int
+) -> list[str]:
+    failed: set[str] = set()
+    order: list[str] = []
+    groups: dict[int, tuple[RawExecutor, list[tuple[str, RawParcel]]]] = {}
+    for index, record in enumerate(records):
+        message_id = _message_id(record, index)
+        if message_id is None:
+            continue
+        order.append(message_id)
+        routed = _route(router, record, message_id)
+        if routed is None:
+            failed.add(message_id)
+            continue
+        executor, raw = routed
+        groups.setdefault(id(executor), (executor, []))[1].append((message_id, raw))
+    for executor, items in groups.values():
+        if not may_start():
+            for message_id, _ in items:
+                logger.warning(
+                    "message %s not started: the Lambda is running out of time", message_id
+                )
+                failed.add(message_id)
+            continue
+        outcomes = executor.execute_many_raw(
+            [raw for _, raw in items],
+            leave_failures_on_queue=True,
+            max_workers=max_workers,
+            may_start=may_start,
+        )
+        for (message_id, _), outcome in zip(items, outcomes, strict=False):
+            if not _done(message_id, executor, outcome):
+                failed.add(message_id)
+    return [m for m in order if m in failed]
+
+
+def _run_in_order(router: Router, records: list[Any], may_start: Callable[[], bool]) -> list[str]:
+    failed: list[str] = []
+    stop_reason = ""
+    for index, record in enumerate(records):
+        message_id = _message_id(record, index)
+        if message_id is None:
+            continue
+        if not stop_reason and not may_start():
+            stop_reason = "the Lambda is running out of time"
+        if stop_reason:
+            logger.warning("message %s not started: %s", message_id, stop_reason)
+            failed.append(message_id)
+            continue
+        routed = _route(router, record, message_id)
+        ok = False
+        if routed is not None:
+            executor, raw = routed
+            try:
+                outcome: ExecuteResultLike | Exception = executor.execute_raw(
+                    raw, leave_failures_on_queue=True
+                )
+            except Exception as error:
+                outcome = error
+            ok = _done(message_id, executor, outcome)
+        if not ok:
+            failed.append(message_id)
+            stop_reason = "an earlier message of this FIFO batch failed"
+    return failed

@@ -32,6 +32,18 @@ def stamp_save(task: T, stored: T | None, now: datetime) -> T:
     )
 
 
+MAX_TRANSITIONS_PER_BATCH = 100
+"""DynamoDB's limit of items per transaction; every backend keeps it."""
+
+
+def check_batch_size(count: int) -> None:
+    if count > MAX_TRANSITIONS_PER_BATCH:
+        raise ValueError(
+            f"transition_many takes at most {MAX_TRANSITIONS_PER_BATCH} changes, got {count}; "
+            "split the batch"
+        )
+
+
 def apply_transition(stored: T, change: Transition, now: datetime) -> T:
     """The record a lifecycle transition stores."""
     changes: dict[str, object] = {

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import cattrs
 
 from ..clock import Clock, system_clock
-from ..conditions import Condition
+from ..conditions import Condition, VersionEquals
 from ..contracts import KEEP, MutexLock, Page, Transition
 from ..definition import task_spec
 from ..errors import BackendError, ConditionFailedError, MutexHeldError
@@ -27,6 +27,7 @@ from ..serialization import default_converter, structure_task, unstructure_task
 from ..task import LIFECYCLE_FIELDS, AsyncTask, AsyncTaskStatus
 from ._dynamo_codec import AttributeValue, check_item_size, from_attr, to_attr, utc_text
 from ._dynamo_expressions import Expression
+from ._records import apply_transition, check_batch_size
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -339,6 +340,31 @@ class DynamoTaskDao(Generic[T]):
         if stored is None:  # deleted right after our write
             raise ConditionFailedError(None)
         return stored
+
+    def transition_many(
+        self, changes: Sequence[tuple[T, Transition]], *, condition: Condition
+    ) -> list[T]:
+        """One ``TransactWriteItems`` of conditional updates; the new records are computed
+        from the given ones (the version condition guarantees they were current)."""
+        check_batch_size(len(changes))
+        if not changes:
+            return []
+        now = self._clock.now()
+        items = []
+        for record, change in changes:
+            update = self._transition_update(
+                self.unique_key(record), change, VersionEquals(record.version) & condition, now
+            )
+            items.append({"Update": update})
+        try:
+            self._call("transact_write_items", TransactItems=items)
+        except Exception as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            raise ConditionFailedError(
+                None, "the batch claim was cancelled: a task changed since it was read"
+            ) from None
+        return [apply_transition(record, change, now) for record, change in changes]
 
     # -- mutex locks -----------------------------------------------------------
 

@@ -23,7 +23,7 @@ from ..errors import ConditionFailedError, MutexHeldError
 from ..parcel import TaskParcel, encode_parcel
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
-from ._records import apply_transition, stamp_save
+from ._records import apply_transition, check_batch_size, stamp_save
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -134,6 +134,27 @@ class InMemoryTaskDao(Generic[T]):
             new = apply_transition(stored, change, self._clock.now())
             self._store(unique_key, stored, new)
             return new
+
+    def transition_many(
+        self, changes: Sequence[tuple[T, Transition]], *, condition: Condition
+    ) -> list[T]:
+        check_batch_size(len(changes))
+        with self._lock:
+            keys = [self.unique_key(record) for record, _ in changes]
+            for key, (record, _) in zip(keys, changes, strict=False):
+                stored = self._tasks.get(key)
+                if stored is None or stored.version != record.version:
+                    raise ConditionFailedError(stored)
+                if not evaluate(condition, stored):
+                    raise ConditionFailedError(stored)
+            now = self._clock.now()
+            out = []
+            for key, (_, change) in zip(keys, changes, strict=False):
+                stored = self._tasks[key]
+                new = apply_transition(stored, change, now)
+                self._store(key, stored, new)
+                out.append(new)
+            return out
 
     def _release(self, lock: MutexLock) -> None:
         held = self._mutexes.get(lock.key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -164,6 +164,43 @@ class TaskExecutor(Generic[T, R]):
         """Build the typed parcel from parsed JSON and run it (used by routers)."""
         parcel = structure_parcel(raw, self.spec.cls, self.converter)
         return self(parcel, leave_failures_on_queue=leave_failures_on_queue)
+
+    def execute_many_raw(
+        self,
+        raws: Sequence[RawParcel],
+        *,
+        leave_failures_on_queue: bool = False,
+        max_workers: int = 1,
+        may_start: Callable[[], bool] = lambda: True,
+    ) -> list[ExecuteResult[T, R] | Exception]:
+        """Run a batch of parsed parcels: one read, one claim, each finished alone.
+
+        See ``lifecycle.batch.execute_many``; a parcel whose task data is
+        invalid gets its ``ParcelDecodeError`` as its result.
+        """
+        from .batch import execute_many
+
+        results: list[ExecuteResult[T, R] | Exception | None] = []
+        parcels: list[TaskParcel[T]] = []
+        slots: list[int] = []
+        for raw in raws:
+            try:
+                parcels.append(structure_parcel(raw, self.spec.cls, self.converter))
+            except Exception as error:
+                results.append(error)
+            else:
+                slots.append(len(results))
+                results.append(None)
+        ran = execute_many(
+            self,
+            parcels,
+            leave_failures_on_queue=leave_failures_on_queue,
+            max_workers=max_workers,
+            may_start=may_start,
+        )
+        for slot, outcome in zip(slots, ran, strict=False):
+            results[slot] = outcome
+        return [r if r is not None else RuntimeError("not run") for r in results]
 
     # -- claim -------------------------------------------------------------
 

@@ -1,0 +1,128 @@
+"""Batches of deliveries: one read, one transactional claim, each task finished alone."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import attrs
+
+from simple_async_tasks import (
+    AsyncTaskStatus,
+    ConditionFailedError,
+    ExecuteOutcome,
+    InMemoryTaskDao,
+    NotStartedError,
+    with_execute_lifecycle,
+    with_queue_lifecycle,
+)
+from simple_async_tasks.lifecycle.batch import execute_many
+from simple_async_tasks.parcel import decode_parcel
+from simple_async_tasks.serialization import default_converter
+
+from ..tasks import SendEmail
+
+S = AsyncTaskStatus
+
+
+class CountingDao(InMemoryTaskDao[SendEmail]):
+    def __init__(self, clock, *, cancel_batches: bool = False):
+        super().__init__(SendEmail, clock=clock)
+        self.calls: Counter[str] = Counter()
+        self.cancel_batches = cancel_batches
+
+    def get(self, key):
+        self.calls["get"] += 1
+        return super().get(key)
+
+    def get_many(self, keys):
+        self.calls["get_many"] += 1
+        return super().get_many(keys)
+
+    def transition(self, *args, **kwargs):
+        self.calls["transition"] += 1
+        return super().transition(*args, **kwargs)
+
+    def transition_many(self, changes, *, condition):
+        self.calls["transition_many"] += 1
+        if self.cancel_batches:
+            raise ConditionFailedError(None, "cancelled")
+        return super().transition_many(changes, condition=condition)
+
+
+def setup(clock, queue, n=10, **dao_kw):
+    dao = CountingDao(clock, **dao_kw)
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def logic(task):
+        with lock:
+            runs[task.user_id] += 1
+        return task.user_id
+
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue
+    )
+    execute = with_execute_lifecycle(logic, dao=dao, queue=queue, clock=clock)
+    for i in range(n):
+        enqueue(i)
+    parcels = [decode_parcel(m.body, SendEmail, default_converter) for m in queue.receive(100)]
+    dao.calls.clear()
+    return dao, execute, parcels, runs
+
+
+def test_a_batch_is_one_read_one_claim_and_one_finish_per_task(clock, queue):
+    dao, execute, parcels, runs = setup(clock, queue)
+    results = execute_many(execute, parcels, max_workers=4)
+    assert [r.outcome for r in results] == [ExecuteOutcome.EXECUTED] * 10
+    assert [r.result for r in results] == [p.task.user_id for p in parcels]
+    assert dao.calls == Counter({"get_many": 1, "transition_many": 1, "transition": 10})
+    assert set(runs.values()) == {1}
+    dao.calls.clear()
+    again = execute_many(execute, parcels)  # redelivery of finished tasks: no write at all
+    assert [r.outcome for r in again] == [ExecuteOutcome.SKIPPED] * 10
+    assert dao.calls == Counter({"get_many": 1})
+
+
+def test_a_cancelled_batch_claim_falls_back_to_one_by_one(clock, queue):
+    dao, execute, parcels, runs = setup(clock, queue, cancel_batches=True)
+    results = execute_many(execute, parcels)
+    assert all(r.outcome is ExecuteOutcome.EXECUTED for r in results)
+    assert dao.calls["transition"] == 20  # claim + finish each
+    assert set(runs.values()) == {1}
+
+
+def test_the_same_task_twice_in_a_batch_runs_once(clock, queue):
+    _, execute, parcels, runs = setup(clock, queue, n=3)
+    results = execute_many(execute, parcels + parcels[:2])
+    assert [r.outcome for r in results] == [ExecuteOutcome.EXECUTED] * 3 + [
+        ExecuteOutcome.SKIPPED
+    ] * 2
+    assert set(runs.values()) == {1}
+
+
+def test_a_batch_mixes_runnable_finished_and_missing(clock, queue):
+    dao, execute, parcels, _ = setup(clock, queue, n=3)
+    dao.seed(attrs.evolve(dao.get("u1"), status=S.FULFILLED))
+    ghost = attrs.evolve(parcels[0], task=SendEmail(user_id="ghost"))
+    results = execute_many(execute, [*parcels, ghost])
+    assert results[0].outcome is ExecuteOutcome.EXECUTED
+    assert results[1].outcome is ExecuteOutcome.SKIPPED
+    assert results[2].outcome is ExecuteOutcome.EXECUTED
+    assert type(results[3]).__name__ == "TaskNotFoundError"
+
+
+def test_tasks_not_started_in_time_are_put_back(clock, queue):
+    dao, execute, parcels, runs = setup(clock, queue, n=4)
+    budget = iter([True, True, False, False])
+    results = execute_many(execute, parcels, may_start=lambda: next(budget))
+    assert [isinstance(r, NotStartedError) for r in results] == [False, False, True, True]
+    assert [dao.get(f"u{i}").status for i in range(4)] == [
+        S.FULFILLED,
+        S.FULFILLED,
+        S.QUEUED,
+        S.QUEUED,
+    ]
+    rerun = execute_many(execute, [parcels[2], parcels[3]])
+    assert all(r.outcome is ExecuteOutcome.EXECUTED for r in rerun)
+    assert set(runs.values()) == {1}
