@@ -10,6 +10,8 @@ source mapping) are not counted: they are the same for every library.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -26,6 +28,8 @@ from simple_async_tasks import (
 )
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler, create_table
 from simple_async_tasks.testing.local_aws import local_aws_endpoint
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @attrs.frozen(kw_only=True)
@@ -122,9 +126,18 @@ def main() -> None:
         execute_locked = with_execute_lifecycle(lambda t: None, dao=locked_dao, queue=queue)
         handler = create_sqs_handler([execute, execute_locked])
         rows: list[tuple[str, Counter[str], float | None]] = []
+        peers: list[tuple[str, Counter[str]]] = []
 
         def row(name: str, calls: Counter[str], reference: float | None = None) -> None:
             rows.append((name, calls, reference))
+
+        def peer(name: str, calls: Counter[str]) -> None:
+            peers.append((name, calls))
+
+        def enqueue_and_receive(i: int) -> dict[str, Any]:
+            enqueue(i)
+            (message,) = receive(sqs, url)
+            return message
 
         row("enqueue, one by one", counter.measure(lambda: [enqueue(i) for i in range(n)]), 3)
         receive(sqs, url)
@@ -155,14 +168,39 @@ def main() -> None:
             counter.measure(lambda: [handler(e, None) for e in locked]),
             None,
         )
+        single = events([enqueue_and_receive(2 * n + 1)], arn)[0]
+        row("execute, a single record", counter.measure(lambda: handler(single, None)), 4)
+        try:
+            from _peers import LambdaContext, create_powertools_table, powertools_handler
+        except ImportError:
+            powertools_rows = False
+        else:
+            powertools_rows = True
+            create_powertools_table(dynamodb, "powertools")
+            pt = powertools_handler(dynamodb, "powertools", lambda i: None)
+            peer(
+                "Powertools: execute, batches of 10",
+                counter.measure(lambda: [pt(e, LambdaContext()) for e in batches]),
+            )
+            peer(
+                "Powertools: redelivery of finished",
+                counter.measure(lambda: [pt(e, LambdaContext()) for e in batches]),
+            )
 
     print(f"AWS calls per task, {n} tasks per row (local endpoint: moto server over HTTP)")
     print(f"{'scenario':<40} {'calls/task':>10} {'TS original':>12}  breakdown")
     for name, calls, reference in rows:
-        per = sum(calls.values()) / n
-        breakdown = ", ".join(f"{op} {count / n:g}" for op, count in sorted(calls.items()))
+        tasks = 1 if name == "execute, a single record" else n
+        per = sum(calls.values()) / tasks
+        breakdown = ", ".join(f"{op} {count / tasks:g}" for op, count in sorted(calls.items()))
         ref = f"{reference:g}" if reference is not None else "-"
         print(f"{name:<40} {per:>10.2f} {ref:>12}  {breakdown}")
+    if not powertools_rows:
+        print("(Powertools not installed: pip install --group bench)")
+    for name, calls in peers:
+        per = sum(calls.values()) / n
+        breakdown = ", ".join(f"{op} {count / n:g}" for op, count in sorted(calls.items()))
+        print(f"{name:<40} {per:>10.2f} {'':>12}  {breakdown}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""Enqueue + execute of trivial tasks on the in-memory backends, against a bare call.
+"""Enqueue + execute of trivial tasks on the in-memory backends, against a bare call and peers.
+
+Peers (``pip install --group bench``): dramatiq's StubBroker with a worker, and
+huey's in-memory immediate mode, each running the same trivial function.
 
 python benchmarks/inmemory.py            # 20,000 tasks, best of 5 runs
 python benchmarks/inmemory.py --quick    # 1,000 tasks, 1 run (CI checks it still works)
@@ -50,6 +53,42 @@ def lifecycle(count: int) -> None:
     assert len(report.results) == count and not report.failures
 
 
+def dramatiq_stub(count: int) -> None:
+    import dramatiq
+    from dramatiq.brokers.stub import StubBroker
+
+    broker = StubBroker()
+    broker.emit_after("process_boot")
+    dramatiq.set_broker(broker)
+
+    @dramatiq.actor(max_retries=0, queue_name="bench")
+    def dwork(n: int) -> None:
+        work(n)
+
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    try:
+        for n in range(count):
+            dwork.send(n)
+        broker.join("bench")
+        worker.join()
+    finally:
+        worker.stop()
+
+
+def huey_immediate(count: int) -> None:
+    from huey import MemoryHuey
+
+    huey = MemoryHuey(immediate=True, results=False)
+
+    @huey.task()
+    def hwork(n: int) -> None:
+        work(n)
+
+    for n in range(count):
+        hwork(n)
+
+
 def best_of(runs: int, fn: Callable[[int], None], count: int) -> float:
     best = float("inf")
     for _ in range(runs):
@@ -68,9 +107,16 @@ def main() -> None:
     count, runs = (1_000, 1) if args.quick else (args.tasks, args.runs)
 
     rows = [("bare function call", best_of(runs, bare, count))]
-    rows.append(
-        ("simple-async-tasks in memory (enqueue + drain)", best_of(runs, lifecycle, count))
-    )
+    ours = best_of(runs, lifecycle, count)
+    rows.append(("simple-async-tasks in memory (enqueue + drain)", ours))
+    for name, fn in (
+        ("dramatiq StubBroker + worker", dramatiq_stub),
+        ("huey immediate", huey_immediate),
+    ):
+        try:
+            rows.append((name, best_of(runs, fn, count)))
+        except ImportError:
+            print(f"({name} not installed: pip install --group bench)")
     print(
         f"{count:,} tasks, best of {runs}; "
         f"Python {platform.python_version()}, {platform.machine()}"
@@ -80,7 +126,7 @@ def main() -> None:
     for name, seconds in rows:
         print(
             f"{name:<48} {count / seconds:>12,.0f} {seconds / count * 1e6:>9.2f} "
-            f"{seconds / base:>8.1f}×"
+            f"{seconds / base:>8.1f}×   {seconds / ours:>5.2f}× ours"
         )
 
 

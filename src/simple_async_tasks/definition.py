@@ -64,6 +64,12 @@ class TaskSpec(Generic[T]):
 
 
 def _key(task: AsyncTask, fields: tuple[str, ...], converter: cattrs.Converter) -> str:
+    if len(fields) == 1:
+        value = getattr(task, fields[0])
+        if type(value) is str:
+            return value
+        if type(value) is int:
+            return str(value)  # the same text as its JSON
     values = [converter.unstructure(getattr(task, f)) for f in fields]
     if len(values) == 1 and isinstance(values[0], str):
         return values[0]

@@ -232,3 +232,19 @@ def test_dynamodb_refuses_what_it_cannot_store_before_the_call(dynamodb, table):
     with pytest.raises(InvalidTaskError, match="over the 409,600-byte limit"):
         dao.save(RichTask(key="k", note="x" * 410_000), condition=None)
     assert dao.get("k") is None
+
+
+def test_transition_many_is_all_or_nothing(make_dao, clock):
+    dao = make_dao(SendEmail)
+    records = [dao.save(SendEmail(user_id=f"u{i}"), condition=None) for i in range(3)]
+    change = Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=clock.now())
+    out = dao.transition_many([(r, change) for r in records[:2]], condition=status_in(S.QUEUED))
+    assert [(t.status, t.attempts, t.version) for t in out] == [(S.ATTEMPTED, 1, 2)] * 2
+    assert [dao.get(f"u{i}") for i in range(2)] == out
+    # u0 changed since it was read (stale version): nothing of the batch is written
+    with pytest.raises(ConditionFailedError):
+        dao.transition_many(
+            [(records[2], change), (records[0], change)], condition=status_in(S.QUEUED)
+        )
+    assert dao.get("u2").status is S.QUEUED
+    assert dao.transition_many([], condition=status_in(S.QUEUED)) == []

@@ -227,6 +227,8 @@ class InMemoryTaskQueue:
         self._ready: deque[QueuedMessage] = deque()
         self._delayed: list[tuple[datetime, int, QueuedMessage]] = []
         self._seq = itertools.count()
+        self._ids = itertools.count(1)
+        self._id_prefix = uuid.uuid4().hex[:12]
         self.history: list[QueuedMessage] | None = [] if keep_history else None
         """Every message ever pushed, in order (None when ``keep_history=False``)."""
 
@@ -264,7 +266,7 @@ class InMemoryTaskQueue:
     def push_body(self, body: str, *, delay: timedelta = timedelta(0)) -> None:
         """Put a raw message body on the queue (tests use it to send malformed input)."""
         now = self._clock.now()
-        message = QueuedMessage(str(uuid.uuid4()), body, now + delay, delay)
+        message = QueuedMessage(f"{self._id_prefix}-{next(self._ids)}", body, now + delay, delay)
         with self._lock:
             if self.history is not None:
                 self.history.append(message)

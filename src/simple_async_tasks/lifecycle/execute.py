@@ -13,7 +13,16 @@ import attrs
 import cattrs
 
 from ..clock import Clock, system_clock
-from ..conditions import AttemptedBefore, AttemptsBelow, AttemptsEqual, Condition, DueBy, status_in
+from ..conditions import (
+    AllOf,
+    AnyOf,
+    AttemptedBefore,
+    AttemptsBelow,
+    AttemptsEqual,
+    Condition,
+    DueBy,
+    status_in,
+)
 from ..contracts import MutexLock, TaskDao, TaskQueue, Transition
 from ..definition import TaskSpec, task_spec
 from ..errors import (
@@ -113,6 +122,12 @@ class TaskExecutor(Generic[T, R]):
         self.max_requeue_depth = max_requeue_depth
         self.mutex_retry_delay = mutex_retry_delay
         self.rand = rand
+        below_limit = AttemptsBelow(retry.max_attempts)
+        self._claim_parts = (
+            status_in(S.QUEUED, S.SCHEDULED) | (status_in(S.FAILED) & below_limit),
+            status_in(S.ATTEMPTED),
+            below_limit,
+        )
 
     @property
     def task_class(self) -> type[T]:
@@ -221,12 +236,9 @@ class TaskExecutor(Generic[T, R]):
         )
 
     def _claimable(self, now: datetime) -> Condition:
-        runnable = status_in(S.QUEUED, S.SCHEDULED) | (
-            status_in(S.FAILED) & AttemptsBelow(self.retry.max_attempts)
-        )
-        below_limit = AttemptsBelow(self.retry.max_attempts)
-        stale = status_in(S.ATTEMPTED) & AttemptedBefore(now - self.attempt_timeout) & below_limit
-        return (runnable & DueBy(now)) | stale
+        runnable, attempted, below_limit = self._claim_parts
+        stale = AllOf((attempted, AttemptedBefore(now - self.attempt_timeout), below_limit))
+        return AnyOf((AllOf((runnable, DueBy(now))), stale))
 
     def _not_claimed(
         self, parcel: TaskParcel[T], key: str, current: T | None, now: datetime

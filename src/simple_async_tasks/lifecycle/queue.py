@@ -50,7 +50,7 @@ class Enqueuer(Generic[T]):
         self.converter = converter
         self._condition = absent() | status_in(REPLACEABLE)
 
-    def _prepare(self, candidate: T) -> tuple[T, timedelta]:
+    def _prepare(self, candidate: T, meta: ParcelMeta) -> tuple[T, timedelta]:
         """Check the candidate and the queue's limits; return what to save, and the delay."""
         if type(candidate) is not self.spec.cls:
             raise TaskDefinitionError(
@@ -73,7 +73,7 @@ class Enqueuer(Generic[T]):
                 delay = wait
         fresh = attrs.evolve(candidate, status=status, attempted_at=None, last_error=None)
         if status is AsyncTaskStatus.QUEUED:
-            self.queue.check(TaskParcel(task=fresh, meta=self._meta()), delay=delay)
+            self.queue.check(TaskParcel(task=fresh, meta=meta), delay=delay)
         return fresh, delay
 
     def _meta(self) -> ParcelMeta:
@@ -104,10 +104,11 @@ class Enqueuer(Generic[T]):
 
         Returns the stored task: the new record, or the one already there.
         """
-        fresh, delay = self._prepare(candidate)
+        meta = self._meta()
+        fresh, delay = self._prepare(candidate, meta)
         stored, written = self._save(fresh)
         if written and stored.status is AsyncTaskStatus.QUEUED:
-            self.queue.push(TaskParcel(task=stored, meta=self._meta()), delay=delay)
+            self.queue.push(TaskParcel(task=stored, meta=meta), delay=delay)
         logger.debug("enqueued %s %s as %s", self.spec.task_type, stored.uuid, stored.status.value)
         return stored
 
@@ -118,14 +119,15 @@ class Enqueuer(Generic[T]):
         some saves and before the pushes leaves QUEUED records that the requeue
         sweep pushes.
         """
-        prepared = [self._prepare(c) for c in candidates]
+        metas = [self._meta() for _ in candidates]
+        prepared = [self._prepare(c, m) for c, m in zip(candidates, metas)]
         stored: list[T] = []
         to_push: dict[timedelta, list[TaskParcel[T]]] = {}
-        for fresh, delay in prepared:
+        for (fresh, delay), meta in zip(prepared, metas):
             task, written = self._save(fresh)
             stored.append(task)
             if written and task.status is AsyncTaskStatus.QUEUED:
-                to_push.setdefault(delay, []).append(TaskParcel(task=task, meta=self._meta()))
+                to_push.setdefault(delay, []).append(TaskParcel(task=task, meta=meta))
         for delay, parcels in to_push.items():
             self.queue.push_many(parcels, delay=delay)
         return stored
