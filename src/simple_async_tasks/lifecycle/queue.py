@@ -120,10 +120,10 @@ class Enqueuer(Generic[T]):
         sweep pushes.
         """
         metas = [self._meta() for _ in candidates]
-        prepared = [self._prepare(c, m) for c, m in zip(candidates, metas)]
+        prepared = [self._prepare(c, m) for c, m in zip(candidates, metas, strict=True)]
         stored: list[T] = []
         to_push: dict[timedelta, list[TaskParcel[T]]] = {}
-        for (fresh, delay), meta in zip(prepared, metas):
+        for (fresh, delay), meta in zip(prepared, metas, strict=True):
             task, written = self._save(fresh)
             stored.append(task)
             if written and task.status is AsyncTaskStatus.QUEUED:

@@ -1,0 +1,85 @@
+"""Cold start: wall time of fresh interpreters importing the package, the Lambda app, and peers.
+
+    python benchmarks/cold_start.py            # median of 10 fresh processes each
+    python benchmarks/cold_start.py --quick    # 3 processes each
+
+Also lists the 10 largest import costs of ``import simple_async_tasks`` (python -X importtime).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CASES = [
+    ("python -c pass (the interpreter alone)", "pass"),
+    ("import simple_async_tasks", "import simple_async_tasks"),
+    ("import simple_async_tasks.aws", "import simple_async_tasks.aws"),
+    ("import examples.lambda_app (builds the handler)", "import examples.lambda_app"),
+    (
+        "lambda_app + first boto3 clients (first invocation)",
+        "import examples.lambda_app as a; a.invoice_dao.client; a.queue.client",
+    ),
+    ("import boto3 alone", "import boto3"),
+    (
+        "Powertools batch + idempotency",
+        "import aws_lambda_powertools.utilities.batch, "
+        "aws_lambda_powertools.utilities.idempotency",
+    ),
+]
+
+
+def wall(code: str) -> float:
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "TASKS_QUEUE_URL": "https://q"}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env)
+    return time.perf_counter() - start
+
+
+def top_imports(code: str, n: int = 10) -> list[tuple[int, str]]:
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    rows = []
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        self_part, _cumulative, name = line.split("|", 2)
+        rows.append((int(self_part.split(":")[1]), name.rstrip()))
+    return sorted(rows, reverse=True)[:n]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    runs = 3 if args.quick else 10
+    print(f"median wall time of {runs} fresh processes, Python {sys.version.split()[0]}")
+    base = None
+    for name, code in CASES:
+        try:
+            times = [wall(code) for _ in range(runs)]
+        except subprocess.CalledProcessError:
+            print(f"{name:<55} (not installed)")
+            continue
+        median = statistics.median(times) * 1000
+        base = median if base is None else base
+        print(f"{name:<55} {median:>8.1f} ms   (+{median - base:.1f} ms over the interpreter)")
+    print("\nlargest self import times of `import simple_async_tasks` (µs):")
+    for micros, name in top_imports("import simple_async_tasks"):
+        print(f"{micros:>8}  {name}")
+
+
+if __name__ == "__main__":
+    main()

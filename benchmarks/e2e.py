@@ -1,0 +1,94 @@
+"""End to end on the local AWS endpoint: tasks through the Lambda handler, us against Powertools.
+
+    python benchmarks/e2e.py            # 2,000 tasks, 5 alternating runs each, median
+    python benchmarks/e2e.py --quick    # 200 tasks, 1 run each
+
+Tasks are enqueued and received from SQS before the clock starts; the timed
+part is the handler working through batches of 10 (what a Lambda does). Both
+handlers run the same trivial function against the same endpoint; Powertools
+is BatchProcessor + idempotent_function keyed on the task's unique key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _peers import LambdaContext, create_powertools_table, powertools_handler
+from aws_calls import Job, events, receive
+
+from simple_async_tasks import enqueue_many, with_execute_lifecycle
+from simple_async_tasks.aws import (
+    DynamoTaskDao,
+    SqsTaskQueue,
+    create_sqs_handler,
+    create_table,
+)
+from simple_async_tasks.testing.local_aws import local_aws_endpoint
+
+
+def work(n: int) -> int:
+    return n * 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--tasks", type=int, default=2_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    tasks, runs = (200, 1) if args.quick else (args.tasks, args.runs)
+    with local_aws_endpoint() as endpoint:
+        kw: dict[str, Any] = {
+            "region_name": "us-east-1",
+            "endpoint_url": endpoint,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+            "config": Config(
+                retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=20
+            ),
+        }
+        dynamodb, sqs = boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+        create_table("tasks", client=dynamodb)
+        create_powertools_table(dynamodb, "powertools")
+        url = sqs.create_queue(QueueName="tasks")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        dao = DynamoTaskDao(Job, table_name="tasks", client=dynamodb)
+        queue = SqsTaskQueue(url, client=sqs)
+        ours = create_sqs_handler(
+            with_execute_lifecycle(lambda t: work(t.n), dao=dao, queue=queue), max_workers=4
+        )
+        theirs = powertools_handler(dynamodb, "powertools", work)
+        timings: dict[str, list[float]] = {"simple-async-tasks": [], "Powertools": []}
+        for run in range(runs):
+            enqueue_many([Job(n=run * tasks + i) for i in range(tasks)], dao=dao, queue=queue)
+            batches = events(receive(sqs, url), arn)
+            order = [("simple-async-tasks", ours, None), ("Powertools", theirs, LambdaContext())]
+            if run % 2:
+                order.reverse()
+            for name, handler, context in order:
+                start = time.perf_counter()
+                for event in batches:
+                    assert handler(event, context)["batchItemFailures"] == []
+                timings[name].append(time.perf_counter() - start)
+    print(f"{tasks:,} tasks in batches of 10, median of {runs} alternating runs (moto server)")
+    ours_s = statistics.median(timings["simple-async-tasks"])
+    for name, values in timings.items():
+        median = statistics.median(values)
+        ratio = median / ours_s
+        print(f"{name:<20} {tasks / median:>9,.0f} tasks/s   {ratio:>5.2f}× our time")
+
+
+if __name__ == "__main__":
+    main()
