@@ -92,6 +92,18 @@ def events(messages: list[dict[str, Any]], arn: str) -> list[dict[str, Any]]:
     ]
 
 
+def make_clients(endpoint: str) -> tuple[Any, Any]:
+    """DynamoDB and SQS clients for the local endpoint, with dummy credentials."""
+    kw: dict[str, Any] = {
+        "region_name": "us-east-1",
+        "endpoint_url": endpoint,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "config": Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=20),
+    }
+    return boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -100,14 +112,7 @@ def main() -> None:
     n = 20 if args.quick else args.tasks
 
     with local_aws_endpoint() as endpoint:
-        kw: dict[str, Any] = {
-            "region_name": "us-east-1",
-            "endpoint_url": endpoint,
-            "aws_access_key_id": "testing",
-            "aws_secret_access_key": "testing",
-            "config": Config(retries={"max_attempts": 3, "mode": "standard"}),
-        }
-        dynamodb, sqs = boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+        dynamodb, sqs = make_clients(endpoint)
         create_table("tasks", client=dynamodb)
         url = sqs.create_queue(QueueName="tasks")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][

@@ -16,15 +16,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-import boto3
-from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _peers import LambdaContext, create_powertools_table, powertools_handler
-from aws_calls import Job, events, receive
+from aws_calls import Job, events, make_clients, receive
 
 from simple_async_tasks import enqueue_many, with_execute_lifecycle
 from simple_async_tasks.aws import (
@@ -48,16 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     tasks, runs = (200, 1) if args.quick else (args.tasks, args.runs)
     with local_aws_endpoint() as endpoint:
-        kw: dict[str, Any] = {
-            "region_name": "us-east-1",
-            "endpoint_url": endpoint,
-            "aws_access_key_id": "testing",
-            "aws_secret_access_key": "testing",
-            "config": Config(
-                retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=20
-            ),
-        }
-        dynamodb, sqs = boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+        dynamodb, sqs = make_clients(endpoint)
         create_table("tasks", client=dynamodb)
         create_powertools_table(dynamodb, "powertools")
         url = sqs.create_queue(QueueName="tasks")["QueueUrl"]

@@ -25,16 +25,19 @@ class Context:
         return self.remaining.pop(0) if len(self.remaining) > 1 else self.remaining[0]
 
 
-@pytest.fixture
-def app(monkeypatch, aws_endpoint, table, queue_url) -> ModuleType:
+def load_app(monkeypatch, endpoint: str, table: str, queue_url: str) -> ModuleType:
     """examples/lambda_app.py, configured for the local endpoint, freshly imported."""
     monkeypatch.setenv("TASKS_TABLE", table)
     monkeypatch.setenv("TASKS_QUEUE_URL", queue_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     reset_clients()
     sys.modules.pop("examples.lambda_app", None)
-    module = importlib.import_module("examples.lambda_app")
-    yield module
+    return importlib.import_module("examples.lambda_app")
+
+
+@pytest.fixture
+def app(monkeypatch, aws_endpoint, table, queue_url) -> ModuleType:
+    yield load_app(monkeypatch, aws_endpoint, table, queue_url)
     sys.modules.pop("examples.lambda_app", None)
     reset_clients()
 
@@ -133,12 +136,7 @@ def test_running_out_of_time_reports_the_untouched_records(app, sqs, queue_url):
 def test_fifo_failure_reports_it_and_everything_after_it(
     monkeypatch, aws_endpoint, table, sqs, fifo_queue_url
 ):
-    monkeypatch.setenv("TASKS_TABLE", table)
-    monkeypatch.setenv("TASKS_QUEUE_URL", fifo_queue_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
-    reset_clients()
-    sys.modules.pop("examples.lambda_app", None)
-    app = importlib.import_module("examples.lambda_app")
+    app = load_app(monkeypatch, aws_endpoint, table, fifo_queue_url)
     try:
         for rev in range(1, 11):
             app.enqueue_crm_sync("cust-fifo", rev)

@@ -65,6 +65,34 @@ def count_lost(dao: Any, keys: list[str]) -> int:
     return sum(1 for k in keys if (t := dao.get(k)) is None or t.status is not S.FULFILLED)
 
 
+def tally(
+    fault: str, backend: str, runs: Counter[str], tasks: int, dao: Any, keys: list[str]
+) -> FaultResult:
+    """The result of a scenario whose business function must run once per task."""
+    return FaultResult(
+        fault,
+        backend,
+        sum(runs.values()),
+        tasks,
+        sum(c - 1 for c in runs.values() if c > 1),
+        count_lost(dao, keys),
+    )
+
+
+def take_all(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Receive and delete every visible message of the queue."""
+    messages: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+        messages.extend(batch)
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ],
+        )
+    return messages
+
+
 # -- 1. duplicate delivery ---------------------------------------------------
 
 
@@ -90,14 +118,7 @@ def duplicate_delivery_memory(tasks: int = 1000, threads: int = 8) -> FaultResul
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(execute, deliveries))
     keys = [f"u{i}" for i in range(tasks)]
-    return FaultResult(
-        "duplicate delivery x3, 8 threads",
-        "memory",
-        sum(runs.values()),
-        tasks,
-        sum(c - 1 for c in runs.values() if c > 1),
-        count_lost(dao, keys),
-    )
+    return tally("duplicate delivery x3, 8 threads", "memory", runs, tasks, dao, keys)
 
 
 def _aws_clients(endpoint: str) -> tuple[Any, Any]:
@@ -150,15 +171,7 @@ def duplicate_delivery_aws(
     )
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(enqueue, range(tasks)))
-    bodies: list[str] = []
-    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-        bodies.extend(m["Body"] for m in batch)
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
-            ],
-        )
+    bodies = [m["Body"] for m in take_all(sqs, queue_url)]
     deliveries = bodies * 3
     random.Random(11).shuffle(deliveries)
     half = len(deliveries) // 2
@@ -177,13 +190,8 @@ def duplicate_delivery_aws(
     for log in logs:
         runs.update(Path(log).read_text(encoding="utf-8").split())
     keys = [f"u{i}" for i in range(tasks)]
-    return FaultResult(
-        "duplicate delivery x3, 2 processes x 4 threads",
-        "dynamodb+sqs",
-        sum(runs.values()),
-        tasks,
-        sum(c - 1 for c in runs.values() if c > 1),
-        count_lost(dao, keys),
+    return tally(
+        "duplicate delivery x3, 2 processes x 4 threads", "dynamodb+sqs", runs, tasks, dao, keys
     )
 
 
@@ -404,13 +412,13 @@ def save_push_crash_memory(tasks: int = 200, sweeps: int = 4) -> FaultResult:
     drain(queue, execute)
     keys = [f"u{i}" for i in range(tasks)]
     assert pushed == tasks, f"sweeps pushed {pushed} messages for {tasks} lost ones"
-    return FaultResult(
+    return tally(
         f"crash between save and push, {sweeps} concurrent sweeps",
         "memory",
-        sum(runs.values()),
+        runs,
         tasks,
-        sum(c - 1 for c in runs.values() if c > 1),
-        count_lost(dao, keys),
+        dao,
+        keys,
     )
 
 
@@ -483,18 +491,7 @@ def transient_errors_aws(
             injectors[i % 2].fault = faults[i % 3]
             injectors[i % 2].left = 1
             enqueue(i)
-        messages: list[dict[str, Any]] = []
-        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-            "Messages"
-        ):
-            messages.extend(batch)
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(batch)
-                ],
-            )
+        messages = take_all(sqs, queue_url)
         for i in range(0, len(messages), 10):
             injectors[0].left = 2
             records = [
@@ -602,24 +599,16 @@ def save_push_crash_aws(
     )
     again = requeue_stale(dao=dao, queue=queue, clock=clock)
     assert again.requeued == [], "a second sweep pushed again"
-    messages: list[dict[str, Any]] = []
-    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-        messages.extend(batch)
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
-            ],
-        )
+    messages = take_all(sqs, queue_url)
     for message in messages:
         execute(decode_parcel(message["Body"], SendEmail, default_converter))
     keys = [f"s{i}" for i in range(tasks)]
     assert pushed == tasks == len(messages), (pushed, tasks, len(messages))
-    return FaultResult(
+    return tally(
         f"crash between save and push, {sweeps} concurrent sweeps",
         "dynamodb+sqs",
-        sum(runs.values()),
+        runs,
         tasks,
-        sum(c - 1 for c in runs.values() if c > 1),
-        count_lost(dao, keys),
+        dao,
+        keys,
     )
