@@ -33,10 +33,16 @@ from .errors import (
     TaskNotFoundError,
     UnknownTaskTypeError,
 )
+from .lifecycle.control import cancel as cancel_task
+from .lifecycle.control import halt as halt_task
+from .lifecycle.control import resume as resume_task
+from .lifecycle.control import retry as retry_task
 from .lifecycle.execute import ExecuteOutcome, ExecuteResult, TaskExecutor, with_execute_lifecycle
 from .lifecycle.queue import enqueue_many, with_queue_lifecycle
+from .lifecycle.recurring import RecurringSchedule, recurring_schedule
 from .lifecycle.retry import RetryPolicy
-from .lifecycle.sweeps import SweepReport, requeue_stale
+from .lifecycle.scheduler import Scheduler, SchedulerReport
+from .lifecycle.sweeps import SweepReport, promote_due, requeue_stale
 from .parcel import ParcelMeta, TaskParcel
 from .serialization import default_converter, make_converter
 from .task import AsyncTask, AsyncTaskStatus
@@ -66,9 +72,12 @@ __all__ = [
     "ParcelMeta",
     "QueueLimitError",
     "QueueSendError",
+    "RecurringSchedule",
     "RequeueDepthExceededError",
     "RetryLaterError",
     "RetryPolicy",
+    "Scheduler",
+    "SchedulerReport",
     "SerializationError",
     "SimpleAsyncTasksError",
     "SweepReport",
@@ -81,10 +90,16 @@ __all__ = [
     "TaskQueue",
     "Transition",
     "UnknownTaskTypeError",
+    "cancel_task",
     "default_converter",
     "enqueue_many",
+    "halt_task",
     "make_converter",
+    "promote_due",
+    "recurring_schedule",
     "requeue_stale",
+    "resume_task",
+    "retry_task",
     "with_execute_lifecycle",
     "with_queue_lifecycle",
 ]

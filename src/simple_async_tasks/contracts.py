@@ -148,7 +148,9 @@ class TaskDao(Protocol[T]):
     def find_by_status(
         self, status: AsyncTaskStatus, *, limit: int = 100, cursor: str | None = None
     ) -> Page[T]:
-        """Tasks in ``status``, oldest ``updated_at`` first, ``limit`` per page."""
+        """Tasks in ``status``, ``limit`` per page: oldest ``updated_at`` first, and for
+        SCHEDULED, earliest ``execute_after`` first (so a due-sweep stops at the first
+        task not due)."""
         ...
 
 

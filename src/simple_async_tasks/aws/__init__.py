@@ -13,6 +13,7 @@ from ..errors import QueueSendError
 from .clients import dynamodb_client, reset_clients, sqs_client
 from .events import BatchItemFailure, LambdaContext, SqsBatchResponse, SqsEvent, SqsRecord
 from .handler import SqsHandler, create_sqs_handler
+from .schedule_handler import ScheduleHandler, create_schedule_handler
 from .table import create_table
 
 __all__ = [
@@ -20,11 +21,13 @@ __all__ = [
     "DynamoTaskDao",
     "LambdaContext",
     "QueueSendError",
+    "ScheduleHandler",
     "SqsBatchResponse",
     "SqsEvent",
     "SqsHandler",
     "SqsRecord",
     "SqsTaskQueue",
+    "create_schedule_handler",
     "create_sqs_handler",
     "create_table",
     "dynamodb_client",

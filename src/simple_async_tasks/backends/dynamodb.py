@@ -66,6 +66,14 @@ def raise_permanent(error: Exception, *, table: str) -> None:
         ) from error
 
 
+def _order(
+    status: AsyncTaskStatus, execute_after: datetime | None, now: datetime, unique_key: str
+) -> str:
+    """The index sort key: when a SCHEDULED task is due, when any other last changed."""
+    moment = execute_after if status is AsyncTaskStatus.SCHEDULED and execute_after else now
+    return f"{utc_text(moment)}#{unique_key}"
+
+
 class DynamoTaskDao(Generic[T]):
     """Stores the tasks of one class in a shared single-table DynamoDB layout.
 
@@ -192,6 +200,7 @@ class DynamoTaskDao(Generic[T]):
         now = self._clock.now()
         data = unstructure_task(task, self._converter)
         fields = {k: v for k, v in data.items() if k not in LIFECYCLE_FIELDS}
+        order = _order(task.status, task.execute_after, now, unique_key)
         expr = Expression()
         n = expr.name
         sets = [
@@ -200,7 +209,7 @@ class DynamoTaskDao(Generic[T]):
             f"{n('status')} = {expr.value({'S': task.status.value})}",
             f"{n('fields')} = {expr.value(to_attr(fields))}",
             f"{n('gsi1pk')} = {expr.value({'S': f'{self._spec.task_type}#{task.status.value}'})}",
-            f"{n('gsi1sk')} = {expr.value({'S': f'{utc_text(now)}#{unique_key}'})}",
+            f"{n('gsi1sk')} = {expr.value({'S': order})}",
             f"{n('updated_at')} = {expr.value({'S': utc_text(now)})}",
             f"{n('uuid')} = if_not_exists({n('uuid')}, {expr.value({'S': task.uuid})})",
             f"{n('created_at')} = if_not_exists({n('created_at')}, "
@@ -249,10 +258,11 @@ class DynamoTaskDao(Generic[T]):
         expr = Expression()
         n = expr.name
         status = change.status.value
+        due = change.execute_after if isinstance(change.execute_after, datetime) else None
         sets = [
             f"{n('status')} = {expr.value({'S': status})}",
             f"{n('gsi1pk')} = {expr.value({'S': f'{self._spec.task_type}#{status}'})}",
-            f"{n('gsi1sk')} = {expr.value({'S': f'{utc_text(now)}#{unique_key}'})}",
+            f"{n('gsi1sk')} = {expr.value({'S': _order(change.status, due, now, unique_key)})}",
             f"{n('updated_at')} = {expr.value({'S': utc_text(now)})}",
             f"{n('version')} = {n('version')} + {expr.value({'N': '1'})}",
         ]

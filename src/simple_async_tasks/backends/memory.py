@@ -8,7 +8,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Generic, Literal, TypeVar
 
 import attrs
@@ -172,7 +172,7 @@ class InMemoryTaskDao(Generic[T]):
             raise ValueError(f"limit must be at least 1, got {limit}")
         with self._lock:
             rows = sorted(
-                (t.updated_at.isoformat() if t.updated_at else "", k, t)
+                (_order_key(t), k, t)
                 for k, t in ((k, self._tasks[k]) for k in self._by_status[status])
             )
         if cursor is not None:
@@ -182,6 +182,14 @@ class InMemoryTaskDao(Generic[T]):
         more = len(rows) > limit
         next_cursor = f"{page[-1][0]}|{page[-1][1]}" if more and page else None
         return Page(items=[r[2] for r in page], cursor=next_cursor)
+
+
+def _order_key(task: AsyncTask) -> str:
+    """The listing order: when a SCHEDULED task is due, when any other last changed."""
+    moment = task.updated_at
+    if task.status is AsyncTaskStatus.SCHEDULED and task.execute_after is not None:
+        moment = task.execute_after
+    return moment.astimezone(timezone.utc).isoformat() if moment else ""
 
 
 @attrs.frozen

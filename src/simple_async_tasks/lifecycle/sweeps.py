@@ -133,3 +133,55 @@ def requeue_stale(
             attempt_timeout,
         )
     return report
+
+
+def promote_due(
+    *,
+    dao: TaskDao[T],
+    queue: TaskQueue[T],
+    clock: Clock = system_clock,
+    converter: cattrs.Converter = default_converter,
+    page_size: int = 100,
+    max_tasks: int = 10_000,
+) -> list[T]:
+    """Enqueue the SCHEDULED tasks that come due within the queue's longest delay.
+
+    SCHEDULED tasks are listed earliest ``execute_after`` first, so the sweep
+    stops at the first one not yet due. Each is moved to QUEUED with one
+    conditional write (still SCHEDULED, same version) before its parcel is
+    pushed with the delay left, so sweeps running at the same time enqueue
+    each task once. Returns the tasks this sweep enqueued.
+    """
+    spec = task_spec(dao.task_class)
+    now = clock.now()
+    horizon = now + queue.max_delay
+    meta = ParcelMeta(
+        queue_type=queue.queue_type, queue_url=queue.queue_url, task_type=spec.task_type
+    )
+    promoted: list[T] = []
+    examined = 0
+    cursor: str | None = None
+    while examined < max_tasks:
+        page = dao.find_by_status(S.SCHEDULED, limit=page_size, cursor=cursor)
+        for task in page.items:
+            if task.execute_after is not None and task.execute_after > horizon:
+                return promoted
+            examined += 1
+            try:
+                queued = dao.transition(
+                    spec.unique_key(task, converter),
+                    Transition(status=S.QUEUED),
+                    condition=status_in(S.SCHEDULED) & VersionEquals(task.version),
+                )
+            except ConditionFailedError:
+                continue  # another sweep, a cancel or an enqueue got there first
+            delay = timedelta(0)
+            if queued.execute_after is not None:
+                delay = max(timedelta(0), queued.execute_after - now)
+            queue.push(TaskParcel(task=queued, meta=meta), delay=min(delay, queue.max_delay))
+            promoted.append(queued)
+            logger.info("promoted %s %s: due", spec.task_type, queued.uuid)
+        cursor = page.cursor
+        if cursor is None:
+            break
+    return promoted

@@ -1,0 +1,110 @@
+"""Operator actions on one task: cancel, halt, resume, retry. Each is one conditional write.
+
+Because every change is conditional, an operator never races an executor into
+a double run: a task that an executor has claimed (ATTEMPTED) cannot be
+canceled or halted under it, and a canceled or halted task is skipped by any
+delivery of a message still on the queue.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TypeVar
+
+import cattrs
+
+from ..clock import Clock, system_clock
+from ..conditions import status_in
+from ..contracts import TaskDao, TaskQueue, Transition
+from ..definition import task_spec
+from ..errors import ConditionFailedError, InvalidTaskError, TaskNotFoundError
+from ..parcel import ParcelMeta, TaskParcel
+from ..serialization import default_converter
+from ..task import AsyncTask, AsyncTaskStatus
+
+T = TypeVar("T", bound=AsyncTask)
+S = AsyncTaskStatus
+
+
+def _change(dao: TaskDao[T], unique_key: str, change: Transition, allowed: set[S], verb: str) -> T:
+    try:
+        return dao.transition(unique_key, change, condition=status_in(allowed))
+    except ConditionFailedError as lost:
+        current: T | None = lost.current
+        if current is None:
+            raise TaskNotFoundError(task_spec(dao.task_class).task_type, unique_key) from None
+        allowed_text = ", ".join(sorted(s.value for s in allowed))
+        raise InvalidTaskError(
+            f"cannot {verb} {task_spec(dao.task_class).task_type} {unique_key!r}: it is "
+            f"{current.status.value}, and only {allowed_text} tasks can be {verb}ed"
+            + (" (wait for the running attempt to end)" if current.status is S.ATTEMPTED else "")
+        ) from None
+
+
+def cancel(dao: TaskDao[T], unique_key: str) -> T:
+    """Mark a SCHEDULED, QUEUED, HALTED or FAILED task CANCELED: it will never run.
+
+    Raises:
+        TaskNotFoundError: no such task.
+        InvalidTaskError: the task is running (ATTEMPTED) or already finished.
+    """
+    change = Transition(status=S.CANCELED, final=True)
+    return _change(dao, unique_key, change, {S.SCHEDULED, S.QUEUED, S.HALTED, S.FAILED}, "cancel")
+
+
+def halt(dao: TaskDao[T], unique_key: str) -> T:
+    """Park a SCHEDULED, QUEUED or FAILED task as HALTED: deliveries skip it until resumed."""
+    return _change(
+        dao, unique_key, Transition(status=S.HALTED), {S.SCHEDULED, S.QUEUED, S.FAILED}, "halt"
+    )
+
+
+def _push(
+    dao: TaskDao[T], queue: TaskQueue[T], task: T, clock: Clock, converter: cattrs.Converter
+) -> None:
+    spec = task_spec(dao.task_class)
+    delay = timedelta(0)
+    if task.execute_after is not None:
+        delay = max(timedelta(0), min(task.execute_after - clock.now(), queue.max_delay))
+    meta = ParcelMeta(
+        queue_type=queue.queue_type, queue_url=queue.queue_url, task_type=spec.task_type
+    )
+    queue.push(TaskParcel(task=task, meta=meta), delay=delay)
+
+
+def resume(
+    dao: TaskDao[T],
+    queue: TaskQueue[T],
+    unique_key: str,
+    *,
+    clock: Clock = system_clock,
+    converter: cattrs.Converter = default_converter,
+) -> T:
+    """Make a HALTED task QUEUED again and push it (SCHEDULED if it is due beyond the queue's
+    longest delay: the scheduler enqueues it)."""
+    current = dao.get(unique_key)
+    later = (
+        current is not None
+        and current.execute_after is not None
+        and current.execute_after - clock.now() > queue.max_delay
+    )
+    status = S.SCHEDULED if later else S.QUEUED
+    task = _change(dao, unique_key, Transition(status=status), {S.HALTED}, "resume")
+    if status is S.QUEUED:
+        _push(dao, queue, task, clock, converter)
+    return task
+
+
+def retry(
+    dao: TaskDao[T],
+    queue: TaskQueue[T],
+    unique_key: str,
+    *,
+    clock: Clock = system_clock,
+    converter: cattrs.Converter = default_converter,
+) -> T:
+    """Put a FAILED task back to QUEUED (attempts kept, due now) and push it."""
+    change = Transition(status=S.QUEUED, execute_after=None)
+    task = _change(dao, unique_key, change, {S.FAILED}, "retry")
+    _push(dao, queue, task, clock, converter)
+    return task

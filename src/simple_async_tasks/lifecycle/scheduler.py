@@ -1,0 +1,103 @@
+"""The periodic work that keeps tasks moving: recurring schedules and the two sweeps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from ..clock import Clock, system_clock
+from ..contracts import TaskDao, TaskQueue
+from .recurring import RecurringSchedule
+from .sweeps import promote_due, requeue_stale
+
+logger = logging.getLogger("simple_async_tasks.scheduler")
+
+
+@attrs.define
+class SchedulerReport:
+    """What one scheduler run did (counts of tasks)."""
+
+    enqueued: int = 0
+    """New occurrences of recurring schedules."""
+    promoted: int = 0
+    """SCHEDULED tasks that came due."""
+    requeued: int = 0
+    """QUEUED or FAILED tasks whose message was lost, pushed again."""
+    stuck: int = 0
+    """ATTEMPTED tasks past their attempt timeout."""
+    out_of_time: bool = False
+    """The run stopped early to stay within its time budget."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+class Scheduler:
+    """Runs the recurring schedules and the sweeps, once per call of ``run_once``.
+
+    Run it every minute: from an EventBridge schedule with
+    ``simple_async_tasks.aws.create_schedule_handler``, from cron, or from a
+    loop. Every step is safe to run in several places at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        schedules: Sequence[RecurringSchedule[Any]] = (),
+        sweep: Sequence[tuple[TaskDao[Any], TaskQueue[Any]]] = (),
+        requeue_after: timedelta = timedelta(minutes=15),
+        attempt_timeout: timedelta = timedelta(minutes=15),
+        clock: Clock = system_clock,
+    ) -> None:
+        self.schedules = list(schedules)
+        self.sweep = list(sweep)
+        for schedule in self.schedules:
+            pair = (schedule.dao, schedule.queue)
+            if not any(d is pair[0] and q is pair[1] for d, q in self.sweep):
+                self.sweep.append(pair)
+        self.requeue_after = requeue_after
+        self.attempt_timeout = attempt_timeout
+        self.clock = clock
+
+    def run_once(self, *, may_continue: Callable[[], bool] = lambda: True) -> SchedulerReport:
+        """Enqueue due occurrences, promote due SCHEDULED tasks, re-push lost ones.
+
+        ``may_continue`` is asked before each step; when it says no, the run
+        stops (the next run picks up where this one could not).
+        """
+        report = SchedulerReport()
+        steps: list[Callable[[], None]] = []
+        for schedule in self.schedules:
+
+            def occurrences(schedule: RecurringSchedule[Any] = schedule) -> None:
+                report.enqueued += len(schedule.run(self.clock.now()))
+
+            steps.append(occurrences)
+        for dao, queue in self.sweep:
+
+            def promote(dao: TaskDao[Any] = dao, queue: TaskQueue[Any] = queue) -> None:
+                report.promoted += len(promote_due(dao=dao, queue=queue, clock=self.clock))
+
+            def requeue(dao: TaskDao[Any] = dao, queue: TaskQueue[Any] = queue) -> None:
+                swept = requeue_stale(
+                    dao=dao,
+                    queue=queue,
+                    older_than=self.requeue_after,
+                    attempt_timeout=self.attempt_timeout,
+                    clock=self.clock,
+                )
+                report.requeued += len(swept.requeued)
+                report.stuck += len(swept.stuck)
+
+            steps.extend((promote, requeue))
+        for step in steps:
+            if not may_continue():
+                report.out_of_time = True
+                break
+            step()
+        logger.info("scheduler run: %s", report.as_dict())
+        return report
