@@ -22,10 +22,16 @@ from simple_async_tasks import (
     AsyncTask,
     RetryLaterError,
     RetryPolicy,
+    Scheduler,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
-from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler
+from simple_async_tasks.aws import (
+    DynamoTaskDao,
+    SqsTaskQueue,
+    create_schedule_handler,
+    create_sqs_handler,
+)
 
 TABLE = os.environ.get("TASKS_TABLE", "simple-async-tasks")
 QUEUE_URL = os.environ.get("TASKS_QUEUE_URL", "")
@@ -94,4 +100,8 @@ execute_crm_sync = with_execute_lifecycle(
 )
 
 handler = create_sqs_handler([execute_invoice_email, execute_crm_sync])
-"""The Lambda entry point: ``examples.lambda_app.handler``."""
+"""The executor Lambda: ``examples.lambda_app.handler``."""
+
+scheduler = Scheduler(sweep=[(invoice_dao, queue), (crm_dao, queue)])
+schedule_handler = create_schedule_handler(scheduler)
+"""The scheduler Lambda, run every minute: ``examples.lambda_app.schedule_handler``."""

@@ -24,3 +24,20 @@ def test_quickstart_prints_final_statuses():
     assert any(line.startswith("u2: FULFILLED attempts=2") for line in lines)
     assert "attempt 1 failed (ConnectionError); retry in 5s" in out.stderr
     assert "grace@example.com" not in out.stderr  # logs carry ids, not payloads
+
+
+def test_scheduling_example_runs_each_worked_example_at_its_time():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "scheduling.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert out.stdout.splitlines() == [
+        "reminder saved as SCHEDULED",
+        "Sun 12:01:00 welcome ada",
+        "Mon 02 09:00 weekly report of 2026-03-02",
+        "Sun 08 12:00 reminder ada",
+        "Mon 09 09:00 weekly report of 2026-03-09",
+    ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
+import sys
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -142,3 +145,34 @@ def lambda_event(messages: list[dict[str, Any]], arn: str) -> dict[str, Any]:
             for m in messages
         ]
     }
+
+
+class Context:
+    def __init__(self, remaining_ms: list[int]) -> None:
+        self.remaining = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining.pop(0) if len(self.remaining) > 1 else self.remaining[0]
+
+
+def load_app(monkeypatch: Any, endpoint: str, table: str, queue_url: str) -> ModuleType:
+    """examples/lambda_app.py, configured for the local endpoint, freshly imported."""
+    monkeypatch.setenv("TASKS_TABLE", table)
+    monkeypatch.setenv("TASKS_QUEUE_URL", queue_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    _reset_clients()
+    sys.modules.pop("examples.lambda_app", None)
+    return importlib.import_module("examples.lambda_app")
+
+
+@pytest.fixture
+def app(monkeypatch: Any, aws_endpoint: str, table: str, queue_url: str) -> Iterator[ModuleType]:
+    yield load_app(monkeypatch, aws_endpoint, table, queue_url)
+    sys.modules.pop("examples.lambda_app", None)
+    _reset_clients()
+
+
+def _reset_clients() -> None:
+    from simple_async_tasks.aws import reset_clients
+
+    reset_clients()

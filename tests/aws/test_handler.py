@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
-from types import ModuleType
 
 import pytest
 
 from simple_async_tasks import AsyncTaskStatus, InvalidEventError
 from simple_async_tasks.aws import reset_clients
 
-from .conftest import lambda_event, queue_arn, receive_all
+from .conftest import Context, lambda_event, load_app, queue_arn, receive_all
 
 S = AsyncTaskStatus
-
-
-class Context:
-    def __init__(self, remaining_ms: list[int]) -> None:
-        self.remaining = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining.pop(0) if len(self.remaining) > 1 else self.remaining[0]
-
-
-def load_app(monkeypatch, endpoint: str, table: str, queue_url: str) -> ModuleType:
-    """examples/lambda_app.py, configured for the local endpoint, freshly imported."""
-    monkeypatch.setenv("TASKS_TABLE", table)
-    monkeypatch.setenv("TASKS_QUEUE_URL", queue_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    reset_clients()
-    sys.modules.pop("examples.lambda_app", None)
-    return importlib.import_module("examples.lambda_app")
-
-
-@pytest.fixture
-def app(monkeypatch, aws_endpoint, table, queue_url) -> ModuleType:
-    yield load_app(monkeypatch, aws_endpoint, table, queue_url)
-    sys.modules.pop("examples.lambda_app", None)
-    reset_clients()
 
 
 def deliver(app, sqs, queue_url, context=None):

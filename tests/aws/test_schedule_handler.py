@@ -1,0 +1,42 @@
+"""The scheduler Lambda of examples/lambda_app.py on the local endpoint."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from simple_async_tasks import AsyncTaskStatus
+
+from .conftest import Context, lambda_event, queue_arn, receive_all
+
+
+class _Lost(Exception):
+    pass
+
+
+def test_schedule_handler_recovers_a_lost_push(app, sqs, queue_url):
+    def lost(parcel, delay=timedelta(0)):
+        raise _Lost  # the process died between the save and the push
+
+    app.queue.push = lost
+    try:
+        app.enqueue_invoice_email("lost-1", "a@x", 1)
+    except _Lost:
+        pass
+    finally:
+        del app.queue.push
+    assert receive_all(sqs, queue_url) == []
+    app.scheduler.requeue_after = timedelta(0)
+    event = {"source": "aws.events", "detail-type": "Scheduled Event"}
+    result = app.schedule_handler(event, Context([60_000]))
+    assert result["requeued"] == 1
+    assert result["out_of_time"] is False
+    messages = receive_all(sqs, queue_url)
+    assert len(messages) == 1
+    response = app.handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
+    assert response == {"batchItemFailures": []}
+    assert app.invoice_dao.get("lost-1").status is AsyncTaskStatus.FULFILLED
+
+
+def test_schedule_handler_stops_when_time_runs_short(app):
+    result = app.schedule_handler({}, Context([1_000]))
+    assert result["out_of_time"] is True
