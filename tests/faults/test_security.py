@@ -200,4 +200,5 @@ def test_deploy_role_grants_exactly_what_the_code_calls(dynamodb, sqs, table, qu
             assert "DeadLetterQueue" not in text
         else:
             assert "ExecutorLogGroup" in text
+            assert "SchedulerLogGroup" in text
     assert json.dumps(sorted(granted["dynamodb:Query"])).count("/index/gsi1") == 1
