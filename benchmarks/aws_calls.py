@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import attrs
@@ -22,11 +23,15 @@ from botocore.config import Config
 
 from simple_async_tasks import (
     AsyncTask,
+    Scheduler,
     enqueue_many,
+    promote_due,
+    recurring_schedule,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler, create_table
+from simple_async_tasks.testing import FakeClock
 from simple_async_tasks.testing.local_aws import local_aws_endpoint
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -175,6 +180,33 @@ def main() -> None:
         )
         single = events([enqueue_and_receive(2 * n + 1)], arn)[0]
         row("execute, a single record", counter.measure(lambda: handler(single, None)), 4)
+        # the scheduler: a run with nothing to do, and the calls of each task it moves
+        clock = FakeClock(datetime.now(timezone.utc))
+        timed_dao = DynamoTaskDao(Job, table_name="tasks", client=dynamodb, clock=clock)
+        schedule = recurring_schedule(
+            name="every-minute",
+            get_new=lambda moment: Job(n=10_000_000 + int(moment.timestamp()) // 60),
+            every=timedelta(minutes=1),
+            start_at=clock.now(),
+            dao=timed_dao,
+            queue=queue,
+            clock=clock,
+        )
+        scheduler = Scheduler(schedules=[schedule], clock=clock)
+        scheduler.run_once()
+        receive(sqs, url)
+        idle = counter.measure(scheduler.run_once)
+        later = [
+            Job(n=20_000_000 + i, execute_after=clock.now() + timedelta(days=1)) for i in range(n)
+        ]
+        enqueue_many(later, dao=timed_dao, queue=queue, clock=clock)
+        clock.advance(timedelta(days=1, seconds=1))
+        promote = counter.measure(lambda: promote_due(dao=timed_dao, queue=queue, clock=clock))
+        receive(sqs, url)
+        schedule_rows = [
+            ("scheduler run, nothing due (1 schedule)", idle, 1),
+            ("promote_due, per task promoted", promote, n),
+        ]
         try:
             from _peers import LambdaContext, create_powertools_table, powertools_handler
         except ImportError:
@@ -200,6 +232,10 @@ def main() -> None:
         breakdown = ", ".join(f"{op} {count / tasks:g}" for op, count in sorted(calls.items()))
         ref = f"{reference:g}" if reference is not None else "-"
         print(f"{name:<40} {per:>10.2f} {ref:>12}  {breakdown}")
+    for name, calls, per_what in schedule_rows:
+        per = sum(calls.values()) / per_what
+        breakdown = ", ".join(f"{op} {count / per_what:g}" for op, count in sorted(calls.items()))
+        print(f"{name:<40} {per:>10.2f} {'-':>12}  {breakdown}")
     if not powertools_rows:
         print("(Powertools not installed: pip install --group bench)")
     for name, calls in peers:

@@ -40,3 +40,32 @@ def test_schedule_handler_recovers_a_lost_push(app, sqs, queue_url):
 def test_schedule_handler_stops_when_time_runs_short(app):
     result = app.schedule_handler({}, Context([1_000]))
     assert result["out_of_time"] is True
+
+
+def test_a_canceled_task_delivered_costs_one_call_and_never_runs(app, dynamodb, sqs, queue_url):
+    from collections import Counter
+
+    from simple_async_tasks import cancel_task
+
+    for i in range(3):
+        app.enqueue_invoice_email(f"c{i}", "a@x", i)
+    for i in range(3):
+        cancel_task(app.invoice_dao, f"c{i}")
+    messages = receive_all(sqs, queue_url)
+    calls: Counter[str] = Counter()
+
+    def count(model, **_):
+        calls[model.name] += 1
+
+    client = app.invoice_dao.client
+    client.meta.events.register("before-call", count)
+    try:
+        response = app.handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
+        single = app.handler(lambda_event(messages[:1], queue_arn(sqs, queue_url)), None)
+    finally:
+        client.meta.events.unregister("before-call", count)
+    assert response == single == {"batchItemFailures": []}
+    assert app.OUTBOX == []
+    # the batch of 3: one BatchGetItem; the single record: one failed conditional claim
+    assert calls == Counter({"BatchGetItem": 1, "UpdateItem": 1})
+    assert all(app.invoice_dao.get(f"c{i}").status is AsyncTaskStatus.CANCELED for i in range(3))
