@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 
 from .backends.memory import InMemoryTaskDao, InMemoryTaskQueue
+from .backends.sqlite import SqliteTaskDao
+from .backends.sqlite_queue import SqliteTaskQueue
 from .clock import Clock, SystemClock
 from .conditions import Condition
 from .contracts import MutexLock, Page, TaskDao, TaskQueue, Transition
@@ -80,6 +82,8 @@ __all__ = [
     "SchedulerReport",
     "SerializationError",
     "SimpleAsyncTasksError",
+    "SqliteTaskDao",
+    "SqliteTaskQueue",
     "SweepReport",
     "SystemClock",
     "TaskDao",

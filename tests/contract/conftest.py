@@ -1,4 +1,4 @@
-"""Backends side by side: every contract test runs on memory and on DynamoDB (moto server)."""
+"""Backends side by side: every contract test runs on memory, SQLite and DynamoDB (moto)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ from ..aws.conftest import aws_endpoint, dynamodb, table  # noqa: F401  (fixture
 DaoFactory = Callable[..., Any]
 
 
-@pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.aws)])
-def make_dao(request: pytest.FixtureRequest, clock: FakeClock) -> DaoFactory:
+@pytest.fixture(params=["memory", "sqlite", pytest.param("dynamodb", marks=pytest.mark.aws)])
+def make_dao(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Any) -> DaoFactory:
     if request.param == "memory":
         return lambda cls, **kw: InMemoryTaskDao(cls, clock=clock, **kw)
+    if request.param == "sqlite":
+        from simple_async_tasks import SqliteTaskDao
+
+        return lambda cls, **kw: SqliteTaskDao(cls, tmp_path / "tasks.db", clock=clock, **kw)
     pytest.importorskip("boto3")
     from simple_async_tasks.aws import DynamoTaskDao
 

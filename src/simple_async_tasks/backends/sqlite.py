@@ -1,0 +1,287 @@
+"""Durable embedded backends on SQLite (standard library): no server, nothing lost on restart.
+
+``SqliteTaskDao`` keeps task records in one database file; every write runs
+in a ``BEGIN IMMEDIATE`` transaction (SQLite's write lock, shared by every
+thread and process using the file), which reads the record, checks the
+condition and writes (``UPDATE ... WHERE version = ?``) atomically. The file
+is in WAL mode, so readers never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import cattrs
+
+from ..clock import Clock, system_clock
+from ..conditions import Condition, evaluate
+from ..contracts import MutexLock, Page, Transition
+from ..definition import task_spec
+from ..errors import ConditionFailedError, MutexHeldError
+from ..serialization import default_converter, dumps, structure_task, unstructure_task
+from ..task import AsyncTask, AsyncTaskStatus
+from ._records import apply_transition, check_batch_size, stamp_save
+
+T = TypeVar("T", bound=AsyncTask)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    pk TEXT PRIMARY KEY,
+    task_type TEXT NOT NULL,
+    unique_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    order_key TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (task_type, status, order_key, unique_key);
+CREATE TABLE IF NOT EXISTS mutexes (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+"""
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def order_key(task: AsyncTask) -> str:
+    """The listing order: when a SCHEDULED task is due, when any other last changed."""
+    moment = task.updated_at
+    if task.status is AsyncTaskStatus.SCHEDULED and task.execute_after is not None:
+        moment = task.execute_after
+    return _utc(moment) if moment is not None else ""
+
+
+class SqliteConnections:
+    """One connection per thread to a database file, in WAL mode, with a busy timeout."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        self.path = str(path)
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def get(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction: the file's write lock for its whole duration."""
+        conn = self.get()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+class SqliteTaskDao(Generic[T]):
+    """Stores the tasks of one class in a SQLite file shared by threads and processes."""
+
+    def __init__(
+        self,
+        task_class: type[T],
+        path: str | Path = "tasks.db",
+        *,
+        clock: Clock = system_clock,
+        converter: cattrs.Converter = default_converter,
+        timeout: float = 30.0,
+    ) -> None:
+        self._spec = task_spec(task_class)
+        self._clock = clock
+        self._converter = converter
+        self.db = SqliteConnections(path, timeout=timeout)
+        self.db.get().executescript(_SCHEMA)
+
+    @property
+    def task_class(self) -> type[T]:
+        return self._spec.cls
+
+    def unique_key(self, task: T) -> str:
+        return self._spec.unique_key(task, self._converter)
+
+    def _pk(self, unique_key: str) -> str:
+        return f"{self._spec.task_type}#{unique_key}"
+
+    def _decode(self, data: str) -> T:
+        return structure_task(json.loads(data), self._spec.cls, self._converter)
+
+    def _read(self, conn: sqlite3.Connection, unique_key: str) -> T | None:
+        row = conn.execute(
+            "SELECT data FROM tasks WHERE pk = ?", (self._pk(unique_key),)
+        ).fetchone()
+        return self._decode(row[0]) if row else None
+
+    def _write(self, conn: sqlite3.Connection, key: str, old: T | None, new: T) -> None:
+        data = dumps(unstructure_task(new, self._converter))
+        if old is None:
+            conn.execute(
+                "INSERT INTO tasks (pk, task_type, unique_key, status, version, order_key, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self._pk(key),
+                    self._spec.task_type,
+                    key,
+                    new.status.value,
+                    new.version,
+                    order_key(new),
+                    data,
+                ),
+            )
+            return
+        cursor = conn.execute(
+            "UPDATE tasks SET status = ?, version = ?, order_key = ?, data = ? "
+            "WHERE pk = ? AND version = ?",
+            (new.status.value, new.version, order_key(new), data, self._pk(key), old.version),
+        )
+        if cursor.rowcount != 1:  # cannot happen under the write lock; refuse rather than lose
+            raise ConditionFailedError(self._read(conn, key))
+
+    def get(self, unique_key: str) -> T | None:
+        return self._read(self.db.get(), unique_key)
+
+    def get_many(self, unique_keys: Sequence[str]) -> dict[str, T]:
+        found: dict[str, T] = {}
+        keys = list(dict.fromkeys(unique_keys))
+        conn = self.db.get()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT unique_key, data FROM tasks WHERE pk IN ({marks})",
+                [self._pk(k) for k in chunk],
+            ).fetchall()
+            found.update((key, self._decode(data)) for key, data in rows)
+        return found
+
+    def save(self, task: T, *, condition: Condition | None) -> T:
+        key = self.unique_key(task)
+        with self.db.write() as conn:
+            stored = self._read(conn, key)
+            if condition is not None and not evaluate(condition, stored):
+                raise ConditionFailedError(stored)
+            new = stamp_save(task, stored, self._clock.now())
+            self._write(conn, key, stored, new)
+            return new
+
+    def upsert(self, task: T) -> T:
+        return self.save(task, condition=None)
+
+    def transition(
+        self,
+        unique_key: str,
+        change: Transition,
+        *,
+        condition: Condition,
+        acquire: MutexLock | None = None,
+        release: MutexLock | None = None,
+    ) -> T:
+        with self.db.write() as conn:
+            stored = self._read(conn, unique_key)
+            if stored is None or not evaluate(condition, stored):
+                raise ConditionFailedError(stored)
+            if acquire is not None:
+                held = self._lock_row(conn, acquire.key)
+                if held is not None and not held.is_free_for(acquire):
+                    raise MutexHeldError(
+                        acquire.key, held.owner, held.expires_at - acquire.acquired_at
+                    )
+                conn.execute(
+                    "INSERT OR REPLACE INTO mutexes (key, owner, acquired_at, expires_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (
+                        acquire.key,
+                        acquire.owner,
+                        _utc(acquire.acquired_at),
+                        _utc(acquire.expires_at),
+                    ),
+                )
+            if release is not None:
+                self._release(conn, release)
+            new = apply_transition(stored, change, self._clock.now())
+            self._write(conn, unique_key, stored, new)
+            return new
+
+    def transition_many(
+        self, changes: Sequence[tuple[T, Transition]], *, condition: Condition
+    ) -> list[T]:
+        check_batch_size(len(changes))
+        with self.db.write() as conn:
+            keys = [self.unique_key(record) for record, _ in changes]
+            current = [self._read(conn, key) for key in keys]
+            for (record, _), stored in zip(changes, current, strict=True):
+                if stored is None or stored.version != record.version:
+                    raise ConditionFailedError(stored)
+                if not evaluate(condition, stored):
+                    raise ConditionFailedError(stored)
+            now = self._clock.now()
+            out = []
+            for key, stored, (_, change) in zip(keys, current, changes, strict=True):
+                assert stored is not None
+                new = apply_transition(stored, change, now)
+                self._write(conn, key, stored, new)
+                out.append(new)
+            return out
+
+    def _lock_row(self, conn: sqlite3.Connection, key: str) -> MutexLock | None:
+        row = conn.execute(
+            "SELECT owner, acquired_at, expires_at FROM mutexes WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        return MutexLock(
+            key=key,
+            owner=row[0],
+            acquired_at=datetime.fromisoformat(row[1]),
+            expires_at=datetime.fromisoformat(row[2]),
+        )
+
+    def _release(self, conn: sqlite3.Connection, lock: MutexLock) -> None:
+        conn.execute("DELETE FROM mutexes WHERE key = ? AND owner = ?", (lock.key, lock.owner))
+
+    def release_mutex(self, lock: MutexLock) -> None:
+        with self.db.write() as conn:
+            self._release(conn, lock)
+
+    def mutex_holder(self, mutex_key: str) -> MutexLock | None:
+        """The lock stored for ``mutex_key`` (expired or not), or None."""
+        return self._lock_row(self.db.get(), mutex_key)
+
+    def find_by_status(
+        self, status: AsyncTaskStatus, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[T]:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        after_order, after_key = cursor.split("|", 1) if cursor else ("", "")
+        rows = (
+            self.db.get()
+            .execute(
+                "SELECT order_key, unique_key, data FROM tasks "
+                "WHERE task_type = ? AND status = ? AND (order_key, unique_key) > (?, ?) "
+                "ORDER BY order_key, unique_key LIMIT ?",
+                (self._spec.task_type, status.value, after_order, after_key, limit + 1),
+            )
+            .fetchall()
+        )
+        page = rows[:limit]
+        more = len(rows) > limit
+        next_cursor = f"{page[-1][0]}|{page[-1][1]}" if more and page else None
+        return Page(items=[self._decode(r[2]) for r in page], cursor=next_cursor)

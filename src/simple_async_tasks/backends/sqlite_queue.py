@@ -1,0 +1,196 @@
+"""``SqliteTaskQueue``: durable messages in a SQLite file, with delays, a visibility timeout,
+receive counts and a dead-letter table, like SQS on one machine."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import attrs
+import cattrs
+
+from .._limits import check_body_size, check_delay
+from ..clock import Clock, system_clock
+from ..parcel import TaskParcel, encode_parcel
+from ..serialization import default_converter
+from ..task import AsyncTask
+from .sqlite import SqliteConnections, _utc
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    visible_at TEXT NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue, visible_at, id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    receive_count INTEGER NOT NULL,
+    dead_at TEXT NOT NULL
+);
+"""
+
+
+@attrs.frozen
+class ReceivedMessage:
+    """A message taken for processing; delete it when done, or let it become visible again."""
+
+    message_id: str
+    receipt: str
+    body: str
+    receive_count: int
+
+
+class SqliteTaskQueue:
+    """A durable queue in a SQLite file, safe across threads and processes.
+
+    A received message is hidden for ``visibility_timeout``; if it is not
+    deleted by then (the worker crashed), it is delivered again. A message
+    received ``max_receives`` times without being deleted moves to the
+    dead-letter table (``dead_letters()``, ``redrive()``).
+    """
+
+    queue_type = "SQLITE"
+
+    def __init__(
+        self,
+        path: str | Path = "tasks.db",
+        *,
+        name: str = "default",
+        clock: Clock = system_clock,
+        converter: cattrs.Converter = default_converter,
+        visibility_timeout: timedelta = timedelta(minutes=5),
+        max_receives: int = 5,
+        max_delay: timedelta = timedelta(minutes=15),
+        max_body_bytes: int = 256 * 1024,
+        timeout: float = 30.0,
+    ) -> None:
+        if max_receives < 1:
+            raise ValueError(f"max_receives must be at least 1, got {max_receives}")
+        self.name = name
+        self._clock = clock
+        self._converter = converter
+        self.visibility_timeout = visibility_timeout
+        self.max_receives = max_receives
+        self._max_delay = max_delay
+        self._max_body_bytes = max_body_bytes
+        self.db = SqliteConnections(path, timeout=timeout)
+        self.db.get().executescript(_SCHEMA)
+        self._url = f"sqlite://{Path(path)}#{name}"
+
+    @property
+    def queue_url(self) -> str:
+        return self._url
+
+    @property
+    def max_delay(self) -> timedelta:
+        return self._max_delay
+
+    def _encode(self, parcel: TaskParcel[AsyncTask], delay: timedelta) -> str:
+        check_delay(delay, self._max_delay, queue=self._url)
+        body = encode_parcel(parcel, self._converter)
+        check_body_size(body, self._max_body_bytes, queue=self._url)
+        return body
+
+    def check(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
+        self._encode(parcel, delay)
+
+    def push(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
+        self.push_bodies([self._encode(parcel, delay)], delay=delay)
+
+    def push_many(
+        self, parcels: Sequence[TaskParcel[AsyncTask]], *, delay: timedelta = timedelta(0)
+    ) -> None:
+        self.push_bodies([self._encode(p, delay) for p in parcels], delay=delay)
+
+    def push_bodies(self, bodies: Sequence[str], *, delay: timedelta = timedelta(0)) -> None:
+        """Queue raw message bodies (one transaction)."""
+        visible = _utc(self._clock.now() + delay)
+        with self.db.write() as conn:
+            conn.executemany(
+                "INSERT INTO messages (queue, body, visible_at) VALUES (?, ?, ?)",
+                [(self.name, body, visible) for body in bodies],
+            )
+
+    def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
+        """Take up to ``max_messages`` visible messages, hiding them for the visibility timeout."""
+        now = self._clock.now()
+        out: list[ReceivedMessage] = []
+        with self.db.write() as conn:
+            rows = conn.execute(
+                "SELECT id, body, receive_count FROM messages "
+                "WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, id LIMIT ?",
+                (self.name, _utc(now), max_messages),
+            ).fetchall()
+            for message_id, body, count in rows:
+                if count >= self.max_receives:
+                    conn.execute(
+                        "INSERT INTO dead_letters (id, queue, body, receive_count, dead_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (message_id, self.name, body, count, _utc(now)),
+                    )
+                    conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+                    continue
+                receipt = uuid.uuid4().hex
+                conn.execute(
+                    "UPDATE messages SET visible_at = ?, receive_count = ?, receipt = ? "
+                    "WHERE id = ?",
+                    (_utc(now + self.visibility_timeout), count + 1, receipt, message_id),
+                )
+                out.append(ReceivedMessage(str(message_id), receipt, body, count + 1))
+        return out
+
+    def delete(self, message: ReceivedMessage) -> bool:
+        """Delete a processed message; False if its receipt expired (it was received again)."""
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM messages WHERE id = ? AND receipt = ?",
+                (int(message.message_id), message.receipt),
+            )
+            return cursor.rowcount == 1
+
+    def release(self, message: ReceivedMessage, *, delay: timedelta = timedelta(0)) -> None:
+        """Make a received message visible again after ``delay`` (a failed delivery)."""
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE messages SET visible_at = ? WHERE id = ? AND receipt = ?",
+                (_utc(self._clock.now() + delay), int(message.message_id), message.receipt),
+            )
+
+    def __len__(self) -> int:
+        row = (
+            self.db.get()
+            .execute("SELECT COUNT(*) FROM messages WHERE queue = ?", (self.name,))
+            .fetchone()
+        )
+        return int(row[0])
+
+    def dead_letters(self) -> list[tuple[str, str, int, datetime]]:
+        """Messages moved to the dead-letter table: (id, body, receive count, when)."""
+        rows = self.db.get().execute(
+            "SELECT id, body, receive_count, dead_at FROM dead_letters "
+            "WHERE queue = ? ORDER BY id",
+            (self.name,),
+        )
+        return [(str(i), b, c, datetime.fromisoformat(d)) for i, b, c, d in rows]
+
+    def redrive(self) -> int:
+        """Move every dead letter back to the queue, receive count reset; return how many."""
+        now = _utc(self._clock.now())
+        with self.db.write() as conn:
+            rows = conn.execute(
+                "SELECT id, body FROM dead_letters WHERE queue = ?", (self.name,)
+            ).fetchall()
+            conn.executemany(
+                "INSERT INTO messages (queue, body, visible_at) VALUES (?, ?, ?)",
+                [(self.name, body, now) for _, body in rows],
+            )
+            conn.execute("DELETE FROM dead_letters WHERE queue = ?", (self.name,))
+        return len(rows)
