@@ -1,4 +1,4 @@
-"""The durable embedded backends: SqliteTaskDao and SqliteTaskQueue, across threads and processes."""
+"""The durable embedded backends, SqliteTaskDao and SqliteTaskQueue, across processes."""
 
 from __future__ import annotations
 
