@@ -14,15 +14,14 @@ from typing import Generic, Literal, TypeVar
 import attrs
 import cattrs
 
-from .._limits import check_body_size, check_delay
 from ..clock import Clock, system_clock
 from ..conditions import Condition, evaluate
 from ..contracts import MutexLock, Page, Transition
 from ..definition import task_spec
 from ..errors import ConditionFailedError, MutexHeldError
-from ..parcel import TaskParcel, encode_parcel
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
+from ._local_queue import LocalQueue
 from ._records import apply_transition, check_batch_size, stamp_save
 
 T = TypeVar("T", bound=AsyncTask)
@@ -202,7 +201,7 @@ class QueuedMessage:
     delay: timedelta
 
 
-class InMemoryTaskQueue:
+class InMemoryTaskQueue(LocalQueue):
     """A thread-safe queue of JSON message bodies, FIFO or LIFO, with delays.
 
     Parcels are stored encoded, exactly as they would travel on SQS, so the
@@ -241,33 +240,10 @@ class InMemoryTaskQueue:
         """Every message ever pushed, in order (None when ``keep_history=False``)."""
 
     @property
-    def queue_url(self) -> str:
-        return self._url
-
-    @property
-    def max_delay(self) -> timedelta:
-        return self._max_delay
-
-    @property
     def clock(self) -> Clock:
         return self._clock
 
-    def _encode(self, parcel: TaskParcel[AsyncTask], delay: timedelta) -> str:
-        check_delay(delay, self._max_delay, queue=self._url)
-        body = encode_parcel(parcel, self._converter)
-        check_body_size(body, self._max_body_bytes, queue=self._url)
-        return body
-
-    def check(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
-        self._encode(parcel, delay)
-
-    def push(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
-        self.push_body(self._encode(parcel, delay), delay=delay)
-
-    def push_many(
-        self, parcels: Sequence[TaskParcel[AsyncTask]], *, delay: timedelta = timedelta(0)
-    ) -> None:
-        bodies = [self._encode(p, delay) for p in parcels]
+    def push_bodies(self, bodies: Sequence[str], *, delay: timedelta = timedelta(0)) -> None:
         for body in bodies:
             self.push_body(body, delay=delay)
 

@@ -11,11 +11,9 @@ from pathlib import Path
 import attrs
 import cattrs
 
-from .._limits import check_body_size, check_delay
 from ..clock import Clock, system_clock
-from ..parcel import TaskParcel, encode_parcel
 from ..serialization import default_converter
-from ..task import AsyncTask
+from ._local_queue import LocalQueue
 from .sqlite import SqliteConnections, _utc
 
 _SCHEMA = """
@@ -48,7 +46,7 @@ class ReceivedMessage:
     receive_count: int
 
 
-class SqliteTaskQueue:
+class SqliteTaskQueue(LocalQueue):
     """A durable queue in a SQLite file, safe across threads and processes.
 
     A received message is hidden for ``visibility_timeout``; if it is not
@@ -84,31 +82,6 @@ class SqliteTaskQueue:
         self.db = SqliteConnections(path, timeout=timeout)
         self.db.get().executescript(_SCHEMA)
         self._url = f"sqlite://{Path(path)}#{name}"
-
-    @property
-    def queue_url(self) -> str:
-        return self._url
-
-    @property
-    def max_delay(self) -> timedelta:
-        return self._max_delay
-
-    def _encode(self, parcel: TaskParcel[AsyncTask], delay: timedelta) -> str:
-        check_delay(delay, self._max_delay, queue=self._url)
-        body = encode_parcel(parcel, self._converter)
-        check_body_size(body, self._max_body_bytes, queue=self._url)
-        return body
-
-    def check(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
-        self._encode(parcel, delay)
-
-    def push(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
-        self.push_bodies([self._encode(parcel, delay)], delay=delay)
-
-    def push_many(
-        self, parcels: Sequence[TaskParcel[AsyncTask]], *, delay: timedelta = timedelta(0)
-    ) -> None:
-        self.push_bodies([self._encode(p, delay) for p in parcels], delay=delay)
 
     def push_bodies(self, bodies: Sequence[str], *, delay: timedelta = timedelta(0)) -> None:
         """Queue raw message bodies (one transaction)."""
