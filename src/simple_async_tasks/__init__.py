@@ -40,6 +40,7 @@ from .lifecycle.control import halt as halt_task
 from .lifecycle.control import resume as resume_task
 from .lifecycle.control import retry as retry_task
 from .lifecycle.execute import ExecuteOutcome, ExecuteResult, TaskExecutor, with_execute_lifecycle
+from .lifecycle.inspect import count_tasks, list_tasks, show_task
 from .lifecycle.queue import enqueue_many, with_queue_lifecycle
 from .lifecycle.recurring import RecurringSchedule, recurring_schedule
 from .lifecycle.retry import RetryPolicy
@@ -95,15 +96,18 @@ __all__ = [
     "Transition",
     "UnknownTaskTypeError",
     "cancel_task",
+    "count_tasks",
     "default_converter",
     "enqueue_many",
     "halt_task",
+    "list_tasks",
     "make_converter",
     "promote_due",
     "recurring_schedule",
     "requeue_stale",
     "resume_task",
     "retry_task",
+    "show_task",
     "with_execute_lifecycle",
     "with_queue_lifecycle",
 ]

@@ -153,6 +153,10 @@ class TaskDao(Protocol[T]):
         task not due)."""
         ...
 
+    def count_by_status(self, status: AsyncTaskStatus) -> int:
+        """How many tasks are in ``status`` (from the same index as ``find_by_status``)."""
+        ...
+
 
 class TaskQueue(Protocol[T_contra]):
     """Carries parcels to executors.

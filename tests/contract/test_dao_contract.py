@@ -248,3 +248,24 @@ def test_transition_many_is_all_or_nothing(make_dao, clock):
         )
     assert dao.get("u2").status is S.QUEUED
     assert dao.transition_many([], condition=status_in(S.QUEUED)) == []
+
+
+def test_inspection_counts_lists_and_shows(make_dao):
+    from simple_async_tasks import count_tasks, list_tasks, show_task
+
+    dao = make_dao(SendEmail)
+    for i in range(5):
+        dao.save(SendEmail(user_id=f"u{i}"), condition=None)
+    dao.transition(
+        "u0", Transition(status=S.FAILED, last_error="E: x"), condition=status_in(S.QUEUED)
+    )
+    other = make_dao(SyncAccount)  # another type in the same storage is not counted
+    other.save(SyncAccount(account_id="a", job=1), condition=None)
+    counts = count_tasks(dao)
+    assert counts[S.QUEUED] == 4
+    assert counts[S.FAILED] == 1
+    assert sum(counts.values()) == 5
+    failed = list_tasks(dao, S.FAILED)
+    assert [(t.user_id, t.last_error) for t in failed.items] == [("u0", "E: x")]
+    assert show_task(dao, "u3").user_id == "u3"
+    assert show_task(dao, "nobody") is None

@@ -444,6 +444,25 @@ class DynamoTaskDao(Generic[T]):
 
     # -- listing ---------------------------------------------------------------
 
+    def count_by_status(self, status: AsyncTaskStatus) -> int:
+        """A ``Query`` with ``Select=COUNT`` on ``gsi1`` (one call per 1 MB of index read)."""
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": GSI_NAME,
+            "KeyConditionExpression": "#g = :g",
+            "ExpressionAttributeNames": {"#g": "gsi1pk"},
+            "ExpressionAttributeValues": {":g": {"S": f"{self._spec.task_type}#{status.value}"}},
+            "Select": "COUNT",
+        }
+        total = 0
+        while True:
+            out = self._call("query", **params)
+            total += int(out.get("Count", 0))
+            last = out.get("LastEvaluatedKey")
+            if not last:
+                return total
+            params["ExclusiveStartKey"] = last
+
     def find_by_status(
         self, status: AsyncTaskStatus, *, limit: int = 100, cursor: str | None = None
     ) -> Page[T]:

@@ -164,6 +164,10 @@ class InMemoryTaskDao(Generic[T]):
         with self._lock:
             self._release(lock)
 
+    def count_by_status(self, status: AsyncTaskStatus) -> int:
+        with self._lock:
+            return len(self._by_status[status])
+
     def find_by_status(
         self, status: AsyncTaskStatus, *, limit: int = 100, cursor: str | None = None
     ) -> Page[T]:

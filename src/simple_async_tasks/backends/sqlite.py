@@ -265,6 +265,17 @@ class SqliteTaskDao(Generic[T]):
         """The lock stored for ``mutex_key`` (expired or not), or None."""
         return self._lock_row(self.db.get(), mutex_key)
 
+    def count_by_status(self, status: AsyncTaskStatus) -> int:
+        row = (
+            self.db.get()
+            .execute(
+                "SELECT COUNT(*) FROM tasks WHERE task_type = ? AND status = ?",
+                (self._spec.task_type, status.value),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
     def find_by_status(
         self, status: AsyncTaskStatus, *, limit: int = 100, cursor: str | None = None
     ) -> Page[T]:

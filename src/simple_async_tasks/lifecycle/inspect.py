@@ -1,0 +1,34 @@
+"""Inspection over any ``TaskDao``: what is queued, what failed and why, counts per status.
+
+Read-only; to change a task use ``cancel_task``, ``halt_task``, ``resume_task``
+and ``retry_task``, each one conditional write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from ..contracts import Page, TaskDao
+from ..task import AsyncTask, AsyncTaskStatus
+
+T = TypeVar("T", bound=AsyncTask)
+
+
+def list_tasks(
+    dao: TaskDao[T], status: AsyncTaskStatus, *, limit: int = 100, cursor: str | None = None
+) -> Page[T]:
+    """One page of the tasks in ``status``, oldest first; pass ``page.cursor`` for the next."""
+    return dao.find_by_status(status, limit=limit, cursor=cursor)
+
+
+def show_task(dao: TaskDao[T], unique_key: str) -> T | None:
+    """The stored task with this unique key (a consistent read), or None."""
+    return dao.get(unique_key)
+
+
+def count_tasks(
+    dao: TaskDao[T], statuses: Iterable[AsyncTaskStatus] = tuple(AsyncTaskStatus)
+) -> dict[AsyncTaskStatus, int]:
+    """How many tasks of the DAO's type are in each status."""
+    return {status: dao.count_by_status(status) for status in statuses}
