@@ -41,3 +41,11 @@ def test_scheduling_example_runs_each_worked_example_at_its_time():
         "Sun 08 12:00 reminder ada",
         "Mon 09 09:00 weekly report of 2026-03-09",
     ]
+
+
+def test_the_readme_tour_runs(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tour = readme.split("## A tour of the API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "tour.py"
+    script.write_text(tour, encoding="utf-8")
+    subprocess.run([sys.executable, str(script)], check=True, cwd=ROOT)
