@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from .errors import TaskDefinitionError, UnknownTaskTypeError
+from .errors import SimpleAsyncTasksError, TaskDefinitionError, UnknownTaskTypeError
 from .lifecycle.execute import ExecuteOutcome
 from .parcel import RawParcel, parse_parcel
 from .task import AsyncTask
@@ -92,3 +93,38 @@ class Router:
         if found is None:
             raise UnknownTaskTypeError(task_type, list(self.by_type))
         return found, raw
+
+
+def failure_reason(error: Exception) -> str:
+    """What to log about a failure: library errors in full, other errors by type only
+    (their messages may carry task data; the record keeps them in ``last_error``)."""
+    if isinstance(error, SimpleAsyncTasksError):
+        return f"{type(error).__name__}: {error}"
+    return type(error).__name__
+
+
+def settle(
+    message_id: str,
+    executor: RawExecutor,
+    outcome: ExecuteResultLike | Exception,
+    logger: logging.Logger,
+) -> bool:
+    """Log one outcome; True if its message may be deleted.
+
+    A failed attempt leaves the message on the queue: SQS redelivers it after
+    its visibility timeout (the task's backoff still applies: an early
+    redelivery is put back until due), and the redrive policy sends it to the
+    dead-letter queue after maxReceiveCount receives.
+    """
+    if isinstance(outcome, Exception):
+        logger.warning("message %s failed: %s", message_id, failure_reason(outcome))
+        return False
+    logger.info(
+        "message %s: %s %s %s -> %s",
+        message_id,
+        executor.task_type,
+        outcome.task.uuid,
+        outcome.outcome.value,
+        outcome.task.status.value,
+    )
+    return outcome.outcome is not ExecuteOutcome.FAILED

@@ -7,10 +7,16 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from ..errors import InvalidEventError, SimpleAsyncTasksError
-from ..lifecycle.execute import ExecuteOutcome
+from ..errors import InvalidEventError
 from ..parcel import RawParcel
-from ..routing import ExecuteResultLike, Executors, RawExecutor, Router
+from ..routing import (
+    ExecuteResultLike,
+    Executors,
+    RawExecutor,
+    Router,
+    failure_reason,
+    settle,
+)
 from .events import LambdaContext, SqsBatchResponse, SqsRecord
 
 logger = logging.getLogger("simple_async_tasks.lambda")
@@ -35,14 +41,6 @@ def _records(event: object) -> list[Any]:
                 "check the function's trigger"
             )
     return records
-
-
-def _reason(error: Exception) -> str:
-    """What to log about a failure: library errors in full, other errors by type only
-    (their messages may carry task data; the record keeps them in ``last_error``)."""
-    if isinstance(error, SimpleAsyncTasksError):
-        return f"{type(error).__name__}: {error}"
-    return type(error).__name__
 
 
 def create_sqs_handler(
@@ -116,30 +114,8 @@ def _route(
             raise InvalidEventError(f"record body must be a string, got {type(body).__name__}")
         return router.route(body, source=record.get("eventSourceARN"))
     except Exception as error:
-        logger.warning("message %s failed: %s", message_id, _reason(error))
+        logger.warning("message %s failed: %s", message_id, failure_reason(error))
         return None
-
-
-def _done(message_id: str, executor: RawExecutor, outcome: ExecuteResultLike | Exception) -> bool:
-    """Log one outcome; True if its message may be deleted.
-
-    A failed attempt leaves the message on the queue: SQS redelivers it after
-    its visibility timeout (the task's backoff still applies: an early
-    redelivery is put back until due), and the redrive policy sends it to the
-    dead-letter queue after maxReceiveCount receives.
-    """
-    if isinstance(outcome, Exception):
-        logger.warning("message %s failed: %s", message_id, _reason(outcome))
-        return False
-    logger.info(
-        "message %s: %s %s %s -> %s",
-        message_id,
-        executor.task_type,
-        outcome.task.uuid,
-        outcome.outcome.value,
-        outcome.task.status.value,
-    )
-    return outcome.outcome is not ExecuteOutcome.FAILED
 
 
 def _run_batched(
@@ -174,7 +150,7 @@ def _run_batched(
             may_start=may_start,
         )
         for (message_id, _), outcome in zip(items, outcomes, strict=False):
-            if not _done(message_id, executor, outcome):
+            if not settle(message_id, executor, outcome, logger):
                 failed.add(message_id)
     return [m for m in order if m in failed]
 
@@ -202,7 +178,7 @@ def _run_in_order(router: Router, records: list[Any], may_start: Callable[[], bo
                 )
             except Exception as error:
                 outcome = error
-            ok = _done(message_id, executor, outcome)
+            ok = settle(message_id, executor, outcome, logger)
         if not ok:
             failed.append(message_id)
             stop_reason = "an earlier message of this FIFO batch failed"
