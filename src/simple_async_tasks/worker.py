@@ -1,0 +1,189 @@
+"""A local worker: polls a queue, runs the executors, settles messages as the Lambda handler does.
+
+For people who run containers or a single machine instead of Lambda. Messages
+come from a ``SqliteTaskQueue`` or from SQS (long polling); a message is
+deleted when its delivery is done with (executed, skipped or put back) and
+left for redelivery when it failed. SIGTERM and SIGINT stop it gracefully:
+no new message is taken, the running tasks finish, and ``run`` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, Protocol
+
+import attrs
+
+from .backends.sqlite_queue import ReceivedMessage, SqliteTaskQueue
+from .lifecycle.scheduler import Scheduler
+from .routing import Executors, Router, failure_reason, settle
+
+logger = logging.getLogger("simple_async_tasks.worker")
+
+
+@attrs.frozen
+class Delivery:
+    """A message taken from a source, with what the source needs to settle it."""
+
+    message_id: str
+    body: str
+    handle: Any
+
+
+class MessageSource(Protocol):
+    """Where a worker takes messages from."""
+
+    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]: ...
+
+    def done(self, delivery: Delivery) -> None: ...
+
+
+class SqliteSource:
+    """Messages of a ``SqliteTaskQueue``; a failed delivery is hidden until its visibility
+    timeout ends, like SQS."""
+
+    def __init__(self, queue: SqliteTaskQueue) -> None:
+        self.queue = queue
+
+    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
+        found = self.queue.receive(max_messages)
+        return [Delivery(m.message_id, m.body, m) for m in found]
+
+    def done(self, delivery: Delivery) -> None:
+        handle: ReceivedMessage = delivery.handle
+        self.queue.delete(handle)
+
+
+class SqsSource:
+    """Messages of an SQS queue, received with long polling."""
+
+    def __init__(self, queue_url: str, client: Any) -> None:
+        self.queue_url = queue_url
+        self.client = client
+
+    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
+        out = self.client.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(max_messages, 10),
+            WaitTimeSeconds=min(int(wait.total_seconds()), 20),
+        )
+        return [
+            Delivery(m["MessageId"], m["Body"], m["ReceiptHandle"])
+            for m in out.get("Messages", [])
+        ]
+
+    def done(self, delivery: Delivery) -> None:
+        self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=delivery.handle)
+
+
+@attrs.define
+class WorkerSummary:
+    """What a worker did before it stopped."""
+
+    delivered: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    scheduler_runs: int = 0
+
+
+class Worker:
+    """Runs executors on messages from a source, ``concurrency`` tasks at a time."""
+
+    def __init__(
+        self,
+        executors: Executors,
+        source: MessageSource,
+        *,
+        concurrency: int = 4,
+        scheduler: Scheduler | None = None,
+        schedule_every: timedelta = timedelta(minutes=1),
+        poll_wait: timedelta = timedelta(seconds=1),
+        on_progress: Callable[[WorkerSummary], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.router = Router(executors)
+        self.source = source
+        self.concurrency = concurrency
+        self.scheduler = scheduler
+        self.schedule_every = schedule_every
+        self.poll_wait = poll_wait
+        self.on_progress = on_progress
+        self.summary = WorkerSummary()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Take no new message; ``run`` returns once the running tasks finish."""
+        self._stop.set()
+
+    def _deliver(self, delivery: Delivery) -> None:
+        ok = False
+        try:
+            executor, raw = self.router.route(delivery.body)
+            try:
+                outcome: Any = executor.execute_raw(raw, leave_failures_on_queue=True)
+            except Exception as error:
+                outcome = error
+            ok = settle(delivery.message_id, executor, outcome, logger)
+        except Exception as error:
+            logger.warning("message %s failed: %s", delivery.message_id, failure_reason(error))
+        if ok:
+            self.source.done(delivery)
+        with self._lock:
+            self.summary.delivered += 1
+            if ok:
+                self.summary.succeeded += 1
+            else:
+                self.summary.failed += 1
+        if self.on_progress is not None:
+            self.on_progress(self.summary)
+
+    def run(
+        self, *, handle_signals: bool = True, max_idle: timedelta | None = None
+    ) -> WorkerSummary:
+        """Work until stopped (SIGTERM, SIGINT, ``stop()``) or idle for ``max_idle``."""
+        previous: dict[signal.Signals, Any] = {}
+        if handle_signals and threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, lambda *_: self.stop())
+        running: set[Future[None]] = set()
+        next_schedule = time.monotonic()
+        idle_since = time.monotonic()
+        try:
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                while not self._stop.is_set():
+                    if self.scheduler is not None and time.monotonic() >= next_schedule:
+                        self.scheduler.run_once(may_continue=lambda: not self._stop.is_set())
+                        self.summary.scheduler_runs += 1
+                        next_schedule = time.monotonic() + self.schedule_every.total_seconds()
+                    running = {f for f in running if not f.done()}
+                    free = self.concurrency - len(running)
+                    if free <= 0:
+                        self._stop.wait(0.01)
+                        continue
+                    deliveries = self.source.take(free, self.poll_wait)
+                    if not deliveries:
+                        if running:
+                            idle_since = time.monotonic()
+                        elif max_idle is not None and (
+                            time.monotonic() - idle_since >= max_idle.total_seconds()
+                        ):
+                            break
+                        self._stop.wait(min(self.poll_wait.total_seconds(), 0.2))
+                        continue
+                    idle_since = time.monotonic()
+                    running.update(pool.submit(self._deliver, d) for d in deliveries)
+                if running:
+                    logger.info("stopping: waiting for %d running task(s)", len(running))
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        logger.info("worker stopped: %s", attrs.asdict(self.summary))
+        return self.summary

@@ -1,0 +1,106 @@
+"""The local worker: runs a SQLite queue dry, settles messages, stops gracefully on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from simple_async_tasks import (
+    AsyncTaskStatus,
+    RetryPolicy,
+    SqliteTaskDao,
+    SqliteTaskQueue,
+    with_execute_lifecycle,
+    with_queue_lifecycle,
+)
+from simple_async_tasks.worker import SqliteSource, Worker
+
+from .tasks import SendEmail
+
+ROOT = Path(__file__).resolve().parents[1]
+S = AsyncTaskStatus
+
+
+def test_worker_runs_everything_and_leaves_failures_for_redelivery(tmp_path):
+    from datetime import timedelta
+
+    dao = SqliteTaskDao(SendEmail, tmp_path / "t.db")
+    queue = SqliteTaskQueue(tmp_path / "t.db", visibility_timeout=timedelta(milliseconds=200))
+    enqueue = with_queue_lifecycle(get_new=lambda u: SendEmail(user_id=u), dao=dao, queue=queue)
+    fails = {"flaky": 1}
+
+    def logic(task):
+        if fails.get(task.user_id):
+            fails[task.user_id] -= 1
+            raise ConnectionError("down")
+
+    execute = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, retry=RetryPolicy(initial_delay=timedelta(0), jitter=0)
+    )
+    for user in ("a", "b", "flaky"):
+        enqueue(user)
+    queue.push_bodies(["not json"])
+    worker = Worker(
+        execute, SqliteSource(queue), concurrency=2, poll_wait=timedelta(milliseconds=50)
+    )
+    summary = worker.run(handle_signals=False, max_idle=timedelta(seconds=1))
+    assert [dao.get(u).status for u in ("a", "b", "flaky")] == [S.FULFILLED] * 3
+    assert dao.get("flaky").attempts == 2  # failed once, redelivered, then done
+    assert summary.succeeded == 3
+    assert summary.failed == 6  # the flaky attempt, and the bad message on each of 5 receives
+    assert len(queue) == 0
+    assert len(queue.dead_letters()) == 1  # the bad message, after max_receives
+
+
+WORKER = r"""
+import sys, time
+sys.path.insert(0, {root!r})
+from datetime import timedelta
+from simple_async_tasks import SqliteTaskDao, SqliteTaskQueue, with_execute_lifecycle
+from simple_async_tasks.worker import SqliteSource, Worker
+from tests.tasks import SendEmail
+
+db, log = sys.argv[1:3]
+dao = SqliteTaskDao(SendEmail, db)
+queue = SqliteTaskQueue(db)
+
+def logic(task):
+    with open(log, "a") as out:
+        out.write("start " + task.user_id + "\n")
+    time.sleep(1.5)
+    with open(log, "a") as out:
+        out.write("end " + task.user_id + "\n")
+
+worker = Worker(with_execute_lifecycle(logic, dao=dao, queue=queue), SqliteSource(queue),
+                concurrency=1, poll_wait=timedelta(milliseconds=50))
+worker.run()
+"""
+
+
+def test_sigterm_during_a_long_task_finishes_it_takes_no_new_one_and_exits_0(tmp_path):
+    db, log = tmp_path / "t.db", tmp_path / "log.txt"
+    dao = SqliteTaskDao(SendEmail, db)
+    queue = SqliteTaskQueue(db)
+    enqueue = with_queue_lifecycle(get_new=lambda u: SendEmail(user_id=u), dao=dao, queue=queue)
+    enqueue("first")
+    enqueue("second")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER.format(root=str(ROOT)), str(db), str(log)]
+    )
+    deadline = time.monotonic() + 60
+    while not (log.exists() and "start" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    lines = log.read_text().split("\n")
+    started = [line for line in lines if line.startswith("start")]
+    assert len(started) == 1  # no new task after SIGTERM
+    user = started[0].split()[1]
+    assert f"end {user}" in lines  # the running one finished
+    assert dao.get(user).status is S.FULFILLED
+    other = "second" if user == "first" else "first"
+    assert dao.get(other).status is S.QUEUED
+    assert len(queue) == 1
