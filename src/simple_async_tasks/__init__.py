@@ -39,10 +39,11 @@ from .lifecycle.control import cancel as cancel_task
 from .lifecycle.control import halt as halt_task
 from .lifecycle.control import resume as resume_task
 from .lifecycle.control import retry as retry_task
-from .lifecycle.execute import ExecuteOutcome, ExecuteResult, TaskExecutor, with_execute_lifecycle
+from .lifecycle.execute import TaskExecutor, with_execute_lifecycle
 from .lifecycle.inspect import count_tasks, list_tasks, show_task
 from .lifecycle.queue import enqueue_many, with_queue_lifecycle
 from .lifecycle.recurring import RecurringSchedule, recurring_schedule
+from .lifecycle.results import ExecuteOutcome, ExecuteResult
 from .lifecycle.retry import RetryPolicy
 from .lifecycle.scheduler import Scheduler, SchedulerReport
 from .lifecycle.sweeps import SweepReport, promote_due, requeue_stale

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from .errors import SimpleAsyncTasksError, TaskDefinitionError, UnknownTaskTypeError
-from .lifecycle.execute import ExecuteOutcome
+from .lifecycle.results import ExecuteOutcome
 from .parcel import RawParcel, parse_parcel
 from .task import AsyncTask
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..backends.dynamodb import GSI_NAME, TTL_ATTRIBUTE, error_code
+from ..backends._dynamo_errors import error_code
+from ..backends._dynamo_locks import TTL_ATTRIBUTE
+from ..backends.dynamodb import GSI_NAME
 from .clients import dynamodb_client
 
 if TYPE_CHECKING:

@@ -26,7 +26,9 @@ from ..errors import BackendError, ConditionFailedError, MutexHeldError
 from ..serialization import default_converter, structure_task, unstructure_task
 from ..task import LIFECYCLE_FIELDS, AsyncTask, AsyncTaskStatus
 from ._dynamo_codec import AttributeValue, check_item_size, from_attr, to_attr, utc_text
+from ._dynamo_errors import error_code, raise_permanent
 from ._dynamo_expressions import Expression
+from ._dynamo_locks import TTL_ATTRIBUTE, lock_delete, lock_key, lock_put
 from ._records import apply_transition, check_batch_size
 
 if TYPE_CHECKING:
@@ -37,33 +39,9 @@ T = TypeVar("T", bound=AsyncTask)
 logger = logging.getLogger("simple_async_tasks.dynamodb")
 
 GSI_NAME = "gsi1"
-TTL_ATTRIBUTE = "expires_at"
 _DATETIME_FIELDS = ("created_at", "updated_at", "attempted_at", "execute_after")
 _OPTIONAL_FIELDS = ("attempted_at", "last_error", "execute_after")
 _FINISHED = frozenset({AsyncTaskStatus.FULFILLED, AsyncTaskStatus.CANCELED})
-
-
-def error_code(error: Exception) -> str:
-    """The AWS error code of a botocore ClientError ('' for other errors)."""
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def raise_permanent(error: Exception, *, table: str) -> None:
-    """Turn errors that retrying cannot fix into a BackendError that says what to do."""
-    code = error_code(error)
-    if code == "ResourceNotFoundException":
-        raise BackendError(
-            f"DynamoDB table {table!r} does not exist (or is in another region/account): "
-            "create it with simple_async_tasks.aws.create_table or deploy/template.yaml"
-        ) from error
-    if code in ("AccessDeniedException", "UnrecognizedClientException"):
-        raise BackendError(
-            f"access to DynamoDB table {table!r} was denied ({code}): grant the function "
-            "the actions listed in docs/deploy.md on this table and its index"
-        ) from error
 
 
 def _order(
@@ -323,9 +301,9 @@ class DynamoTaskDao(Generic[T]):
             }
         ]
         if acquire is not None:
-            items.append({"Put": self._lock_put(acquire)})
+            items.append({"Put": lock_put(self.table_name, acquire)})
         if release is not None:
-            items.append({"Delete": self._lock_delete(release)})
+            items.append({"Delete": lock_delete(self.table_name, release)})
         try:
             self._call("transact_write_items", TransactItems=items)
         except Exception as error:
@@ -378,48 +356,9 @@ class DynamoTaskDao(Generic[T]):
 
     # -- mutex locks -----------------------------------------------------------
 
-    def _lock_key(self, mutex_key: str) -> dict[str, AttributeValue]:
-        return {"pk": {"S": f"MUTEX#{mutex_key}"}}
-
-    def _lock_put(self, lock: MutexLock) -> dict[str, Any]:
-        item = {
-            **self._lock_key(lock.key),
-            "owner": {"S": lock.owner},
-            "acquired_at": {"S": utc_text(lock.acquired_at)},
-            "lock_expires_at": {"S": utc_text(lock.expires_at)},
-            # let DynamoDB clean up locks left by crashed attempts (a day later)
-            TTL_ATTRIBUTE: {"N": str(int((lock.expires_at + timedelta(days=1)).timestamp()))},
-        }
-        return {
-            "TableName": self.table_name,
-            "Item": item,
-            "ConditionExpression": (
-                "attribute_not_exists(#pk) OR #exp <= :acquired OR #owner = :owner"
-            ),
-            "ExpressionAttributeNames": {
-                "#pk": "pk",
-                "#exp": "lock_expires_at",
-                "#owner": "owner",
-            },
-            "ExpressionAttributeValues": {
-                ":acquired": {"S": utc_text(lock.acquired_at)},
-                ":owner": {"S": lock.owner},
-            },
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-
-    def _lock_delete(self, lock: MutexLock) -> dict[str, Any]:
-        return {
-            "TableName": self.table_name,
-            "Key": self._lock_key(lock.key),
-            "ConditionExpression": "attribute_not_exists(#pk) OR #owner = :owner",
-            "ExpressionAttributeNames": {"#pk": "pk", "#owner": "owner"},
-            "ExpressionAttributeValues": {":owner": {"S": lock.owner}},
-        }
-
     def release_mutex(self, lock: MutexLock) -> None:
         try:
-            self._call("delete_item", **self._lock_delete(lock))
+            self._call("delete_item", **lock_delete(self.table_name, lock))
         except Exception as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
@@ -429,7 +368,7 @@ class DynamoTaskDao(Generic[T]):
         out = self._call(
             "get_item",
             TableName=self.table_name,
-            Key=self._lock_key(mutex_key),
+            Key=lock_key(mutex_key),
             ConsistentRead=True,
         )
         item = out.get("Item")

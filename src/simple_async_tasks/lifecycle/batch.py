@@ -22,7 +22,7 @@ from ..contracts import Transition
 from ..errors import ConditionFailedError, NotStartedError
 from ..parcel import TaskParcel
 from ..task import AsyncTask, AsyncTaskStatus
-from .execute import ExecuteOutcome, ExecuteResult
+from .results import ExecuteOutcome, ExecuteResult
 
 if TYPE_CHECKING:
     from .execute import TaskExecutor

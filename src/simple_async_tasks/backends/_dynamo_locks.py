@@ -1,0 +1,56 @@
+"""Mutex locks as DynamoDB items (``pk = MUTEX#<key>``), taken and released inside transactions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from ..contracts import MutexLock
+from ._dynamo_codec import AttributeValue, utc_text
+
+TTL_ATTRIBUTE = "expires_at"
+
+
+def lock_key(mutex_key: str) -> dict[str, AttributeValue]:
+    """The key of the lock item of ``mutex_key``."""
+    return {"pk": {"S": f"MUTEX#{mutex_key}"}}
+
+
+def lock_put(table: str, lock: MutexLock) -> dict[str, Any]:
+    """A transaction item taking ``lock``: free, expired, or already ours."""
+    item = {
+        **lock_key(lock.key),
+        "owner": {"S": lock.owner},
+        "acquired_at": {"S": utc_text(lock.acquired_at)},
+        "lock_expires_at": {"S": utc_text(lock.expires_at)},
+        # let DynamoDB clean up locks left by crashed attempts (a day later)
+        TTL_ATTRIBUTE: {"N": str(int((lock.expires_at + timedelta(days=1)).timestamp()))},
+    }
+    return {
+        "TableName": table,
+        "Item": item,
+        "ConditionExpression": (
+            "attribute_not_exists(#pk) OR #exp <= :acquired OR #owner = :owner"
+        ),
+        "ExpressionAttributeNames": {
+            "#pk": "pk",
+            "#exp": "lock_expires_at",
+            "#owner": "owner",
+        },
+        "ExpressionAttributeValues": {
+            ":acquired": {"S": utc_text(lock.acquired_at)},
+            ":owner": {"S": lock.owner},
+        },
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def lock_delete(table: str, lock: MutexLock) -> dict[str, Any]:
+    """A delete of ``lock`` that only happens while ``lock.owner`` holds it."""
+    return {
+        "TableName": table,
+        "Key": lock_key(lock.key),
+        "ConditionExpression": "attribute_not_exists(#pk) OR #owner = :owner",
+        "ExpressionAttributeNames": {"#pk": "pk", "#owner": "owner"},
+        "ExpressionAttributeValues": {":owner": {"S": lock.owner}},
+    }
