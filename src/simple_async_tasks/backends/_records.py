@@ -7,7 +7,9 @@ from typing import TypeVar
 
 import attrs
 
-from ..contracts import KEEP, Transition
+from ..conditions import Condition, evaluate
+from ..contracts import KEEP, MutexLock, Transition
+from ..errors import ConditionFailedError, MutexHeldError
 from ..task import AsyncTask
 
 T = TypeVar("T", bound=AsyncTask)
@@ -60,3 +62,33 @@ def apply_transition(stored: T, change: Transition, now: datetime) -> T:
     if change.execute_after is not KEEP:
         changes["execute_after"] = change.execute_after
     return attrs.evolve(stored, **changes)  # type: ignore[arg-type]
+
+
+# The checks of a conditional write, for the backends that check in Python
+# under a lock they hold (memory: a threading lock; SQLite: the file's write lock).
+
+
+def require(condition: Condition, stored: T | None) -> T:
+    """``stored`` if it exists and meets ``condition``; else ConditionFailedError with it."""
+    if stored is None or not evaluate(condition, stored):
+        raise ConditionFailedError(stored)
+    return stored
+
+
+def require_lock_free(held: MutexLock | None, acquire: MutexLock) -> None:
+    """Raise MutexHeldError if ``held`` (the stored lock) keeps ``acquire`` out."""
+    if held is not None and not held.is_free_for(acquire):
+        raise MutexHeldError(acquire.key, held.owner, held.expires_at - acquire.acquired_at)
+
+
+def require_unchanged(
+    changes: list[tuple[T, Transition]], current: list[T | None], condition: Condition
+) -> list[T]:
+    """The stored records of a ``transition_many``: each still at the version given with it,
+    and meeting ``condition``; else ConditionFailedError and nothing may be written."""
+    checked = []
+    for (record, _), stored in zip(changes, current, strict=True):
+        if stored is None or stored.version != record.version:
+            raise ConditionFailedError(stored)
+        checked.append(require(condition, stored))
+    return checked

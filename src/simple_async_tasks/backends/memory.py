@@ -18,11 +18,18 @@ from ..clock import Clock, system_clock
 from ..conditions import Condition, evaluate
 from ..contracts import MutexLock, Page, Transition
 from ..definition import task_spec
-from ..errors import ConditionFailedError, MutexHeldError
+from ..errors import ConditionFailedError
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 from ._local_queue import LocalQueue
-from ._records import apply_transition, check_batch_size, stamp_save
+from ._records import (
+    apply_transition,
+    check_batch_size,
+    require,
+    require_lock_free,
+    require_unchanged,
+    stamp_save,
+)
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -118,15 +125,9 @@ class InMemoryTaskDao(Generic[T]):
         release: MutexLock | None = None,
     ) -> T:
         with self._lock:
-            stored = self._tasks.get(unique_key)
-            if stored is None or not evaluate(condition, stored):
-                raise ConditionFailedError(stored)
+            stored = require(condition, self._tasks.get(unique_key))
             if acquire is not None:
-                held = self._mutexes.get(acquire.key)
-                if held is not None and not held.is_free_for(acquire):
-                    raise MutexHeldError(
-                        acquire.key, held.owner, held.expires_at - acquire.acquired_at
-                    )
+                require_lock_free(self._mutexes.get(acquire.key), acquire)
                 self._mutexes[acquire.key] = acquire
             if release is not None:
                 self._release(release)
@@ -140,16 +141,12 @@ class InMemoryTaskDao(Generic[T]):
         check_batch_size(len(changes))
         with self._lock:
             keys = [self.unique_key(record) for record, _ in changes]
-            for key, (record, _) in zip(keys, changes, strict=False):
-                stored = self._tasks.get(key)
-                if stored is None or stored.version != record.version:
-                    raise ConditionFailedError(stored)
-                if not evaluate(condition, stored):
-                    raise ConditionFailedError(stored)
+            current = require_unchanged(
+                list(changes), [self._tasks.get(k) for k in keys], condition
+            )
             now = self._clock.now()
             out = []
-            for key, (_, change) in zip(keys, changes, strict=False):
-                stored = self._tasks[key]
+            for key, stored, (_, change) in zip(keys, current, changes, strict=True):
                 new = apply_transition(stored, change, now)
                 self._store(key, stored, new)
                 out.append(new)

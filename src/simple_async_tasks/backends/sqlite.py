@@ -24,10 +24,17 @@ from ..clock import Clock, system_clock
 from ..conditions import Condition, evaluate
 from ..contracts import MutexLock, Page, Transition
 from ..definition import task_spec
-from ..errors import ConditionFailedError, MutexHeldError
+from ..errors import ConditionFailedError
 from ..serialization import default_converter, dumps, structure_task, unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
-from ._records import apply_transition, check_batch_size, stamp_save
+from ._records import (
+    apply_transition,
+    check_batch_size,
+    require,
+    require_lock_free,
+    require_unchanged,
+    stamp_save,
+)
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -195,15 +202,9 @@ class SqliteTaskDao(Generic[T]):
         release: MutexLock | None = None,
     ) -> T:
         with self.db.write() as conn:
-            stored = self._read(conn, unique_key)
-            if stored is None or not evaluate(condition, stored):
-                raise ConditionFailedError(stored)
+            stored = require(condition, self._read(conn, unique_key))
             if acquire is not None:
-                held = self._lock_row(conn, acquire.key)
-                if held is not None and not held.is_free_for(acquire):
-                    raise MutexHeldError(
-                        acquire.key, held.owner, held.expires_at - acquire.acquired_at
-                    )
+                require_lock_free(self._lock_row(conn, acquire.key), acquire)
                 conn.execute(
                     "INSERT OR REPLACE INTO mutexes (key, owner, acquired_at, expires_at) "
                     "VALUES (?, ?, ?, ?)",
@@ -226,16 +227,12 @@ class SqliteTaskDao(Generic[T]):
         check_batch_size(len(changes))
         with self.db.write() as conn:
             keys = [self.unique_key(record) for record, _ in changes]
-            current = [self._read(conn, key) for key in keys]
-            for (record, _), stored in zip(changes, current, strict=True):
-                if stored is None or stored.version != record.version:
-                    raise ConditionFailedError(stored)
-                if not evaluate(condition, stored):
-                    raise ConditionFailedError(stored)
+            current = require_unchanged(
+                list(changes), [self._read(conn, key) for key in keys], condition
+            )
             now = self._clock.now()
             out = []
             for key, stored, (_, change) in zip(keys, current, changes, strict=True):
-                assert stored is not None
                 new = apply_transition(stored, change, now)
                 self._write(conn, key, stored, new)
                 out.append(new)
