@@ -18,8 +18,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import attrs
-import boto3
-from botocore.config import Config
 
 from simple_async_tasks import (
     AsyncTask,
@@ -32,7 +30,7 @@ from simple_async_tasks import (
 )
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler, create_table
 from simple_async_tasks.testing import FakeClock
-from simple_async_tasks.testing.local_aws import local_aws_endpoint
+from simple_async_tasks.testing.local_aws import local_aws_endpoint, local_client
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -99,14 +97,9 @@ def events(messages: list[dict[str, Any]], arn: str) -> list[dict[str, Any]]:
 
 def make_clients(endpoint: str) -> tuple[Any, Any]:
     """DynamoDB and SQS clients for the local endpoint, with dummy credentials."""
-    kw: dict[str, Any] = {
-        "region_name": "us-east-1",
-        "endpoint_url": endpoint,
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-        "config": Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=20),
-    }
-    return boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+    return local_client("dynamodb", endpoint, max_pool_connections=20), local_client(
+        "sqs", endpoint, max_pool_connections=20
+    )
 
 
 def main() -> None:

@@ -14,7 +14,11 @@ import pytest
 
 boto3 = pytest.importorskip("boto3", reason="the AWS tests need the 'test' dependency group")
 
-from simple_async_tasks.testing.local_aws import start_local_aws  # noqa: E402
+from simple_async_tasks.testing.local_aws import (  # noqa: E402
+    REGION,
+    local_client,
+    start_local_aws,
+)
 
 _names = itertools.count()
 
@@ -50,30 +54,15 @@ _ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
-REGION = "us-east-1"
-
-
-def make_client(service: str, endpoint: str) -> Any:
-    from botocore.config import Config
-
-    return boto3.session.Session().client(
-        service,
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=50),
-    )
-
 
 @pytest.fixture(scope="session")
 def dynamodb(aws_endpoint: str) -> Any:
-    return make_client("dynamodb", aws_endpoint)
+    return local_client("dynamodb", aws_endpoint)
 
 
 @pytest.fixture(scope="session")
 def sqs(aws_endpoint: str) -> Any:
-    return make_client("sqs", aws_endpoint)
+    return local_client("sqs", aws_endpoint)
 
 
 @pytest.fixture

@@ -122,17 +122,11 @@ def duplicate_delivery_memory(tasks: int = 1000, threads: int = 8) -> FaultResul
 
 
 def _aws_clients(endpoint: str) -> tuple[Any, Any]:
-    import boto3
-    from botocore.config import Config
+    from simple_async_tasks.testing.local_aws import local_client
 
-    kw: dict[str, Any] = {
-        "region_name": "us-east-1",
-        "endpoint_url": endpoint,
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-        "config": Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=20),
-    }
-    return boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+    return local_client("dynamodb", endpoint, max_pool_connections=20), local_client(
+        "sqs", endpoint, max_pool_connections=20
+    )
 
 
 def _deliver_in_process(

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["free_port", "local_aws_endpoint", "start_local_aws"]
+__all__ = ["free_port", "local_aws_endpoint", "local_client", "start_local_aws"]
+
+REGION = "us-east-1"
 
 
 def free_port() -> int:
@@ -75,3 +77,22 @@ def local_aws_endpoint() -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+def local_client(service: str, endpoint: str, *, max_pool_connections: int = 50) -> Any:
+    """A boto3 client for ``service`` ("dynamodb", "sqs") at the local endpoint, with dummy keys
+    and botocore's standard retries (3 attempts)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        service,  # type: ignore[call-overload]
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(
+            retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=max_pool_connections,
+        ),
+    )
