@@ -3,25 +3,29 @@
 Runs on the in-memory backends, no AWS needed:
 
     python examples/quickstart.py
+
+The same module runs on the durable embedded backend (a SQLite file) with
+the worker of the command line:
+
+    python examples/quickstart.py --enqueue        # two tasks into tasks.db
+    simple-async-tasks worker examples.quickstart:app --until-idle 3
+    simple-async-tasks tasks list --app examples.quickstart:app
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import timedelta
 from typing import ClassVar
 
 import attrs
 
-from simple_async_tasks import (
-    AsyncTask,
-    InMemoryTaskDao,
-    InMemoryTaskQueue,
-    RetryPolicy,
-    with_execute_lifecycle,
-    with_queue_lifecycle,
-)
+from simple_async_tasks import AsyncTask, AsyncTaskStatus, RetryPolicy, TaskApp, count_tasks
 from simple_async_tasks.testing import FakeClock, drain
+
+app = TaskApp()
+"""Backend from SIMPLE_ASYNC_TASKS_BACKEND, else the SQLite file tasks.db."""
 
 
 @attrs.frozen(kw_only=True)
@@ -33,18 +37,14 @@ class SendWelcomeEmail(AsyncTask):
     email: str
 
 
-clock = FakeClock()  # delays and backoff pass instantly in this demo
-dao = InMemoryTaskDao(SendWelcomeEmail, clock=clock)
-queue = InMemoryTaskQueue(clock=clock)
-
 flaky_mail_server_failures = {"u2": 1}  # u2's first send fails, to show the retry
 sent: list[str] = []
 
 
-def get_new(user_id: str, email: str) -> SendWelcomeEmail:
-    return SendWelcomeEmail(user_id=user_id, email=email)
+retry = RetryPolicy(max_attempts=3, initial_delay=timedelta(seconds=1), jitter=0.0)
 
 
+@app.task(SendWelcomeEmail, retry=retry)
 def send_welcome_email(task: SendWelcomeEmail) -> str:
     if flaky_mail_server_failures.get(task.user_id, 0) > 0:
         flaky_mail_server_failures[task.user_id] -= 1
@@ -53,26 +53,35 @@ def send_welcome_email(task: SendWelcomeEmail) -> str:
     return f"sent to {task.email}"
 
 
-enqueue_welcome_email = with_queue_lifecycle(get_new=get_new, dao=dao, queue=queue, clock=clock)
-execute_welcome_email = with_execute_lifecycle(
-    send_welcome_email,
-    dao=dao,
-    queue=queue,
-    clock=clock,
-    retry=RetryPolicy(max_attempts=3, initial_delay=timedelta(seconds=5), jitter=0.0),
-)
+@app.enqueuer
+def enqueue_welcome_email(user_id: str, email: str) -> SendWelcomeEmail:
+    return SendWelcomeEmail(user_id=user_id, email=email)
+
+
+def enqueue_demo_tasks() -> None:
+    enqueue_welcome_email("u1", "ada@example.com")
+    enqueue_welcome_email("u2", "grace@example.com")
+    enqueue_welcome_email("u1", "ada@example.com")  # a duplicate: deduplicated, not queued
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="  log: %(message)s")
-    enqueue_welcome_email("u1", "ada@example.com")
-    enqueue_welcome_email("u2", "grace@example.com")
-    enqueue_welcome_email("u1", "ada@example.com")  # a duplicate: deduplicated, not queued
-    print(f"queued messages: {len(queue)} (3 calls, 1 duplicate)")
+    if "--enqueue" in sys.argv[1:]:
+        enqueue_demo_tasks()
+        print(f"enqueued on {app.backend.store_url}: now run")
+        print("  simple-async-tasks worker examples.quickstart:app --until-idle 3")
+        return
+    app.use("memory://", clock=FakeClock())  # delays and backoff pass instantly in this demo
+    enqueue_demo_tasks()
+    queued = count_tasks(app.dao(SendWelcomeEmail))[AsyncTaskStatus.QUEUED]
+    print(f"queued tasks: {queued} (3 calls, 1 duplicate)")
 
-    report = drain(queue, execute_welcome_email)
+    report = drain(app)
     print(f"deliveries: {report.delivered}, emails sent: {len(sent)}")
-    for task in sorted(dao.all(), key=lambda t: t.user_id):
+    dao = app.dao(SendWelcomeEmail)
+    for user_id in ("u1", "u2"):
+        task = dao.get(user_id)
+        assert task is not None
         print(
             f"{task.user_id}: {task.status.value:<9} attempts={task.attempts} "
             f"last_error={task.last_error!r}"

@@ -18,11 +18,11 @@ def test_quickstart_prints_final_statuses():
         cwd=ROOT,
     )
     lines = out.stdout.splitlines()
-    assert "queued messages: 2 (3 calls, 1 duplicate)" in lines
+    assert "queued tasks: 2 (3 calls, 1 duplicate)" in lines
     assert "deliveries: 3, emails sent: 2" in lines
     assert any(line.startswith("u1: FULFILLED attempts=1") for line in lines)
     assert any(line.startswith("u2: FULFILLED attempts=2") for line in lines)
-    assert "attempt 1 failed (ConnectionError); retry in 5s" in out.stderr
+    assert "attempt 1 failed (ConnectionError); retry in 1s" in out.stderr
     assert "grace@example.com" not in out.stderr  # logs carry ids, not payloads
 
 

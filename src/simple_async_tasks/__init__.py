@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from .app import TaskApp
 from .backends.memory import InMemoryTaskDao, InMemoryTaskQueue
 from .backends.sqlite import SqliteTaskDao
 from .backends.sqlite_queue import SqliteTaskQueue
@@ -20,6 +21,7 @@ from .contracts import MutexLock, Page, TaskDao, TaskQueue, Transition
 from .errors import (
     BackendError,
     ConditionFailedError,
+    ConfigurationError,
     InvalidEventError,
     InvalidTaskError,
     MutexHeldError,
@@ -62,6 +64,7 @@ __all__ = [
     "Clock",
     "Condition",
     "ConditionFailedError",
+    "ConfigurationError",
     "ExecuteOutcome",
     "ExecuteResult",
     "InMemoryTaskDao",
@@ -88,6 +91,7 @@ __all__ = [
     "SqliteTaskQueue",
     "SweepReport",
     "SystemClock",
+    "TaskApp",
     "TaskDao",
     "TaskDefinitionError",
     "TaskExecutor",

@@ -11,11 +11,12 @@ The whole tree::
     ├── QueueLimitError              a message breaks the queue's limits (size, delay, batch)
     ├── ConditionFailedError         a conditional write lost; carries the current record
     ├── MutexHeldError               the task's mutex key is held by another live attempt
-    ├── TaskNotFoundError            a delivered parcel names a task that is not stored
+    ├── TaskNotFoundError            no task is stored under that unique key
     ├── RequeueDepthExceededError    a parcel was put back too often; let it dead-letter
     ├── RetryLaterError              raised by business logic: run this task again later
     ├── InvalidEventError            a Lambda handler was given an event it does not handle
     ├── NotStartedError              a claimed task was put back: the Lambda ran short of time
+    ├── ConfigurationError           a wrong backend URL, app reference or setting
     └── BackendError                 a backend call failed for good (permissions, missing table)
         └── QueueSendError           messages could not be sent after retries
 
@@ -100,16 +101,16 @@ class MutexHeldError(SimpleAsyncTasksError):
 
 
 class TaskNotFoundError(SimpleAsyncTasksError, LookupError):
-    """A parcel was delivered for a task that has no stored record."""
+    """No task is stored under a unique key (a delivered parcel's, or an operator's)."""
 
-    def __init__(self, task_type: str, unique_key: str) -> None:
+    def __init__(self, task_type: str, unique_key: str, *, hint: str | None = None) -> None:
         self.task_type = task_type
         self.unique_key = unique_key
-        super().__init__(
-            f"no stored {task_type} task with unique key {unique_key!r}; enqueue tasks through "
-            "with_queue_lifecycle so the record is saved before the message is sent, and check "
-            "that producer and consumer use the same table"
+        hint = hint or (
+            "enqueue tasks through with_queue_lifecycle so the record is saved before the "
+            "message is sent, and check that producer and consumer use the same table"
         )
+        super().__init__(f"no stored {task_type} task with unique key {unique_key!r}; {hint}")
 
 
 class RequeueDepthExceededError(SimpleAsyncTasksError):
@@ -151,6 +152,10 @@ class NotStartedError(SimpleAsyncTasksError):
 
     It is QUEUED again and its message is reported as failed, so SQS redelivers it.
     """
+
+
+class ConfigurationError(SimpleAsyncTasksError, ValueError):
+    """A backend URL, an app reference or a setting is wrong; nothing was read or written."""
 
 
 class BackendError(SimpleAsyncTasksError):

@@ -3,13 +3,16 @@
 For people who run containers or a single machine instead of Lambda. Messages
 come from a ``SqliteTaskQueue`` or from SQS (long polling); a message is
 deleted when its delivery is done with (executed, skipped or put back) and
-left for redelivery when it failed. SIGTERM and SIGINT stop it gracefully:
+left for redelivery when it failed: made visible again when the task's
+backoff ends, or after the visibility timeout when the failure has no
+retry (a bad body, a backend error). SIGTERM and SIGINT stop it gracefully:
 no new message is taken, the running tasks finish, and ``run`` returns.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -21,10 +24,15 @@ from typing import Any, Protocol
 import attrs
 
 from .backends.sqlite_queue import ReceivedMessage, SqliteTaskQueue
+from .clock import Clock, system_clock
 from .lifecycle.scheduler import Scheduler
 from .routing import Executors, Router, failure_reason, settle
+from .task import AsyncTask, AsyncTaskStatus
 
 logger = logging.getLogger("simple_async_tasks.worker")
+
+MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+"""SQS's longest visibility timeout."""
 
 
 @attrs.frozen
@@ -43,6 +51,10 @@ class MessageSource(Protocol):
 
     def done(self, delivery: Delivery) -> None: ...
 
+    def later(self, delivery: Delivery, delay: timedelta) -> None:
+        """Deliver the message again after ``delay`` (the failed task's backoff)."""
+        ...
+
 
 class SqliteSource:
     """Messages of a ``SqliteTaskQueue``; a failed delivery is hidden until its visibility
@@ -58,6 +70,10 @@ class SqliteSource:
     def done(self, delivery: Delivery) -> None:
         handle: ReceivedMessage = delivery.handle
         self.queue.delete(handle)
+
+    def later(self, delivery: Delivery, delay: timedelta) -> None:
+        handle: ReceivedMessage = delivery.handle
+        self.queue.release(handle, delay=delay)
 
 
 class SqsSource:
@@ -80,6 +96,12 @@ class SqsSource:
 
     def done(self, delivery: Delivery) -> None:
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=delivery.handle)
+
+    def later(self, delivery: Delivery, delay: timedelta) -> None:
+        seconds = min(max(math.ceil(delay.total_seconds()), 0), MAX_VISIBILITY_SECONDS)
+        self.client.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=delivery.handle, VisibilityTimeout=seconds
+        )
 
 
 @attrs.define
@@ -105,6 +127,7 @@ class Worker:
         schedule_every: timedelta = timedelta(minutes=1),
         poll_wait: timedelta = timedelta(seconds=1),
         on_progress: Callable[[WorkerSummary], None] | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -115,6 +138,7 @@ class Worker:
         self.schedule_every = schedule_every
         self.poll_wait = poll_wait
         self.on_progress = on_progress
+        self.clock = clock
         self.summary = WorkerSummary()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -123,12 +147,22 @@ class Worker:
         """Take no new message; ``run`` returns once the running tasks finish."""
         self._stop.set()
 
+    def _retry_delay(self, outcome: object) -> timedelta | None:
+        """How long a failed task waits for its next attempt (its backoff), if it has one."""
+        task = getattr(outcome, "task", None)
+        if not isinstance(task, AsyncTask) or task.status is not AsyncTaskStatus.FAILED:
+            return None
+        if task.execute_after is None:
+            return None
+        return max(task.execute_after - self.clock.now(), timedelta(0))
+
     def _deliver(self, delivery: Delivery) -> None:
         ok = False
+        outcome: Any = None
         try:
             executor, raw = self.router.route(delivery.body)
             try:
-                outcome: Any = executor.execute_raw(raw, leave_failures_on_queue=True)
+                outcome = executor.execute_raw(raw, leave_failures_on_queue=True)
             except Exception as error:
                 outcome = error
             ok = settle(delivery.message_id, executor, outcome, logger)
@@ -136,6 +170,10 @@ class Worker:
             logger.warning("message %s failed: %s", delivery.message_id, failure_reason(error))
         if ok:
             self.source.done(delivery)
+        else:
+            delay = self._retry_delay(outcome)
+            if delay is not None:
+                self.source.later(delivery, delay)
         with self._lock:
             self.summary.delivered += 1
             if ok:

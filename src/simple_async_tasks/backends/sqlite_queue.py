@@ -145,25 +145,28 @@ class SqliteTaskQueue(LocalQueue):
         )
         return int(row[0])
 
-    def dead_letters(self) -> list[tuple[str, str, int, datetime]]:
-        """Messages moved to the dead-letter table: (id, body, receive count, when)."""
+    def dead_letters(self, limit: int | None = None) -> list[tuple[str, str, int, datetime]]:
+        """Messages moved to the dead-letter table, oldest first (up to ``limit``):
+        (id, body, receive count, when)."""
         rows = self.db.get().execute(
             "SELECT id, body, receive_count, dead_at FROM dead_letters "
-            "WHERE queue = ? ORDER BY id",
-            (self.name,),
+            "WHERE queue = ? ORDER BY id LIMIT ?",
+            (self.name, -1 if limit is None else limit),
         )
         return [(str(i), b, c, datetime.fromisoformat(d)) for i, b, c, d in rows]
 
-    def redrive(self) -> int:
-        """Move every dead letter back to the queue, receive count reset; return how many."""
+    def redrive(self, limit: int | None = None) -> int:
+        """Move dead letters back to the queue (oldest first, up to ``limit``, default all),
+        receive counts reset; return how many."""
         now = _utc(self._clock.now())
         with self.db.write() as conn:
             rows = conn.execute(
-                "SELECT id, body FROM dead_letters WHERE queue = ?", (self.name,)
+                "SELECT id, body FROM dead_letters WHERE queue = ? ORDER BY id LIMIT ?",
+                (self.name, -1 if limit is None else limit),
             ).fetchall()
             conn.executemany(
                 "INSERT INTO messages (queue, body, visible_at) VALUES (?, ?, ?)",
                 [(self.name, body, now) for _, body in rows],
             )
-            conn.execute("DELETE FROM dead_letters WHERE queue = ?", (self.name,))
+            conn.executemany("DELETE FROM dead_letters WHERE id = ?", [(i,) for i, _ in rows])
         return len(rows)

@@ -26,17 +26,22 @@ T = TypeVar("T", bound=AsyncTask)
 S = AsyncTaskStatus
 
 
+_PAST = {"cancel": "canceled", "halt": "halted", "resume": "resumed", "retry": "retried"}
+
+
 def _change(dao: TaskDao[T], unique_key: str, change: Transition, allowed: set[S], verb: str) -> T:
     try:
         return dao.transition(unique_key, change, condition=status_in(allowed))
     except ConditionFailedError as lost:
         current: T | None = lost.current
+        task_type = task_spec(dao.task_class).task_type
         if current is None:
-            raise TaskNotFoundError(task_spec(dao.task_class).task_type, unique_key) from None
+            hint = "check the key (tasks list shows the stored ones) and the backend"
+            raise TaskNotFoundError(task_type, unique_key, hint=hint) from None
         allowed_text = ", ".join(sorted(s.value for s in allowed))
         raise InvalidTaskError(
-            f"cannot {verb} {task_spec(dao.task_class).task_type} {unique_key!r}: it is "
-            f"{current.status.value}, and only {allowed_text} tasks can be {verb}ed"
+            f"cannot {verb} {task_type} {unique_key!r}: it is "
+            f"{current.status.value}, and only {allowed_text} tasks can be {_PAST[verb]}"
             + (" (wait for the running attempt to end)" if current.status is S.ATTEMPTED else "")
         ) from None
 

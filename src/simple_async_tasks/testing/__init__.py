@@ -7,7 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import attrs
 
+from ..app import TaskApp
 from ..backends.memory import InMemoryTaskQueue, QueuedMessage
+from ..errors import ConfigurationError
 from ..routing import ExecuteResultLike, Executors, Router
 
 __all__ = ["DrainFailure", "DrainReport", "FakeClock", "drain"]
@@ -68,8 +70,8 @@ class DrainReport:
 
 
 def drain(
-    queue: InMemoryTaskQueue,
-    executors: Executors,
+    queue: InMemoryTaskQueue | TaskApp,
+    executors: Executors | None = None,
     *,
     advance_clock: bool = True,
     max_deliveries: int = 1_000_000,
@@ -77,7 +79,9 @@ def drain(
 ) -> DrainReport:
     """Deliver every message of ``queue`` to its executor until the queue is empty.
 
-    Messages pushed while draining (retries, next steps) are delivered too.
+    Pass a ``TaskApp`` bound to ``memory://`` instead of a queue to drain its
+    queue through its executors. Messages pushed while draining (retries,
+    next steps) are delivered too.
     When only delayed messages are left and the queue's clock is a
     ``FakeClock``, the clock is moved to the next one (``advance_clock``).
     A delivery that raises is recorded in ``failures`` (its message is
@@ -85,7 +89,20 @@ def drain(
 
     Raises:
         RuntimeError: more than ``max_deliveries`` deliveries (an endless loop).
+        ConfigurationError: an app whose queue is not in memory.
     """
+    if isinstance(queue, TaskApp):
+        app = queue
+        found = app.queue
+        if not isinstance(found, InMemoryTaskQueue):
+            raise ConfigurationError(
+                f"drain runs an in-memory queue, and this app uses {app.backend!r}: call "
+                "app.use('memory://') first, or run a worker (simple-async-tasks worker)"
+            )
+        queue = found
+        executors = app.executors() if executors is None else executors
+    elif executors is None:
+        raise TypeError("drain(queue, executors): give the executors of the queue's tasks")
     router = Router(executors)
     report = DrainReport()
     clock = queue.clock

@@ -1,0 +1,361 @@
+"""``TaskApp``: task classes and their logic, bound to a backend chosen by URL.
+
+The lifecycle functions (``with_queue_lifecycle``, ``with_execute_lifecycle``)
+take a DAO and a queue you build yourself. A ``TaskApp`` builds them for you
+from a backend URL, on first use, so the same module runs on the embedded
+SQLite file on a laptop, on DynamoDB and SQS in production, and in memory in
+tests; and so the command line can find everything from one name
+(``simple-async-tasks worker examples.quickstart:app``)::
+
+    app = TaskApp()  # SIMPLE_ASYNC_TASKS_BACKEND, else sqlite:///tasks.db
+
+    @app.task(SendWelcomeEmail, retry=RetryPolicy(max_attempts=3))
+    def send_welcome_email(task: SendWelcomeEmail) -> None: ...
+
+    enqueue_welcome_email = app.enqueuer(new_welcome_email)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar, cast
+
+import attrs
+import cattrs
+from typing_extensions import ParamSpec
+
+from .backends.opened import Backend
+from .backends.urls import DEFAULT_URL
+from .clock import Clock, system_clock
+from .contracts import TaskDao, TaskQueue
+from .definition import task_spec
+from .errors import ConfigurationError, TaskDefinitionError
+from .lifecycle.execute import TaskExecutor, with_execute_lifecycle
+from .lifecycle.queue import with_queue_lifecycle
+from .lifecycle.recurring import RecurringSchedule, recurring_schedule
+from .lifecycle.retry import RetryPolicy
+from .lifecycle.scheduler import Scheduler
+from .serialization import default_converter
+from .task import AsyncTask
+from .worker import Worker, WorkerSummary
+
+T = TypeVar("T", bound=AsyncTask)
+R = TypeVar("R")
+P = ParamSpec("P")
+
+BACKEND_ENV = "SIMPLE_ASYNC_TASKS_BACKEND"
+"""The environment variable a ``TaskApp`` without an explicit backend reads its store URL from."""
+QUEUE_ENV = "SIMPLE_ASYNC_TASKS_QUEUE"
+"""The environment variable for the queue URL (needed with a DynamoDB store)."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@attrs.frozen
+class _Registration:
+    task_class: type[AsyncTask]
+    logic: Callable[[Any], object]
+    retry: RetryPolicy | None
+    attempt_timeout: timedelta
+    max_requeue_depth: int
+    mutex_retry_delay: timedelta
+    retention: timedelta | None
+
+
+@attrs.frozen
+class _Recurring:
+    task_class: type[AsyncTask]
+    name: str
+    get_new: Callable[[datetime], Any]
+    cron: str | None
+    every: timedelta | None
+    start_at: datetime
+    catch_up: int
+    max_lateness: timedelta | None
+
+
+def _same(task: T) -> T:
+    return task
+
+
+class TaskApp:
+    """Task classes, their logic and recurring schedules, bound to one backend.
+
+    ``backend`` is a store URL (``sqlite:///tasks.db``, ``dynamodb://TABLE``,
+    ``memory://``); ``queue`` the queue URL where it differs (``sqs://NAME`` or
+    an SQS queue URL, required with DynamoDB). Left out, they are read from
+    ``SIMPLE_ASYNC_TASKS_BACKEND`` and ``SIMPLE_ASYNC_TASKS_QUEUE`` when first
+    needed, and the store defaults to ``sqlite:///tasks.db``. Nothing is
+    opened until a task is enqueued, inspected or executed.
+    """
+
+    def __init__(
+        self,
+        backend: str | None = None,
+        *,
+        queue: str | None = None,
+        clock: Clock = system_clock,
+        converter: cattrs.Converter = default_converter,
+    ) -> None:
+        self._backend_url = backend
+        self._queue_url = queue
+        self.clock = clock
+        self.converter = converter
+        self._tasks: dict[str, _Registration] = {}
+        self._recurring: list[_Recurring] = []
+        self._lock = threading.RLock()
+        self._backend: Backend | None = None
+        self._executors: dict[str, TaskExecutor[Any, object]] = {}
+        self._enqueue: dict[type[AsyncTask], Callable[[Any], Any]] = {}
+
+    # -- declaring ---------------------------------------------------------------------------
+
+    def task(
+        self,
+        task_class: type[T],
+        *,
+        retry: RetryPolicy | None = None,
+        attempt_timeout: timedelta = timedelta(minutes=15),
+        max_requeue_depth: int = 100,
+        mutex_retry_delay: timedelta = timedelta(seconds=10),
+        retention: timedelta | None = None,
+    ) -> Callable[[Callable[[T], R]], Callable[[T], R]]:
+        """Decorate the business logic of ``task_class``; the function is returned unchanged.
+
+        The options are those of ``with_execute_lifecycle``; ``retention`` is how long a
+        DynamoDB store keeps finished tasks (other stores keep them).
+
+        Raises:
+            TaskDefinitionError: ``task_class`` is not a valid task class, or its task type
+                is registered already.
+        """
+        spec = task_spec(task_class)
+
+        def register(logic: Callable[[T], R]) -> Callable[[T], R]:
+            with self._lock:
+                if spec.task_type in self._tasks:
+                    raise TaskDefinitionError(
+                        f"task type {spec.task_type!r} is registered with this app already; "
+                        "give each task class one logic function (or set a distinct task_type)"
+                    )
+                self._tasks[spec.task_type] = _Registration(
+                    task_class,
+                    logic,
+                    retry,
+                    attempt_timeout,
+                    max_requeue_depth,
+                    mutex_retry_delay,
+                    retention,
+                )
+            return logic
+
+        return register
+
+    def recurring(
+        self,
+        task_class: type[T],
+        *,
+        name: str,
+        get_new: Callable[[datetime], T],
+        cron: str | None = None,
+        every: timedelta | None = None,
+        start_at: datetime = _EPOCH,
+        catch_up: int = 1,
+        max_lateness: timedelta | None = None,
+    ) -> None:
+        """Declare a recurring schedule (see ``recurring_schedule``); the worker and
+        ``scheduler()`` enqueue its occurrences."""
+        self._registration(task_class)
+        if any(r.name == name for r in self._recurring):
+            raise TaskDefinitionError(f"a recurring schedule named {name!r} exists already")
+        entry = _Recurring(
+            task_class, name, get_new, cron, every, start_at, catch_up, max_lateness
+        )
+        with self._lock:
+            self._recurring.append(entry)
+            if self._backend is not None:
+                self._build_schedule(entry)  # checks the schedule now, as a direct call would
+
+    # -- binding -----------------------------------------------------------------------------
+
+    def use(
+        self, backend: str | None = None, *, queue: str | None = None, clock: Clock | None = None
+    ) -> None:
+        """Bind to another backend (and clock); what was built for the previous one is dropped.
+
+        Call it before enqueuing or executing, e.g. in tests (``app.use("memory://")``).
+        """
+        with self._lock:
+            self._backend_url = backend
+            self._queue_url = queue
+            if clock is not None:
+                self.clock = clock
+            self._backend = None
+            self._executors.clear()
+            self._enqueue.clear()
+
+    @property
+    def backend(self) -> Backend:
+        """The backend, opened from the URLs (or the environment) on first use."""
+        with self._lock:
+            if self._backend is None:
+                store = self._backend_url or os.environ.get(BACKEND_ENV) or DEFAULT_URL
+                queue = self._queue_url or os.environ.get(QUEUE_ENV) or None
+                self._backend = Backend(store, queue, clock=self.clock, converter=self.converter)
+            return self._backend
+
+    @property
+    def task_types(self) -> list[str]:
+        """The registered task types, in registration order."""
+        return list(self._tasks)
+
+    def task_class(self, task_type: str) -> type[AsyncTask]:
+        """The class registered for ``task_type``.
+
+        Raises:
+            ConfigurationError: no such task type; the message lists the known ones.
+        """
+        found = self._tasks.get(task_type)
+        if found is None:
+            known = ", ".join(self._tasks) or "none"
+            raise ConfigurationError(f"this app has no task type {task_type!r}; it has: {known}")
+        return found.task_class
+
+    def _registration(self, task_class: type[AsyncTask]) -> _Registration:
+        found = self._tasks.get(task_spec(task_class).task_type)
+        if found is None or found.task_class is not task_class:
+            raise ConfigurationError(
+                f"{task_class.__name__} is not registered with this app: decorate its logic "
+                f"with @app.task({task_class.__name__})"
+            )
+        return found
+
+    def dao(self, task_class: type[T]) -> TaskDao[T]:
+        """The DAO of a registered task class on this app's backend."""
+        registration = self._registration(task_class)
+        return self.backend.dao(task_class, retention=registration.retention)
+
+    @property
+    def queue(self) -> TaskQueue[AsyncTask]:
+        """The queue of this app's backend."""
+        return self.backend.queue
+
+    # -- running -----------------------------------------------------------------------------
+
+    def enqueue(self, task: T) -> T:
+        """Enqueue ``task`` once (see ``with_queue_lifecycle``); returns the stored task."""
+        cls = type(task)
+        with self._lock:
+            lifecycle = self._enqueue.get(cls)
+            if lifecycle is None:
+                lifecycle = with_queue_lifecycle(
+                    get_new=_same,
+                    dao=self.dao(cls),
+                    queue=self.queue,
+                    clock=self.clock,
+                    converter=self.converter,
+                )
+                self._enqueue[cls] = lifecycle
+        stored: T = lifecycle(task)
+        return stored
+
+    def enqueuer(self, get_new: Callable[P, T]) -> Callable[P, T]:
+        """Wrap ``get_new`` so that each call enqueues the task it builds; keeps its signature."""
+
+        @functools.wraps(get_new)
+        def enqueue(*args: P.args, **kwargs: P.kwargs) -> T:
+            return self.enqueue(get_new(*args, **kwargs))
+
+        return enqueue
+
+    def executor(self, task_class: type[T]) -> TaskExecutor[T, object]:
+        """The executor of a registered task class (built on first call)."""
+        return cast("TaskExecutor[T, object]", self._executor(self._registration(task_class)))
+
+    def _executor(self, registration: _Registration) -> TaskExecutor[Any, object]:
+        task_type = task_spec(registration.task_class).task_type
+        with self._lock:
+            found = self._executors.get(task_type)
+            if found is None:
+                dao = self.backend.dao(registration.task_class, retention=registration.retention)
+                found = with_execute_lifecycle(
+                    registration.logic,
+                    dao=dao,
+                    queue=self.queue,
+                    attempt_timeout=registration.attempt_timeout,
+                    retry=registration.retry,
+                    clock=self.clock,
+                    converter=self.converter,
+                    max_requeue_depth=registration.max_requeue_depth,
+                    mutex_retry_delay=registration.mutex_retry_delay,
+                )
+                self._executors[task_type] = found
+            return found
+
+    def executors(self) -> list[TaskExecutor[Any, object]]:
+        """Every registered task's executor: pass them to ``create_sqs_handler`` or ``drain``.
+
+        Raises:
+            ConfigurationError: no task is registered.
+        """
+        if not self._tasks:
+            raise ConfigurationError(
+                "this app has no tasks: decorate a logic function with @app.task(TaskClass)"
+            )
+        return [self._executor(r) for r in list(self._tasks.values())]
+
+    def _build_schedule(self, entry: _Recurring) -> RecurringSchedule[Any]:
+        return recurring_schedule(
+            name=entry.name,
+            get_new=entry.get_new,
+            dao=self.dao(entry.task_class),
+            queue=self.queue,
+            cron=entry.cron,
+            every=entry.every,
+            start_at=entry.start_at,
+            catch_up=entry.catch_up,
+            max_lateness=entry.max_lateness,
+            clock=self.clock,
+            converter=self.converter,
+        )
+
+    def scheduler(
+        self,
+        *,
+        requeue_after: timedelta = timedelta(minutes=15),
+        attempt_timeout: timedelta = timedelta(minutes=15),
+    ) -> Scheduler:
+        """A scheduler over the recurring schedules and the sweeps of every registered task."""
+        return Scheduler(
+            schedules=[self._build_schedule(r) for r in self._recurring],
+            sweep=[(self.dao(r.task_class), self.queue) for r in self._tasks.values()],
+            requeue_after=requeue_after,
+            attempt_timeout=attempt_timeout,
+            clock=self.clock,
+        )
+
+    def worker(
+        self,
+        *,
+        concurrency: int = 4,
+        schedule: bool = True,
+        schedule_every: timedelta = timedelta(minutes=1),
+        poll_wait: timedelta = timedelta(seconds=1),
+        on_progress: Callable[[WorkerSummary], None] | None = None,
+    ) -> Worker:
+        """A worker over the backend's queue (SQLite, or SQS with long polling) that runs the
+        scheduler every ``schedule_every`` unless ``schedule`` is False."""
+        return Worker(
+            self.executors(),
+            self.backend.source(),
+            concurrency=concurrency,
+            scheduler=self.scheduler() if schedule else None,
+            schedule_every=schedule_every,
+            poll_wait=poll_wait,
+            on_progress=on_progress,
+            clock=self.clock,
+        )

@@ -1,0 +1,194 @@
+"""A backend opened from URLs: the DAOs, the queue, the worker's message source and the dead
+letters, built on first use and kept.
+
+The store URL says where records live (``memory://``, ``sqlite:///tasks.db``,
+``dynamodb://TABLE``), the queue URL where messages travel (``memory://``,
+``sqlite:///tasks.db``, ``sqs://NAME`` or a queue URL); for the embedded
+backends the queue defaults to the store's file. boto3 is imported only when
+an AWS part is first used.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import cattrs
+
+from ..clock import Clock, system_clock
+from ..contracts import TaskDao, TaskQueue
+from ..errors import ConfigurationError
+from ..serialization import default_converter
+from ..task import AsyncTask
+from ..worker import MessageSource, SqliteSource, SqsSource
+from .dead_letters import DeadLetterBox, SqliteDeadLetters, SqsDeadLetters
+from .memory import InMemoryTaskDao, InMemoryTaskQueue
+from .sqlite import SqliteTaskDao
+from .sqlite_queue import SqliteTaskQueue
+from .urls import DynamoUrl, MemoryUrl, SqliteUrl, SqsUrl, parse_backend_url
+
+T = TypeVar("T", bound=AsyncTask)
+
+
+class Backend:
+    """Where one app's tasks live, opened lazily from a store URL and a queue URL.
+
+    Raises (on first use of the part concerned):
+        ConfigurationError: a URL that cannot serve that part, or no queue URL for a
+            DynamoDB store.
+    """
+
+    def __init__(
+        self,
+        store: str,
+        queue: str | None = None,
+        *,
+        clock: Clock = system_clock,
+        converter: cattrs.Converter = default_converter,
+    ) -> None:
+        self.store_url = store
+        self.store = parse_backend_url(store)
+        if isinstance(self.store, SqsUrl):
+            raise ConfigurationError(
+                f"{store!r} is a queue, not a store for task records: use sqlite:///tasks.db "
+                "or dynamodb://TABLE, and give the queue separately"
+            )
+        self.queue_url = queue
+        self.queue_location = parse_backend_url(queue) if queue is not None else None
+        if isinstance(self.queue_location, DynamoUrl):
+            raise ConfigurationError(
+                f"{queue!r} is a DynamoDB table, not a queue: use sqs://NAME, an SQS queue URL "
+                "or sqlite:///tasks.db"
+            )
+        self.clock = clock
+        self.converter = converter
+        self._daos: dict[type[AsyncTask], TaskDao[Any]] = {}
+        self._queue: TaskQueue[AsyncTask] | None = None
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"Backend(store={self.store_url!r}, queue={self.queue_url!r})"
+
+    @property
+    def is_memory(self) -> bool:
+        """Records in this process's memory: nothing another process can see."""
+        return isinstance(self.store, MemoryUrl)
+
+    def dao(self, task_class: type[T], *, retention: timedelta | None = None) -> TaskDao[T]:
+        """The DAO for ``task_class`` (one per class, created on first call)."""
+        with self._lock:
+            found = self._daos.get(task_class)
+            if found is None:
+                found = self._new_dao(task_class, retention)
+                self._daos[task_class] = found
+            dao: TaskDao[T] = found
+            return dao
+
+    def _new_dao(self, task_class: type[T], retention: timedelta | None) -> TaskDao[T]:
+        store = self.store
+        if isinstance(store, MemoryUrl):
+            return InMemoryTaskDao(task_class, clock=self.clock, converter=self.converter)
+        if isinstance(store, SqliteUrl):
+            return SqliteTaskDao(
+                task_class, store.path, clock=self.clock, converter=self.converter
+            )
+        assert isinstance(store, DynamoUrl)
+        from .dynamodb import DynamoTaskDao
+
+        return DynamoTaskDao(
+            task_class,
+            table_name=store.table,
+            region=store.region,
+            endpoint_url=store.endpoint,
+            clock=self.clock,
+            converter=self.converter,
+            retention=retention,
+        )
+
+    def _queue_location(self) -> MemoryUrl | SqliteUrl | SqsUrl:
+        location = self.queue_location
+        if location is None:
+            if isinstance(self.store, DynamoUrl):
+                raise ConfigurationError(
+                    f"store {self.store_url!r} needs a queue: give an SQS queue as "
+                    "sqs://NAME?region=... or its URL (--queue, or SIMPLE_ASYNC_TASKS_QUEUE)"
+                )
+            location = self.store
+        assert not isinstance(location, DynamoUrl)
+        return location
+
+    @property
+    def queue(self) -> TaskQueue[AsyncTask]:
+        """The queue (created on first use; an ``sqs://NAME`` is looked up then)."""
+        with self._lock:
+            if self._queue is None:
+                self._queue = self._new_queue()
+            return self._queue
+
+    def _new_queue(self) -> TaskQueue[AsyncTask]:
+        location = self._queue_location()
+        if isinstance(location, MemoryUrl):
+            return InMemoryTaskQueue(clock=self.clock, converter=self.converter)
+        if isinstance(location, SqliteUrl):
+            return SqliteTaskQueue(
+                location.path,
+                name=location.queue_name,
+                clock=self.clock,
+                converter=self.converter,
+                visibility_timeout=timedelta(seconds=location.visibility_timeout),
+                max_receives=location.max_receives,
+            )
+        from .sqs import SqsTaskQueue
+
+        return SqsTaskQueue(
+            self._sqs_queue_url(location),
+            client=self._sqs_client(location),
+            converter=self.converter,
+        )
+
+    def _sqs_client(self, location: SqsUrl) -> Any:
+        from ..aws.clients import sqs_client
+
+        return sqs_client(location.region, location.endpoint)
+
+    def _sqs_queue_url(self, location: SqsUrl) -> str:
+        if location.queue_url is not None:
+            return location.queue_url
+        assert location.name is not None
+        client = self._sqs_client(location)
+        try:
+            url: str = client.get_queue_url(QueueName=location.name)["QueueUrl"]
+        except client.exceptions.QueueDoesNotExist:
+            raise ConfigurationError(
+                f"there is no SQS queue named {location.name!r} in this account and region: "
+                "check the name and the region (?region=... or AWS_REGION)"
+            ) from None
+        return url
+
+    def source(self) -> MessageSource:
+        """Where a worker takes messages from: the SQLite queue, or SQS with long polling."""
+        location = self._queue_location()
+        queue = self.queue
+        if isinstance(location, MemoryUrl):
+            raise ConfigurationError(
+                "a memory:// queue lives in one process, so a worker cannot poll it: use "
+                "simple_async_tasks.testing.drain in that process, or sqlite:///tasks.db"
+            )
+        if isinstance(location, SqliteUrl):
+            assert isinstance(queue, SqliteTaskQueue)
+            return SqliteSource(queue)
+        return SqsSource(queue.queue_url, self._sqs_client(location))
+
+    def dead_letters(self) -> DeadLetterBox:
+        """The queue's dead letters: the SQLite dead-letter table, or the SQS queue's DLQ."""
+        location = self._queue_location()
+        queue = self.queue
+        if isinstance(location, MemoryUrl):
+            raise ConfigurationError(
+                "a memory:// queue has no dead letters: testing.drain reports failed deliveries"
+            )
+        if isinstance(location, SqliteUrl):
+            assert isinstance(queue, SqliteTaskQueue)
+            return SqliteDeadLetters(queue)
+        return SqsDeadLetters(queue.queue_url, self._sqs_client(location))

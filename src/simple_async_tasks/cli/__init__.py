@@ -1,0 +1,41 @@
+"""The ``simple-async-tasks`` command line: a worker, task inspection and dead letters.
+
+Built on click. Exit codes: 0 success, 1 a backend call failed, 2 a usage
+error (options, URL, APP), 3 a task was not found, 4 a task's status does not
+allow the change.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .dlq import dlq
+from .tasks import tasks
+from .worker import worker
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="simple-async-tasks")
+def main() -> None:
+    """Run and operate simple-async-tasks apps.
+
+    The backend is chosen by URL: sqlite:///tasks.db (the default, a file in
+    the working directory), dynamodb://TABLE?region=... with an SQS queue
+    (sqs://NAME?region=... or the queue URL), or memory:// for one process.
+
+    \b
+    Exit codes:
+      0  success
+      1  a backend call failed (or an unexpected error)
+      2  a usage error: options, backend URL, APP reference
+      3  a task was not found
+      4  a task's status does not allow the change
+    """
+
+
+main.add_command(worker)
+main.add_command(tasks)
+main.add_command(dlq)
+
+__all__ = ["main"]

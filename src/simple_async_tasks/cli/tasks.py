@@ -1,0 +1,329 @@
+"""``simple-async-tasks tasks``: inspect and change stored tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..app import TaskApp
+from ..contracts import TaskDao
+from ..definition import task_spec
+from ..errors import ConfigurationError, SimpleAsyncTasksError, TaskNotFoundError
+from ..lifecycle.control import cancel, halt, resume, retry
+from ..lifecycle.inspect import count_tasks, list_tasks
+from ..serialization import unstructure_task
+from ..task import AsyncTask, AsyncTaskStatus
+from ._common import (
+    EXIT_OK,
+    app_option,
+    backend_options,
+    bind,
+    echo_json,
+    echo_table,
+    exit_code_of,
+    json_option,
+    load_app,
+    reports_errors,
+    shorten,
+)
+
+STATUSES = [s.value for s in AsyncTaskStatus]
+NOT_FOUND_HINT = "check the key (tasks list shows the stored ones) and the --backend"
+type_option = click.option(
+    "--type",
+    "task_type",
+    metavar="TASK_TYPE",
+    help="The task type (the class name unless it sets task_type). Needed when the app has "
+    "several types and the key alone is ambiguous.",
+)
+
+
+def _app(app_ref: str, backend_url: str | None, queue_url: str | None) -> TaskApp:
+    return bind(load_app(app_ref), backend_url, queue_url)
+
+
+def _types(app: TaskApp, task_type: str | None) -> list[str]:
+    if task_type is not None:
+        app.task_class(task_type)  # a clear error for an unknown type
+        return [task_type]
+    if not app.task_types:
+        raise ConfigurationError("this app has no tasks registered: nothing to show")
+    return app.task_types
+
+
+def _dao(app: TaskApp, task_type: str) -> TaskDao[Any]:
+    return app.dao(app.task_class(task_type))
+
+
+def task_json(app: TaskApp, dao: TaskDao[Any], task: AsyncTask) -> dict[str, Any]:
+    """A task as scripts see it: its type and unique key first, then every field."""
+    return {
+        "taskType": task_spec(type(task)).task_type,
+        "uniqueKey": dao.unique_key(task),
+        **unstructure_task(task, app.converter),
+    }
+
+
+def _find(app: TaskApp, unique_key: str, task_type: str | None) -> tuple[str, TaskDao[Any]]:
+    """The type and DAO of the task with this key: the given type, the only type, or the one
+    type that has a task with this key."""
+    types = _types(app, task_type)
+    if len(types) == 1:
+        return types[0], _dao(app, types[0])
+    holders = [t for t in types if _dao(app, t).get(unique_key) is not None]
+    if not holders:
+        raise TaskNotFoundError(" or ".join(types), unique_key, hint=NOT_FOUND_HINT)
+    if len(holders) > 1:
+        raise ConfigurationError(
+            f"tasks of {', '.join(holders)} all have the unique key {unique_key!r}: "
+            "say which with --type"
+        )
+    return holders[0], _dao(app, holders[0])
+
+
+@click.group()
+def tasks() -> None:
+    """Inspect and change stored tasks: counts, listings, retry, cancel, halt, resume.
+
+    Every change is one conditional write, so an operator never races an
+    executor into a double run: a running (ATTEMPTED) task cannot be
+    canceled or halted under it.
+    """
+
+
+@tasks.command()
+@app_option(required=True)
+@backend_options
+@type_option
+@json_option
+@reports_errors
+def stats(
+    *,
+    app_ref: str,
+    backend_url: str | None,
+    queue_url: str | None,
+    task_type: str | None,
+    as_json: bool,
+) -> None:
+    """How many tasks of each type are in each status."""
+    app = _app(app_ref, backend_url, queue_url)
+    counts = {t: count_tasks(_dao(app, t)) for t in _types(app, task_type)}
+    if as_json:
+        echo_json({t: {s.value: n for s, n in c.items()} for t, c in counts.items()})
+        return
+    rows = [[t, *(c[s] for s in AsyncTaskStatus), sum(c.values())] for t, c in counts.items()]
+    echo_table(["TYPE", *STATUSES, "TOTAL"], rows)
+
+
+@tasks.command(name="list")
+@app_option(required=True)
+@backend_options
+@type_option
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(STATUSES, case_sensitive=False),
+    help="Only tasks in this status (repeat for several). Default: every status.",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--cursor",
+    help="Continue a listing where the previous page ended (one --type and one --status).",
+)
+@json_option
+@reports_errors
+def list_command(
+    *,
+    app_ref: str,
+    backend_url: str | None,
+    queue_url: str | None,
+    task_type: str | None,
+    statuses: tuple[str, ...],
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    """Tasks by type and status, oldest first, up to --limit per type and status.
+
+    SCHEDULED tasks are ordered by when they are due, the others by their
+    last change. The table shows the last error of failed attempts.
+    """
+    app = _app(app_ref, backend_url, queue_url)
+    types = _types(app, task_type)
+    wanted = [AsyncTaskStatus(s.upper()) for s in statuses] or list(AsyncTaskStatus)
+    if cursor is not None and (len(types) > 1 or len(wanted) > 1):
+        raise ConfigurationError(
+            "--cursor continues one listing: give one --type and one --status"
+        )
+    found: list[dict[str, Any]] = []
+    rows: list[list[object]] = []
+    next_cursor: str | None = None
+    for name in types:
+        dao = _dao(app, name)
+        for status in wanted:
+            page = list_tasks(dao, status, limit=limit, cursor=cursor)
+            next_cursor = page.cursor if len(types) == 1 and len(wanted) == 1 else None
+            for task in page.items:
+                found.append(task_json(app, dao, task))
+                updated = task.updated_at.isoformat(timespec="seconds") if task.updated_at else ""
+                key = dao.unique_key(task)
+                error = shorten(task.last_error)
+                rows.append([name, key, task.status.value, task.attempts, updated, error])
+    if as_json:
+        echo_json({"tasks": found, "cursor": next_cursor})
+        return
+    if not rows:
+        click.echo("no tasks")
+    else:
+        echo_table(["TYPE", "UNIQUE KEY", "STATUS", "ATTEMPTS", "UPDATED", "LAST ERROR"], rows)
+    if next_cursor is not None:
+        click.echo(f"more: add --cursor {next_cursor}", err=True)
+
+
+@tasks.command()
+@click.argument("unique_key")
+@app_option(required=True)
+@backend_options
+@type_option
+@json_option
+@reports_errors
+def show(
+    *,
+    unique_key: str,
+    app_ref: str,
+    backend_url: str | None,
+    queue_url: str | None,
+    task_type: str | None,
+    as_json: bool,
+) -> None:
+    """One task, every field, by its unique key (exit 3 when there is none)."""
+    app = _app(app_ref, backend_url, queue_url)
+    name, dao = _find(app, unique_key, task_type)
+    task = dao.get(unique_key)
+    if task is None:
+        raise TaskNotFoundError(name, unique_key, hint=NOT_FOUND_HINT)
+    data = task_json(app, dao, task)
+    if as_json:
+        echo_json(data)
+        return
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        click.echo(f"{key.ljust(width)}  {'' if value is None else value}")
+
+
+Action = Callable[[TaskApp, TaskDao[Any], str], AsyncTask]
+
+_ACTIONS: dict[str, tuple[Action, str, str]] = {
+    "retry": (
+        lambda app, dao, key: retry(dao, app.queue, key, clock=app.clock, converter=app.converter),
+        "retried",
+        "Put FAILED tasks back to QUEUED (attempts kept) and push them.",
+    ),
+    "cancel": (
+        lambda app, dao, key: cancel(dao, key),
+        "canceled",
+        "Mark SCHEDULED, QUEUED, HALTED or FAILED tasks CANCELED: they never run; a message "
+        "still on the queue is skipped.",
+    ),
+    "halt": (
+        lambda app, dao, key: halt(dao, key),
+        "halted",
+        "Park SCHEDULED, QUEUED or FAILED tasks as HALTED: deliveries skip them until resumed.",
+    ),
+    "resume": (
+        lambda app, dao, key: resume(
+            dao, app.queue, key, clock=app.clock, converter=app.converter
+        ),
+        "resumed",
+        "Make HALTED tasks QUEUED again and push them.",
+    ),
+}
+
+
+def _run_action(
+    verb: str, app: TaskApp, targets: list[tuple[str | None, str]], as_json: bool
+) -> int:
+    """Apply ``verb`` to each (task type or None, unique key); the worst exit code wins."""
+    action, past, _ = _ACTIONS[verb]
+    results: list[dict[str, Any]] = []
+    code = EXIT_OK
+    for task_type, key in targets:
+        try:
+            name, dao = _find(app, key, task_type)
+            task = action(app, dao, key)
+        except SimpleAsyncTasksError as error:
+            code = max(code, exit_code_of(error))
+            results.append({"uniqueKey": key, "ok": False, "error": str(error)})
+            if not as_json:
+                click.echo(f"error: {error}", err=True)
+            continue
+        results.append({"ok": True, **task_json(app, dao, task)})
+        if not as_json:
+            click.echo(f"{past} {name} {key}: {task.status.value} (attempts {task.attempts})")
+    if as_json:
+        echo_json(results)
+    elif not targets:
+        click.echo(f"nothing to {verb}")
+    return code
+
+
+def _action_command(verb: str) -> click.Command:
+    _, _, summary = _ACTIONS[verb]
+
+    @click.argument("unique_keys", nargs=-1, metavar="UNIQUE_KEY...")
+    @app_option(required=True)
+    @backend_options
+    @type_option
+    @json_option
+    @click.pass_context
+    @reports_errors
+    def command(
+        ctx: click.Context,
+        /,
+        *,
+        unique_keys: tuple[str, ...],
+        app_ref: str,
+        backend_url: str | None,
+        queue_url: str | None,
+        task_type: str | None,
+        as_json: bool,
+        **extra: Any,
+    ) -> None:
+        app = _app(app_ref, backend_url, queue_url)
+        targets: list[tuple[str | None, str]] = [(task_type, key) for key in unique_keys]
+        if extra.get("all_failed"):
+            for name in _types(app, task_type):
+                dao = _dao(app, name)
+                failed = _every(dao, AsyncTaskStatus.FAILED)
+                targets.extend((name, dao.unique_key(t)) for t in failed)
+        elif not targets:
+            raise click.UsageError(f"give the unique key of at least one task to {verb}")
+        ctx.exit(_run_action(verb, app, targets, as_json))
+
+    command.__doc__ = (
+        f"{summary}\n\nExit codes: 0 all done, 3 a task was not found, 4 a task's status does "
+        "not allow it, 2 a usage error; the other keys are still handled."
+    )
+    if verb == "retry":
+        command = click.option(
+            "--all-failed", is_flag=True, help="Retry every FAILED task (of --type, or of all)."
+        )(command)
+    return click.command(name=verb)(command)
+
+
+def _every(dao: TaskDao[Any], status: AsyncTaskStatus) -> list[AsyncTask]:
+    found: list[AsyncTask] = []
+    cursor: str | None = None
+    while True:
+        page = list_tasks(dao, status, limit=100, cursor=cursor)
+        found.extend(page.items)
+        cursor = page.cursor
+        if cursor is None:
+            return found
+
+
+for _verb in _ACTIONS:
+    tasks.add_command(_action_command(_verb))
