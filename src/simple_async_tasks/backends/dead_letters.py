@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,6 +45,18 @@ class DeadLetter:
             return parse_parcel(self.body).meta.task_type
         except ParcelDecodeError:
             return None
+
+
+def _letter(message: dict[str, Any]) -> DeadLetter:
+    attributes = message.get("Attributes", {})
+    sent = attributes.get("SentTimestamp")
+    count = attributes.get("ApproximateReceiveCount")
+    return DeadLetter(
+        message["MessageId"],
+        message["Body"],
+        int(count) if count is not None else None,
+        datetime.fromtimestamp(int(sent) / 1000, timezone.utc) if sent else None,
+    )
 
 
 class DeadLetterBox(Protocol):
@@ -145,28 +157,31 @@ class SqsDeadLetters:
             yield fresh
 
     def list(self, limit: int = 100) -> list[DeadLetter]:
-        found: list[DeadLetter] = []
-        for batch in self._batches(limit):
-            for m in batch:
-                attributes = m.get("Attributes", {})
-                sent = attributes.get("SentTimestamp")
-                count = attributes.get("ApproximateReceiveCount")
-                found.append(
-                    DeadLetter(
-                        m["MessageId"],
-                        m["Body"],
-                        int(count) if count is not None else None,
-                        datetime.fromtimestamp(int(sent) / 1000, timezone.utc) if sent else None,
-                    )
-                )
+        found: dict[str, DeadLetter] = {}
+        latest: dict[str, str] = {}  # message id -> its newest receipt handle
+        try:
+            while len(found) < limit:
+                batch = self._receive(limit - len(found))
+                latest.update((m["MessageId"], m["ReceiptHandle"]) for m in batch)
+                fresh = [m for m in batch if m["MessageId"] not in found]
+                if not fresh:
+                    break
+                found.update((m["MessageId"], _letter(m)) for m in fresh)
+        finally:
+            self._release(list(latest.values()))
+        return list(found.values())
+
+    def _release(self, handles: Sequence[str]) -> None:
+        """Make received messages visible again at once."""
+        for start in range(0, len(handles), SQS_BATCH):
+            chunk = handles[start : start + SQS_BATCH]
             self.client.change_message_visibility_batch(
                 QueueUrl=self.dlq_url,
                 Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for i, m in enumerate(batch)
+                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                    for i, h in enumerate(chunk)
                 ],
             )
-        return found
 
     def _entry(self, index: int, message: dict[str, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {"Id": str(index), "MessageBody": message["Body"]}

@@ -1,0 +1,101 @@
+"""The real ``simple-async-tasks`` console script against the local AWS endpoint: records in
+DynamoDB, messages on SQS with a dead-letter queue, all over HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simple_async_tasks import AsyncTaskStatus
+from simple_async_tasks.aws import reset_clients
+
+from ..cli_app import Charge, Notify, app, run_cli, runs
+from .conftest import queue_arn
+
+S = AsyncTaskStatus
+APP = "tests.cli_app:app"
+
+
+@pytest.fixture
+def env(aws_endpoint: str, table: str, sqs: Any, tmp_path: Path) -> Any:
+    name = tmp_path.name[-40:].replace("_", "-")
+    dlq_url = sqs.create_queue(QueueName=f"dlq-{name}")["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=f"q-{name}",
+        Attributes={
+            "VisibilityTimeout": "2",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": queue_arn(sqs, dlq_url), "maxReceiveCount": "2"}
+            ),
+        },
+    )["QueueUrl"]
+    backend = f"dynamodb://{table}?region=us-east-1&endpoint={aws_endpoint}"
+    app.use(backend, queue=queue_url)
+    yield {
+        "SIMPLE_ASYNC_TASKS_BACKEND": backend,
+        "SIMPLE_ASYNC_TASKS_QUEUE": queue_url,
+        "SIMPLE_ASYNC_TASKS_APP": APP,
+        "SAT_CLI_DIR": str(tmp_path),
+    }
+    app.use("memory://")
+    reset_clients()
+
+
+def _json(out: subprocess.CompletedProcess[str]) -> Any:
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _worker(env: dict[str, str]) -> None:
+    out = run_cli("worker", APP, "--until-idle", "3", "--poll-wait", "1", env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def test_list_and_stats(env):
+    app.enqueue(Charge(order_id="o1"))
+    app.enqueue(Charge(order_id="o2"))
+    app.enqueue(Notify(user_id="u1"))
+    stats = _json(run_cli("tasks", "stats", "--json", env=env))
+    assert (stats["Charge"]["QUEUED"], stats["Notify"]["QUEUED"]) == (2, 1)
+    listed = _json(run_cli("tasks", "list", "--type", "Charge", "--json", env=env))
+    assert [t["uniqueKey"] for t in listed["tasks"]] == ["o1", "o2"]
+    assert "u1" in run_cli("tasks", "list", env=env).stdout
+
+
+def test_retry_of_a_failed_task_which_then_runs(env, tmp_path):
+    (tmp_path / "fail-o1").touch()
+    app.enqueue(Charge(order_id="o1"))
+    _worker(env)
+    assert app.dao(Charge).get("o1").status is S.FAILED
+    (tmp_path / "fail-o1").unlink()
+    out = run_cli("tasks", "retry", "o1", env=env)
+    assert out.returncode == 0, out.stderr
+    _worker(env)
+    assert app.dao(Charge).get("o1").status is S.FULFILLED
+    assert runs(tmp_path).count("done Charge o1") == 1
+
+
+def test_cancel_of_a_queued_task_which_then_is_skipped(env, tmp_path):
+    app.enqueue(Charge(order_id="drop"))
+    assert run_cli("tasks", "cancel", "drop", env=env).returncode == 0
+    _worker(env)
+    assert runs(tmp_path) == []
+    assert app.dao(Charge).get("drop").status is S.CANCELED
+
+
+def test_dead_letters_are_listed_and_redriven(env, tmp_path):
+    (tmp_path / "fail-u1").touch()
+    app.enqueue(Notify(user_id="u1"))
+    _worker(env)  # two failed receives; SQS moves the message on the third
+    letters = _json(run_cli("dlq", "list", "--json", env=env))
+    assert [d["taskType"] for d in letters] == ["Notify"]
+    (tmp_path / "fail-u1").unlink()
+    moved = _json(run_cli("dlq", "redrive", "--json", env=env))
+    assert moved == {"redriven": 1}
+    assert _json(run_cli("dlq", "list", "--json", env=env)) == []
+    _worker(env)
+    assert app.dao(Notify).get("u1").status is S.FULFILLED
