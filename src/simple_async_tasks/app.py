@@ -28,6 +28,7 @@ import attrs
 import cattrs
 from typing_extensions import ParamSpec
 
+from .backends.memory import InMemoryTaskDao, InMemoryTaskQueue
 from .backends.opened import Backend
 from .backends.urls import DEFAULT_URL
 from .clock import Clock, system_clock
@@ -175,10 +176,11 @@ class TaskApp:
         entry = _Recurring(
             task_class, name, get_new, cron, every, start_at, catch_up, max_lateness
         )
+        # Check the schedule now, as a direct recurring_schedule call would; the real one is
+        # built on the app's backend when a scheduler is made.
+        self._build_schedule(entry, InMemoryTaskDao(task_class), InMemoryTaskQueue())
         with self._lock:
             self._recurring.append(entry)
-            if self._backend is not None:
-                self._build_schedule(entry)  # checks the schedule now, as a direct call would
 
     # -- binding -----------------------------------------------------------------------------
 
@@ -308,12 +310,14 @@ class TaskApp:
             )
         return [self._executor(r) for r in list(self._tasks.values())]
 
-    def _build_schedule(self, entry: _Recurring) -> RecurringSchedule[Any]:
+    def _build_schedule(
+        self, entry: _Recurring, dao: TaskDao[Any], queue: TaskQueue[AsyncTask]
+    ) -> RecurringSchedule[Any]:
         return recurring_schedule(
             name=entry.name,
             get_new=entry.get_new,
-            dao=self.dao(entry.task_class),
-            queue=self.queue,
+            dao=dao,
+            queue=queue,
             cron=entry.cron,
             every=entry.every,
             start_at=entry.start_at,
@@ -331,7 +335,10 @@ class TaskApp:
     ) -> Scheduler:
         """A scheduler over the recurring schedules and the sweeps of every registered task."""
         return Scheduler(
-            schedules=[self._build_schedule(r) for r in self._recurring],
+            schedules=[
+                self._build_schedule(r, self.dao(r.task_class), self.queue)
+                for r in self._recurring
+            ],
             sweep=[(self.dao(r.task_class), self.queue) for r in self._tasks.values()],
             requeue_after=requeue_after,
             attempt_timeout=attempt_timeout,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
@@ -14,6 +15,8 @@ from simple_async_tasks import (
     ExecuteResult,
     InMemoryTaskDao,
     InMemoryTaskQueue,
+    RetryPolicy,
+    TaskApp,
     TaskDao,
     TaskExecutor,
     TaskQueue,
@@ -73,3 +76,26 @@ def wrong_logic(task: str) -> None: ...
 
 
 with_execute_lifecycle(wrong_logic, dao=dao, queue=queue)  # type: ignore[arg-type]
+
+
+# TaskApp: the decorator returns the logic unchanged, the enqueuer keeps get_new's signature.
+app = TaskApp("memory://", clock=clock)
+
+
+@app.task(Resize, retry=RetryPolicy(max_attempts=2))
+def resize_in_app(task: Resize) -> bytes:
+    return task.image_id.encode()
+
+
+assert_type(resize_in_app, Callable[[Resize], bytes])
+enqueue_in_app = app.enqueuer(get_new)
+assert_type(enqueue_in_app("img-4", 320, hq=True), Resize)
+enqueue_in_app("img-4", colour="red")  # type: ignore[call-arg]
+assert_type(app.enqueue(Resize(image_id="img-5", width=1)), Resize)
+assert_type(app.dao(Resize), TaskDao[Resize])
+assert_type(app.executor(Resize), TaskExecutor[Resize, object])
+assert_type(drain(app).delivered, int)
+
+
+@app.task(Resize)  # type: ignore[arg-type]
+def wrong_app_logic(task: str) -> None: ...
