@@ -19,6 +19,17 @@ def test_import_does_not_import_boto3():
     assert out.stdout.strip() == ""
 
 
+def test_the_app_and_the_command_line_stay_out_of_a_plain_import():
+    code = (
+        "import sys, simple_async_tasks; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'click' "
+        "or m in ('simple_async_tasks.app', 'simple_async_tasks.worker')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert simple_async_tasks.TaskApp.__module__ == "simple_async_tasks.app"  # on first use
+
+
 def test_public_names_of_the_design_are_exported():
     for name in [
         "AsyncTask",
@@ -35,6 +46,13 @@ def test_public_names_of_the_design_are_exported():
         "RetryPolicy",
         "RetryLaterError",
         "SimpleAsyncTasksError",
+        "TaskApp",
+        "SqliteTaskDao",
+        "SqliteTaskQueue",
+        "ConfigurationError",
+        "list_tasks",
+        "count_tasks",
+        "retry_task",
     ]:
         assert name in simple_async_tasks.__all__
         assert hasattr(simple_async_tasks, name)

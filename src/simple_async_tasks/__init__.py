@@ -10,8 +10,8 @@ on DynamoDB + SQS + Lambda (``simple_async_tasks.aws``).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from .app import TaskApp
 from .backends.memory import InMemoryTaskDao, InMemoryTaskQueue
 from .backends.sqlite import SqliteTaskDao
 from .backends.sqlite_queue import SqliteTaskQueue
@@ -53,7 +53,21 @@ from .parcel import ParcelMeta, TaskParcel
 from .serialization import default_converter, make_converter
 from .task import AsyncTask, AsyncTaskStatus
 
+if TYPE_CHECKING:
+    from .app import TaskApp
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # TaskApp (and the URL parsing and backend opening behind it) is imported on first use,
+    # so a Lambda that wires its lifecycles by hand does not pay for it at cold start.
+    if name == "TaskApp":
+        from .app import TaskApp
+
+        return TaskApp
+    raise AttributeError(f"module 'simple_async_tasks' has no attribute {name!r}")
+
 
 logging.getLogger("simple_async_tasks").addHandler(logging.NullHandler())
 

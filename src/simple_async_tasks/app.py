@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 import cattrs
@@ -42,7 +42,9 @@ from .lifecycle.retry import RetryPolicy
 from .lifecycle.scheduler import Scheduler
 from .serialization import default_converter
 from .task import AsyncTask
-from .worker import Worker, WorkerSummary
+
+if TYPE_CHECKING:
+    from .worker import Worker, WorkerSummary
 
 T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
@@ -356,6 +358,8 @@ class TaskApp:
     ) -> Worker:
         """A worker over the backend's queue (SQLite, or SQS with long polling) that runs the
         scheduler every ``schedule_every`` unless ``schedule`` is False."""
+        from .worker import Worker  # threads and signals: only for those who run a worker
+
         return Worker(
             self.executors(),
             self.backend.source(),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import cattrs
 
@@ -21,12 +21,14 @@ from ..contracts import TaskDao, TaskQueue
 from ..errors import ConfigurationError
 from ..serialization import default_converter
 from ..task import AsyncTask
-from ..worker import MessageSource, SqliteSource, SqsSource
-from .dead_letters import DeadLetterBox, SqliteDeadLetters, SqsDeadLetters
 from .memory import InMemoryTaskDao, InMemoryTaskQueue
 from .sqlite import SqliteTaskDao
 from .sqlite_queue import SqliteTaskQueue
 from .urls import DynamoUrl, MemoryUrl, SqliteUrl, SqsUrl, parse_backend_url
+
+if TYPE_CHECKING:
+    from ..worker import MessageSource
+    from .dead_letters import DeadLetterBox
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -168,6 +170,8 @@ class Backend:
 
     def source(self) -> MessageSource:
         """Where a worker takes messages from: the SQLite queue, or SQS with long polling."""
+        from ..worker import SqliteSource, SqsSource
+
         location = self._queue_location()
         queue = self.queue
         if isinstance(location, MemoryUrl):
@@ -182,6 +186,8 @@ class Backend:
 
     def dead_letters(self) -> DeadLetterBox:
         """The queue's dead letters: the SQLite dead-letter table, or the SQS queue's DLQ."""
+        from .dead_letters import SqliteDeadLetters, SqsDeadLetters
+
         location = self._queue_location()
         queue = self.queue
         if isinstance(location, MemoryUrl):
