@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,45 @@ def test_the_readme_tour_runs(tmp_path):
     script = tmp_path / "tour.py"
     script.write_text(tour, encoding="utf-8")
     subprocess.run([sys.executable, str(script)], check=True, cwd=ROOT)
+
+
+def test_every_docs_include_names_an_existing_file():
+    includes = 0
+    for page in (ROOT / "docs").glob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        assert "--8 <" not in text, f"{page.name}: a mangled snippet include"
+        for line in text.splitlines():
+            if line.startswith("--8<--"):
+                includes += 1
+                target = line.split('"')[1]
+                assert (ROOT / target).is_file(), f"{page.name} includes a missing {target}"
+    assert includes >= 3
+
+
+def test_the_readme_worker_commands_run(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Run a worker on the embedded backend", 1)[1]
+    commands = block.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "SIMPLE_ASYNC_TASKS_BACKEND": f"sqlite:///{tmp_path / 'tasks.db'}"}
+    outputs = []
+    for command in commands:
+        args = command.split()
+        program = args[0].removeprefix(".venv/bin/")
+        path = sys.executable if program == "python" else str(bin_dir / program)
+        out = subprocess.run(
+            [path, *args[1:]],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert out.returncode == 0, (command, out.stderr)
+        outputs.append(out.stdout)
+    listing = outputs[-1].splitlines()
+    assert [line.split()[:3] for line in listing[1:]] == [
+        ["SendWelcomeEmail", "u1", "FULFILLED"],
+        ["SendWelcomeEmail", "u2", "FULFILLED"],
+    ]
