@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 import cattrs
@@ -76,7 +76,7 @@ def _key(task: AsyncTask, fields: tuple[str, ...], converter: cattrs.Converter) 
     return dumps(values if len(values) > 1 else values[0])
 
 
-_cache: dict[type, TaskSpec[AsyncTask]] = {}
+_cache: dict[type, TaskSpec[Any]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -88,7 +88,7 @@ def task_spec(cls: type[T]) -> TaskSpec[T]:
     """
     cached = _cache.get(cls)
     if cached is not None:
-        return cached  # type: ignore[return-value]
+        return cached
     if not isinstance(cls, type) or not issubclass(cls, AsyncTask):
         raise TaskDefinitionError(
             f"{cls!r} is not a task class: subclass simple_async_tasks.AsyncTask"
@@ -110,5 +110,5 @@ def task_spec(cls: type[T]) -> TaskSpec[T]:
     mutex = _key_fields(cls, "mutex", getattr(cls, "mutex", None), required=False)
     spec = TaskSpec(cls=cls, task_type=task_type, unique=unique, mutex=mutex)
     with _cache_lock:
-        _cache[cls] = spec  # type: ignore[assignment]
+        _cache[cls] = spec
     return spec

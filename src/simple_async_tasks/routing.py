@@ -55,22 +55,21 @@ class Router:
         *,
         by_source: Mapping[str, RawExecutor] | None = None,
     ) -> None:
+        table: dict[str, RawExecutor] = {}
         if isinstance(executors, Mapping):
-            table = dict(executors)
-        elif hasattr(executors, "execute_raw"):
-            one: RawExecutor = executors  # type: ignore[assignment]
-            table = {one.task_type: one}
-        else:
-            table = {}
+            table.update((str(key), ex) for key, ex in executors.items())
+        elif isinstance(executors, Iterable):
             for ex in executors:
                 if ex.task_type in table:
                     raise TaskDefinitionError(
                         f"two executors handle task type {ex.task_type!r}; register one per type"
                     )
                 table[ex.task_type] = ex
+        else:
+            table[executors.task_type] = executors
         if not table and not by_source:
             raise TaskDefinitionError("no executors given; pass at least one executor")
-        self.by_type: dict[str, RawExecutor] = table
+        self.by_type = table
         self.by_source: dict[str, RawExecutor] = dict(by_source or {})
 
     def route(

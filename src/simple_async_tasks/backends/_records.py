@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -48,7 +48,7 @@ def check_batch_size(count: int) -> None:
 
 def apply_transition(stored: T, change: Transition, now: datetime) -> T:
     """The record a lifecycle transition stores."""
-    changes: dict[str, object] = {
+    changes: dict[str, Any] = {
         "status": change.status,
         "updated_at": now,
         "version": stored.version + 1,
@@ -61,7 +61,7 @@ def apply_transition(stored: T, change: Transition, now: datetime) -> T:
         changes["last_error"] = change.last_error
     if change.execute_after is not KEEP:
         changes["execute_after"] = change.execute_after
-    return attrs.evolve(stored, **changes)  # type: ignore[arg-type]
+    return attrs.evolve(stored, **changes)
 
 
 # The checks of a conditional write, for the backends that check in Python
