@@ -24,16 +24,6 @@ os.environ.pop("AWS_PROFILE", None)
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-# No test may reach a real AWS endpoint: a client not pointed at the local
-# endpoint goes to a closed loopback port and fails at once, with dummy keys.
-os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
-for _name, _value in {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}.items():
-    os.environ[_name] = _value
-os.environ.pop("AWS_PROFILE", None)
 
 settings.register_profile(
     "stress", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]

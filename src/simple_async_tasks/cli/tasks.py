@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -40,8 +41,21 @@ type_option = click.option(
 )
 
 
-def _app(app_ref: str, backend_url: str | None, queue_url: str | None) -> TaskApp:
-    return bind(load_app(app_ref), backend_url, queue_url)
+def with_app(command: Callable[..., None]) -> Callable[..., None]:
+    """The options every ``tasks`` command shares (--app, --backend, --queue, --type,
+    --json); the command receives the app, loaded and bound, as ``app``."""
+
+    @functools.wraps(command)
+    @reports_errors
+    def run(
+        *args: object, app_ref: str, backend_url: str | None, queue_url: str | None, **rest: Any
+    ) -> None:
+        command(*args, app=bind(load_app(app_ref), backend_url, queue_url), **rest)
+
+    decorated: Callable[..., None] = run
+    for option in (json_option, type_option, backend_options, app_option(required=True)):
+        decorated = option(decorated)
+    return decorated
 
 
 def _types(app: TaskApp, task_type: str | None) -> list[str]:
@@ -94,21 +108,14 @@ def tasks() -> None:
 
 
 @tasks.command()
-@app_option(required=True)
-@backend_options
-@type_option
-@json_option
-@reports_errors
+@with_app
 def stats(
     *,
-    app_ref: str,
-    backend_url: str | None,
-    queue_url: str | None,
+    app: TaskApp,
     task_type: str | None,
     as_json: bool,
 ) -> None:
     """How many tasks of each type are in each status."""
-    app = _app(app_ref, backend_url, queue_url)
     counts = {t: count_tasks(_dao(app, t)) for t in _types(app, task_type)}
     if as_json:
         echo_json({t: {s.value: n for s, n in c.items()} for t, c in counts.items()})
@@ -118,9 +125,6 @@ def stats(
 
 
 @tasks.command(name="list")
-@app_option(required=True)
-@backend_options
-@type_option
 @click.option(
     "--status",
     "statuses",
@@ -133,13 +137,10 @@ def stats(
     "--cursor",
     help="Continue a listing where the previous page ended (one --type and one --status).",
 )
-@json_option
-@reports_errors
+@with_app
 def list_command(
     *,
-    app_ref: str,
-    backend_url: str | None,
-    queue_url: str | None,
+    app: TaskApp,
     task_type: str | None,
     statuses: tuple[str, ...],
     limit: int,
@@ -151,7 +152,6 @@ def list_command(
     SCHEDULED tasks are ordered by when they are due, the others by their
     last change. The table shows the last error of failed attempts.
     """
-    app = _app(app_ref, backend_url, queue_url)
     types = _types(app, task_type)
     wanted = [AsyncTaskStatus(s.upper()) for s in statuses] or list(AsyncTaskStatus)
     if cursor is not None and (len(types) > 1 or len(wanted) > 1):
@@ -185,22 +185,15 @@ def list_command(
 
 @tasks.command()
 @click.argument("unique_key")
-@app_option(required=True)
-@backend_options
-@type_option
-@json_option
-@reports_errors
+@with_app
 def show(
     *,
     unique_key: str,
-    app_ref: str,
-    backend_url: str | None,
-    queue_url: str | None,
+    app: TaskApp,
     task_type: str | None,
     as_json: bool,
 ) -> None:
     """One task, every field, by its unique key (exit 3 when there is none)."""
-    app = _app(app_ref, backend_url, queue_url)
     name, dao = _find(app, unique_key, task_type)
     task = dao.get(unique_key)
     if task is None:
@@ -274,25 +267,15 @@ def _action_command(verb: str) -> click.Command:
     _, _, summary = _ACTIONS[verb]
 
     @click.argument("unique_keys", nargs=-1, metavar="UNIQUE_KEY...")
-    @app_option(required=True)
-    @backend_options
-    @type_option
-    @json_option
-    @click.pass_context
-    @reports_errors
+    @with_app
     def command(
-        ctx: click.Context,
-        /,
         *,
         unique_keys: tuple[str, ...],
-        app_ref: str,
-        backend_url: str | None,
-        queue_url: str | None,
+        app: TaskApp,
         task_type: str | None,
         as_json: bool,
         **extra: Any,
     ) -> None:
-        app = _app(app_ref, backend_url, queue_url)
         targets: list[tuple[str | None, str]] = [(task_type, key) for key in unique_keys]
         if extra.get("all_failed"):
             for name in _types(app, task_type):
@@ -301,7 +284,7 @@ def _action_command(verb: str) -> click.Command:
                 targets.extend((name, dao.unique_key(t)) for t in failed)
         elif not targets:
             raise click.UsageError(f"give the unique key of at least one task to {verb}")
-        ctx.exit(_run_action(verb, app, targets, as_json))
+        click.get_current_context().exit(_run_action(verb, app, targets, as_json))
 
     command.__doc__ = (
         f"{summary}\n\nExit codes: 0 all done, 3 a task was not found, 4 a task's status does "
