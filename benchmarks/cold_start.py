@@ -21,6 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = [
     ("python -c pass (the interpreter alone)", "pass"),
     ("import simple_async_tasks", "import simple_async_tasks"),
+    (
+        "from simple_async_tasks import TaskApp (loaded on first use)",
+        "from simple_async_tasks import TaskApp",
+    ),
+    ("import simple_async_tasks.cli (the command line)", "import simple_async_tasks.cli"),
     ("import simple_async_tasks.aws", "import simple_async_tasks.aws"),
     ("import examples.lambda_app (builds the handler)", "import examples.lambda_app"),
     (

@@ -266,7 +266,7 @@ def _run_action(
 def _action_command(verb: str) -> click.Command:
     _, _, summary = _ACTIONS[verb]
 
-    @click.argument("unique_keys", nargs=-1, metavar="UNIQUE_KEY...")
+    @click.argument("unique_keys", nargs=-1, metavar="[UNIQUE_KEY]...")
     @with_app
     def command(
         *,
