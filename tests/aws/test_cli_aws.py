@@ -99,3 +99,24 @@ def test_dead_letters_are_listed_and_redriven(env, tmp_path):
     assert _json(run_cli("dlq", "list", "--json", env=env)) == []
     _worker(env)
     assert app.dao(Notify).get("u1").status is S.FULFILLED
+
+
+def test_a_task_app_serves_the_lambda_handler(env, sqs, tmp_path, monkeypatch):
+    from simple_async_tasks.aws import create_sqs_handler
+
+    from .conftest import lambda_event, queue_arn, receive_all
+
+    monkeypatch.setenv("SAT_CLI_DIR", str(tmp_path))
+    handler = create_sqs_handler(app.executors())
+    app.enqueue(Charge(order_id="o1"))
+    app.enqueue(Notify(user_id="u1"))
+    queue_url = env["SIMPLE_ASYNC_TASKS_QUEUE"]
+    messages = receive_all(sqs, queue_url)
+    assert handler(lambda_event(messages, queue_arn(sqs, queue_url)), None) == {
+        "batchItemFailures": []
+    }
+    assert app.dao(Charge).get("o1").status is S.FULFILLED
+    assert app.dao(Notify).get("u1").status is S.FULFILLED
+    assert sorted(runs(tmp_path)) == sorted(
+        ["start Charge o1", "done Charge o1", "start Notify u1", "done Notify u1"]
+    )
