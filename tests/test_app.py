@@ -124,3 +124,14 @@ def test_a_worker_from_the_app_runs_the_sqlite_queue(tmp_path):
     assert sorted(done) == ["a", "b", "c"]
     assert (summary.succeeded, summary.failed, summary.scheduler_runs) == (3, 0, 1)
     assert {app.dao(SendEmail).get(u).status for u in done} == {S.FULFILLED}
+
+
+def test_use_keeps_what_it_is_not_given(tmp_path):
+    first, second = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    app = TaskApp(first, queue=second)
+    app.use(clock=FakeClock())
+    assert (app.backend.store_url, app.backend.queue_url) == (first, second)
+    app.use(queue=first)
+    assert (app.backend.store_url, app.backend.queue_url) == (first, first)
+    app.use(second)  # a new store comes with its own queue
+    assert (app.backend.store_url, app.backend.queue_url) == (second, None)

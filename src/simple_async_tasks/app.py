@@ -189,13 +189,18 @@ class TaskApp:
     def use(
         self, backend: str | None = None, *, queue: str | None = None, clock: Clock | None = None
     ) -> None:
-        """Bind to another backend (and clock); what was built for the previous one is dropped.
+        """Bind to another backend, queue or clock; what was built before is dropped.
 
-        Call it before enqueuing or executing, e.g. in tests (``app.use("memory://")``).
+        A new ``backend`` comes with its own queue unless ``queue`` is given too; what
+        is not given is kept. Call it before enqueuing or executing, e.g. in tests
+        (``app.use("memory://", clock=FakeClock())``).
         """
         with self._lock:
-            self._backend_url = backend
-            self._queue_url = queue
+            if backend is not None:
+                self._backend_url = backend
+                self._queue_url = queue
+            elif queue is not None:
+                self._queue_url = queue
             if clock is not None:
                 self.clock = clock
             self._backend = None

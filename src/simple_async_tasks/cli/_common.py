@@ -120,7 +120,7 @@ def load_app(reference: str) -> TaskApp:
 def bind(app: TaskApp, backend: str | None, queue: str | None) -> TaskApp:
     """Point ``app`` at the URLs given on the command line; keep its own otherwise."""
     if backend is not None or queue is not None:
-        app.use(backend or app.backend.store_url, queue=queue or app.backend.queue_url)
+        app.use(backend, queue=queue)
     return app
 
 
