@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -104,3 +105,43 @@ def test_sigterm_during_a_long_task_finishes_it_takes_no_new_one_and_exits_0(tmp
     other = "second" if user == "first" else "first"
     assert dao.get(other).status is S.QUEUED
     assert len(queue) == 1
+
+
+def test_a_failing_poll_or_scheduler_run_does_not_stop_the_worker(tmp_path):
+    from datetime import timedelta
+
+    dao = SqliteTaskDao(SendEmail, tmp_path / "t.db")
+    queue = SqliteTaskQueue(tmp_path / "t.db")
+    enqueue = with_queue_lifecycle(get_new=lambda u: SendEmail(user_id=u), dao=dao, queue=queue)
+    execute = with_execute_lifecycle(lambda task: None, dao=dao, queue=queue)
+    enqueue("a")
+
+    class FlakySource(SqliteSource):
+        polls = 0
+
+        def take(self, max_messages, wait):
+            self.polls += 1
+            if self.polls == 1:
+                raise sqlite3.OperationalError("database is locked")
+            return super().take(max_messages, wait)
+
+    class FlakyScheduler:
+        runs = 0
+
+        def run_once(self, **_):
+            self.runs += 1
+            if self.runs == 1:
+                raise ConnectionError("endpoint unreachable")
+
+    scheduler = FlakyScheduler()
+    worker = Worker(
+        execute,
+        FlakySource(queue),
+        scheduler=scheduler,
+        schedule_every=timedelta(milliseconds=100),
+        poll_wait=timedelta(milliseconds=10),
+    )
+    summary = worker.run(handle_signals=False, max_idle=timedelta(seconds=1.5))
+    assert dao.get("a").status is S.FULFILLED
+    assert (summary.poll_errors, summary.scheduler_errors) == (1, 1)
+    assert summary.scheduler_runs >= 1

@@ -112,6 +112,10 @@ class WorkerSummary:
     succeeded: int = 0
     failed: int = 0
     scheduler_runs: int = 0
+    scheduler_errors: int = 0
+    """Scheduler runs that failed (logged; the next run tries again)."""
+    poll_errors: int = 0
+    """Polls of the queue that failed (logged; the worker waits and polls again)."""
 
 
 class Worker:
@@ -168,12 +172,19 @@ class Worker:
             ok = settle(delivery.message_id, executor, outcome, logger)
         except Exception as error:
             logger.warning("message %s failed: %s", delivery.message_id, failure_reason(error))
-        if ok:
-            self.source.done(delivery)
-        else:
-            delay = self._retry_delay(outcome)
-            if delay is not None:
-                self.source.later(delivery, delay)
+        try:
+            if ok:
+                self.source.done(delivery)
+            else:
+                delay = self._retry_delay(outcome)
+                if delay is not None:
+                    self.source.later(delivery, delay)
+        except Exception as error:
+            # The message comes back after its visibility timeout; its task's record
+            # decides then (a finished task is skipped).
+            logger.warning(
+                "message %s: could not settle it: %s", delivery.message_id, failure_reason(error)
+            )
         with self._lock:
             self.summary.delivered += 1
             if ok:
@@ -182,6 +193,24 @@ class Worker:
                 self.summary.failed += 1
         if self.on_progress is not None:
             self.on_progress(self.summary)
+
+    def _run_scheduler(self, scheduler: Scheduler) -> None:
+        try:
+            scheduler.run_once(may_continue=lambda: not self._stop.is_set())
+        except Exception as error:  # a backend hiccup must not stop the worker
+            self.summary.scheduler_errors += 1
+            logger.warning("scheduler run failed: %s", failure_reason(error))
+        else:
+            self.summary.scheduler_runs += 1
+
+    def _take(self, free: int) -> list[Delivery]:
+        try:
+            return self.source.take(free, self.poll_wait)
+        except Exception as error:  # keep polling, but not in a tight loop
+            self.summary.poll_errors += 1
+            logger.warning("polling the queue failed: %s: %s", type(error).__name__, error)
+            self._stop.wait(max(self.poll_wait.total_seconds(), 1.0))
+            return []
 
     def run(
         self, *, handle_signals: bool = True, max_idle: timedelta | None = None
@@ -198,15 +227,14 @@ class Worker:
             with ThreadPoolExecutor(self.concurrency) as pool:
                 while not self._stop.is_set():
                     if self.scheduler is not None and time.monotonic() >= next_schedule:
-                        self.scheduler.run_once(may_continue=lambda: not self._stop.is_set())
-                        self.summary.scheduler_runs += 1
+                        self._run_scheduler(self.scheduler)
                         next_schedule = time.monotonic() + self.schedule_every.total_seconds()
                     running = {f for f in running if not f.done()}
                     free = self.concurrency - len(running)
                     if free <= 0:
                         self._stop.wait(0.01)
                         continue
-                    deliveries = self.source.take(free, self.poll_wait)
+                    deliveries = self._take(free)
                     if not deliveries:
                         if running:
                             idle_since = time.monotonic()

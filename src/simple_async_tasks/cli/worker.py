@@ -24,10 +24,16 @@ class Progress:
         self._lock = threading.Lock()
 
     def line(self, summary: WorkerSummary) -> str:
-        return (
+        text = (
             f"delivered {summary.delivered}: {summary.succeeded} done, "
             f"{summary.failed} failed (left for redelivery)"
         )
+        if summary.poll_errors or summary.scheduler_errors:
+            text += (
+                f"; {summary.poll_errors} failed poll(s), "
+                f"{summary.scheduler_errors} failed scheduler run(s)"
+            )
+        return text
 
     def __call__(self, summary: WorkerSummary) -> None:
         if self.quiet:
@@ -121,9 +127,10 @@ def worker(
           --backend 'dynamodb://tasks?region=eu-west-1' --queue 'sqs://tasks?region=eu-west-1'
     """
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if verbose:
+        logging.getLogger("simple_async_tasks").setLevel(logging.INFO)
     app = bind(load_app(app_ref), backend_url, queue_url)
     progress = Progress(progress_every, quiet=quiet or as_json)
     running = app.worker(
