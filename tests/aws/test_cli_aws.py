@@ -120,3 +120,16 @@ def test_a_task_app_serves_the_lambda_handler(env, sqs, tmp_path, monkeypatch):
     assert sorted(runs(tmp_path)) == sorted(
         ["start Charge o1", "done Charge o1", "start Notify u1", "done Notify u1"]
     )
+
+
+def test_a_queue_given_by_name(env, aws_endpoint):
+    name = env["SIMPLE_ASYNC_TASKS_QUEUE"].rsplit("/", 1)[1]
+    by_name = f"sqs://{name}?region=us-east-1&endpoint={aws_endpoint}"
+    listed = run_cli("dlq", "list", "--queue", by_name, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "no dead letters in the dead-letter queue of http://127.0.0.1" in listed.stdout
+    missing = run_cli(
+        "dlq", "list", "--queue", f"sqs://nope?region=us-east-1&endpoint={aws_endpoint}", env=env
+    )
+    assert missing.returncode == 2
+    assert "there is no SQS queue named 'nope'" in missing.stderr
