@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from simple_async_tasks import InMemoryTaskDao, InMemoryTaskQueue
+from simple_async_tasks import (
+    AsyncTask,
+    InMemoryTaskDao,
+    InMemoryTaskQueue,
+    SqliteTaskDao,
+    TaskDao,
+)
+from simple_async_tasks.clock import Clock, system_clock
 from simple_async_tasks.testing import FakeClock
 
 from .tasks import SendEmail, SyncAccount
@@ -20,6 +29,8 @@ for _name, _value in {
 }.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
+
+T = TypeVar("T", bound=AsyncTask)
 
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -55,11 +66,33 @@ def queue(clock: FakeClock) -> InMemoryTaskQueue:
     return InMemoryTaskQueue(clock=clock)
 
 
-@pytest.fixture
-def dao(clock: FakeClock) -> InMemoryTaskDao[SendEmail]:
-    return InMemoryTaskDao(SendEmail, clock=clock)
+@pytest.fixture(params=["memory", "sqlite"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store of the lifecycle tests: every one runs on memory and on a SQLite file."""
+    return "memory" if request.param == "memory" else str(tmp_path / "tasks.db")
+
+
+class MakeDao(Protocol):
+    def __call__(self, cls: type[T], clock: Clock = ...) -> TaskDao[T]: ...
 
 
 @pytest.fixture
-def mutex_dao(clock: FakeClock) -> InMemoryTaskDao[SyncAccount]:
-    return InMemoryTaskDao(SyncAccount, clock=clock)
+def make_dao(backend: str) -> MakeDao:
+    """A DAO of any task class on this test's store (the system clock unless given)."""
+
+    def make(cls: type[T], clock: Clock = system_clock) -> TaskDao[T]:
+        if backend == "memory":
+            return InMemoryTaskDao(cls, clock=clock)
+        return SqliteTaskDao(cls, backend, clock=clock)
+
+    return make
+
+
+@pytest.fixture
+def dao(make_dao: MakeDao, clock: FakeClock) -> TaskDao[SendEmail]:
+    return make_dao(SendEmail, clock)
+
+
+@pytest.fixture
+def mutex_dao(make_dao: MakeDao, clock: FakeClock) -> TaskDao[SyncAccount]:
+    return make_dao(SyncAccount, clock)

@@ -42,6 +42,7 @@ def main() -> None:
         rows.append(scenarios.duplicate_delivery_aws(endpoint, *fresh(), 200 * scale, Path(tmp)))
         rows.extend(scenarios.crashes_memory(tasks_per_point=20 * scale))
         rows.extend(scenarios.crashes_aws(endpoint, *fresh(), 2 * scale, Path(tmp)))
+        rows.extend(scenarios.crashes_sqlite(2 * scale, Path(tmp)))
         rows.append(scenarios.save_push_crash_memory(tasks=200 * scale))
         rows.append(scenarios.save_push_crash_aws(endpoint, *fresh(), tasks=30 * scale))
         rows.append(scenarios.transient_errors_aws(endpoint, *fresh(), tasks=20 * scale))

@@ -270,16 +270,15 @@ def _crash_memory_at(point: str, tasks: int) -> FaultResult:
 CRASH_CHILD = r"""
 import os, sys
 sys.path.insert(0, {root!r})
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from simple_async_tasks import with_execute_lifecycle
-from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
-from tests.faults.scenarios import _aws_clients, _crashing
+from simple_async_tasks.backends.opened import Backend
+from tests.faults.scenarios import _crashing
 from tests.tasks import SendEmail
 
-endpoint, table, queue_url, point, key, log = sys.argv[1:7]
-dynamodb, sqs = _aws_clients(endpoint)
-dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
-queue = SqsTaskQueue(queue_url, client=sqs)
+store, queue_url, point, key, log = sys.argv[1:6]
+backend = Backend(store, queue_url or None)
+dao = backend.dao(SendEmail)
 
 def die():
     os._exit(137)
@@ -292,7 +291,7 @@ def logic(task):
     if point == "in_logic":
         die()
 
-execute = with_execute_lifecycle(logic, dao=_crashing(dao, point, die), queue=queue,
+execute = with_execute_lifecycle(logic, dao=_crashing(dao, point, die), queue=backend.queue,
                                  attempt_timeout=timedelta(seconds={timeout}))
 execute(dao.get(key))
 sys.exit(3)  # not reached: the process dies at the crash point
@@ -302,15 +301,30 @@ sys.exit(3)  # not reached: the process dies at the crash point
 def crashes_aws(
     endpoint: str, table: str, queue_url: str, tasks_per_point: int, tmp: Path
 ) -> list[FaultResult]:
-    from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
+    store = f"dynamodb://{table}?region=us-east-1&endpoint={endpoint}"
+    return crashes_in_child_processes(store, queue_url, "dynamodb+sqs", tasks_per_point, tmp)
+
+
+def crashes_sqlite(tasks_per_point: int, tmp: Path) -> list[FaultResult]:
+    store = f"sqlite:///{tmp / 'crashes.db'}"
+    return crashes_in_child_processes(store, None, "sqlite", tasks_per_point, tmp)
+
+
+def crashes_in_child_processes(
+    store: str, queue_url: str | None, label: str, tasks_per_point: int, tmp: Path
+) -> list[FaultResult]:
+    """Child processes die (``os._exit``) at each crash point of the execute lifecycle, on
+    the backend the URLs name; the parent then redelivers every task, first while the dead
+    attempts still count as live (nothing may run), then after the attempt timeout."""
+    from simple_async_tasks.backends.opened import Backend
 
     timeout = 4.0
-    dynamodb, sqs = _aws_clients(endpoint)
-    dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
-    queue = SqsTaskQueue(queue_url, client=sqs)
+    backend = Backend(store, queue_url)
+    dao = backend.dao(SendEmail)
+    queue = backend.queue
     results = []
     for point in CRASH_POINTS:
-        log = tmp / f"crash-{point}.log"
+        log = tmp / f"crash-{label}-{point}.log"
         enqueue = with_queue_lifecycle(
             get_new=lambda i, p=point: SendEmail(user_id=f"{p}-{i}"), dao=dao, queue=queue
         )
@@ -318,10 +332,9 @@ def crashes_aws(
         script = CRASH_CHILD.format(root=str(ROOT), timeout=timeout)
 
         def run_child(key: str, point: str = point, log: Path = log, script: str = script) -> int:
+            args = [store, queue_url or "", point, key, str(log)]
             return subprocess.run(
-                [sys.executable, "-c", script, endpoint, table, queue_url, point, key, str(log)],
-                check=False,
-                timeout=120,
+                [sys.executable, "-c", script, *args], check=False, timeout=120
             ).returncode
 
         with ThreadPoolExecutor(4) as pool:
@@ -357,7 +370,7 @@ def crashes_aws(
         results.append(
             FaultResult(
                 f"executor crash {point.replace('_', ' ')}",
-                "dynamodb+sqs",
+                label,
                 sum(runs[k] for k in keys),
                 len(keys),
                 sum(runs_live[k] - runs_before[k] for k in keys),

@@ -48,6 +48,13 @@ def test_crash_at_every_step_in_a_child_process_on_aws(
         check(result)
 
 
+def test_crash_at_every_step_in_a_child_process_on_sqlite(tmp_path, scale):
+    results = scenarios.crashes_sqlite(2 * scale, tmp_path)
+    assert [r.backend for r in results] == ["sqlite"] * 3
+    for result in results:
+        check(result)
+
+
 def test_crash_between_save_and_push_is_recovered_by_the_sweep(scale):
     check(scenarios.save_push_crash_memory(tasks=200 * scale))
 

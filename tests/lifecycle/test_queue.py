@@ -15,10 +15,16 @@ from simple_async_tasks import (
     QueueLimitError,
     SerializationError,
     TaskDefinitionError,
+    count_tasks,
     with_queue_lifecycle,
 )
 
 from ..tasks import RichTask, SendEmail
+
+
+def stored(dao):
+    """How many records the DAO holds, on any backend."""
+    return sum(count_tasks(dao).values())
 
 
 def test_queue_wrapper_keeps_name_and_doc(dao, queue):
@@ -39,7 +45,7 @@ def test_body_over_the_queue_limit_fails_before_any_write(clock):
     )
     with pytest.raises(QueueLimitError, match="over the 1024-byte limit"):
         enqueue()
-    assert len(dao) == 0
+    assert stored(dao) == 0
     assert len(queue) == 0
 
 
@@ -50,7 +56,7 @@ def test_value_json_cannot_hold_fails_before_any_write(clock, queue):
     )
     with pytest.raises(SerializationError, match="JSON"):
         enqueue()
-    assert len(dao) == 0
+    assert stored(dao) == 0
 
 
 def test_naive_execute_after_is_refused(dao, queue):
@@ -61,7 +67,7 @@ def test_naive_execute_after_is_refused(dao, queue):
     )
     with pytest.raises(InvalidTaskError, match="naive datetime"):
         enqueue()
-    assert len(dao) == 0
+    assert stored(dao) == 0
 
 
 def test_broken_task_class_fails_when_the_lifecycle_is_built(queue):
@@ -95,9 +101,9 @@ def test_enqueue_many_dedups_and_batches(dao, queue, clock):
 
     with_queue_lifecycle(get_new=lambda: SendEmail(user_id="u0"), dao=dao, queue=queue)()
     tasks = [SendEmail(user_id=f"u{i}") for i in range(5)] + [SendEmail(user_id="u1")]
-    stored = enqueue_many(tasks, dao=dao, queue=queue, clock=clock)
-    assert [t.user_id for t in stored] == ["u0", "u1", "u2", "u3", "u4", "u1"]
-    assert len(dao) == 5
+    result = enqueue_many(tasks, dao=dao, queue=queue, clock=clock)
+    assert [t.user_id for t in result] == ["u0", "u1", "u2", "u3", "u4", "u1"]
+    assert stored(dao) == 5
     assert len(queue) == 5  # u0 was already queued; the second u1 is a duplicate
 
 
@@ -112,4 +118,4 @@ def test_enqueue_many_checks_everything_before_writing(clock):
             dao=dao,
             queue=queue,
         )
-    assert len(dao) == 0
+    assert stored(dao) == 0

@@ -38,6 +38,12 @@ MAX_TRANSITIONS_PER_BATCH = 100
 """DynamoDB's limit of items per transaction; every backend keeps it."""
 
 
+def as_seeded(task: T) -> T:
+    """A task stored exactly as given by ``seed``, except that version 0 (never stored)
+    becomes 1."""
+    return attrs.evolve(task, version=1) if task.version == 0 else task
+
+
 def check_batch_size(count: int) -> None:
     if count > MAX_TRANSITIONS_PER_BATCH:
         raise ValueError(

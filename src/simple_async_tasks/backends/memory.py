@@ -24,6 +24,7 @@ from ..task import AsyncTask, AsyncTaskStatus
 from ._local_queue import LocalQueue
 from ._records import (
     apply_transition,
+    as_seeded,
     check_batch_size,
     require,
     require_lock_free,
@@ -83,8 +84,7 @@ class InMemoryTaskDao(Generic[T]):
         lifecycles never call it. A version of 0 is stored as 1.
         """
         key = self.unique_key(task)
-        if task.version == 0:
-            task = attrs.evolve(task, version=1)
+        task = as_seeded(task)
         with self._lock:
             self._store(key, self._tasks.get(key), task)
         return task

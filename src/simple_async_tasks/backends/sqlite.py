@@ -29,6 +29,7 @@ from ..serialization import default_converter, dumps, structure_task, unstructur
 from ..task import AsyncTask, AsyncTaskStatus
 from ._records import (
     apply_transition,
+    as_seeded,
     check_batch_size,
     require,
     require_lock_free,
@@ -161,6 +162,18 @@ class SqliteTaskDao(Generic[T]):
         )
         if cursor.rowcount != 1:  # cannot happen under the write lock; refuse rather than lose
             raise ConditionFailedError(self._read(conn, key))
+
+    def seed(self, task: T) -> T:
+        """Store ``task`` exactly as given (attempts and timestamps included).
+
+        For tests and data imports that need a record in a precise state; the
+        lifecycles never call it. A version of 0 is stored as 1.
+        """
+        key = self.unique_key(task)
+        task = as_seeded(task)
+        with self.db.write() as conn:
+            self._write(conn, key, self._read(conn, key), task)
+        return task
 
     def get(self, unique_key: str) -> T | None:
         return self._read(self.db.get(), unique_key)
