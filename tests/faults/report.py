@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import platform
 import tempfile
 import time
@@ -28,6 +29,13 @@ def main() -> None:
     parser.add_argument("--stress", action="store_true")
     args = parser.parse_args()
     scale = 10 if args.stress else 1
+    # Clients built from backend URLs (and the child processes) read these, as under pytest.
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    os.environ.pop("AWS_PROFILE", None)
     started = time.perf_counter()
     rows: list[scenarios.FaultResult] = []
     with local_aws_endpoint() as endpoint, tempfile.TemporaryDirectory() as tmp:
