@@ -1,16 +1,14 @@
-"""Record stamping shared by the backends that hold task objects themselves."""
+"""Record stamping and ordering shared by the backends that hold task objects themselves."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import attrs
 
-from ..conditions import Condition, evaluate
-from ..contracts import KEEP, MutexLock, Transition
-from ..errors import ConditionFailedError, MutexHeldError
-from ..task import AsyncTask
+from ..contracts import KEEP, Transition
+from ..task import AsyncTask, AsyncTaskStatus
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -32,6 +30,19 @@ def stamp_save(task: T, stored: T | None, now: datetime) -> T:
         updated_at=now,
         version=stored.version + 1,
     )
+
+
+def utc_text(moment: datetime) -> str:
+    """A UTC time as fixed-width text, so that text order is time order."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def order_key(task: AsyncTask) -> str:
+    """The listing order: when a SCHEDULED task is due, when any other last changed."""
+    moment = task.updated_at
+    if task.status is AsyncTaskStatus.SCHEDULED and task.execute_after is not None:
+        moment = task.execute_after
+    return utc_text(moment) if moment is not None else ""
 
 
 MAX_TRANSITIONS_PER_BATCH = 100
@@ -68,33 +79,3 @@ def apply_transition(stored: T, change: Transition, now: datetime) -> T:
     if change.execute_after is not KEEP:
         changes["execute_after"] = change.execute_after
     return attrs.evolve(stored, **changes)
-
-
-# The checks of a conditional write, for the backends that check in Python
-# under a lock they hold (memory: a threading lock; SQLite: the file's write lock).
-
-
-def require(condition: Condition, stored: T | None) -> T:
-    """``stored`` if it exists and meets ``condition``; else ConditionFailedError with it."""
-    if stored is None or not evaluate(condition, stored):
-        raise ConditionFailedError(stored)
-    return stored
-
-
-def require_lock_free(held: MutexLock | None, acquire: MutexLock) -> None:
-    """Raise MutexHeldError if ``held`` (the stored lock) keeps ``acquire`` out."""
-    if held is not None and not held.is_free_for(acquire):
-        raise MutexHeldError(acquire.key, held.owner, held.expires_at - acquire.acquired_at)
-
-
-def require_unchanged(
-    changes: list[tuple[T, Transition]], current: list[T | None], condition: Condition
-) -> list[T]:
-    """The stored records of a ``transition_many``: each still at the version given with it,
-    and meeting ``condition``; else ConditionFailedError and nothing may be written."""
-    checked = []
-    for (record, _), stored in zip(changes, current, strict=True):
-        if stored is None or stored.version != record.version:
-            raise ConditionFailedError(stored)
-        checked.append(require(condition, stored))
-    return checked

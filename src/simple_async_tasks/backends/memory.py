@@ -7,35 +7,26 @@ import itertools
 import threading
 import uuid
 from collections import deque
-from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
-from typing import Generic, Literal, TypeVar
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
 
 import attrs
 import cattrs
 
 from ..clock import Clock, system_clock
-from ..conditions import Condition, evaluate
-from ..contracts import MutexLock, Page, Transition
-from ..definition import task_spec
-from ..errors import ConditionFailedError
+from ..contracts import MutexLock, Page
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 from ._local_queue import LocalQueue
-from ._records import (
-    apply_transition,
-    as_seeded,
-    check_batch_size,
-    require,
-    require_lock_free,
-    require_unchanged,
-    stamp_save,
-)
+from ._locked_dao import LockedDao
+from ._records import order_key
 
 T = TypeVar("T", bound=AsyncTask)
 
 
-class InMemoryTaskDao(Generic[T]):
+class InMemoryTaskDao(LockedDao[T, None]):
     """Holds the tasks of one class in a dict, guarded by one lock.
 
     Conditions are checked and writes applied under the lock, so each write
@@ -49,20 +40,11 @@ class InMemoryTaskDao(Generic[T]):
         clock: Clock = system_clock,
         converter: cattrs.Converter = default_converter,
     ) -> None:
-        self._spec = task_spec(task_class)
-        self._clock = clock
-        self._converter = converter
+        super().__init__(task_class, clock, converter)
         self._lock = threading.Lock()
         self._tasks: dict[str, T] = {}
         self._by_status: dict[AsyncTaskStatus, dict[str, None]] = {s: {} for s in AsyncTaskStatus}
         self._mutexes: dict[str, MutexLock] = {}
-
-    @property
-    def task_class(self) -> type[T]:
-        return self._spec.cls
-
-    def unique_key(self, task: T) -> str:
-        return self._spec.unique_key(task, self._converter)
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -77,18 +59,6 @@ class InMemoryTaskDao(Generic[T]):
         with self._lock:
             return self._mutexes.get(mutex_key)
 
-    def seed(self, task: T) -> T:
-        """Store ``task`` exactly as given (attempts and timestamps included).
-
-        For tests and data imports that need a record in a precise state; the
-        lifecycles never call it. A version of 0 is stored as 1.
-        """
-        key = self.unique_key(task)
-        task = as_seeded(task)
-        with self._lock:
-            self._store(key, self._tasks.get(key), task)
-        return task
-
     def get(self, unique_key: str) -> T | None:
         return self._tasks.get(unique_key)
 
@@ -96,70 +66,30 @@ class InMemoryTaskDao(Generic[T]):
         with self._lock:
             return {k: self._tasks[k] for k in unique_keys if k in self._tasks}
 
-    def _store(self, key: str, old: T | None, new: T) -> None:
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        with self._lock:
+            yield None
+
+    def _read(self, session: None, unique_key: str) -> T | None:
+        return self._tasks.get(unique_key)
+
+    def _write(self, session: None, unique_key: str, old: T | None, new: T) -> None:
         if old is not None and old.status is not new.status:
-            del self._by_status[old.status][key]
-        self._by_status[new.status][key] = None
-        self._tasks[key] = new
+            del self._by_status[old.status][unique_key]
+        self._by_status[new.status][unique_key] = None
+        self._tasks[unique_key] = new
 
-    def save(self, task: T, *, condition: Condition | None) -> T:
-        key = self.unique_key(task)
-        with self._lock:
-            stored = self._tasks.get(key)
-            if condition is not None and not evaluate(condition, stored):
-                raise ConditionFailedError(stored)
-            new = stamp_save(task, stored, self._clock.now())
-            self._store(key, stored, new)
-            return new
+    def _lock_of(self, session: None, mutex_key: str) -> MutexLock | None:
+        return self._mutexes.get(mutex_key)
 
-    def upsert(self, task: T) -> T:
-        return self.save(task, condition=None)
+    def _hold(self, session: None, lock: MutexLock) -> None:
+        self._mutexes[lock.key] = lock
 
-    def transition(
-        self,
-        unique_key: str,
-        change: Transition,
-        *,
-        condition: Condition,
-        acquire: MutexLock | None = None,
-        release: MutexLock | None = None,
-    ) -> T:
-        with self._lock:
-            stored = require(condition, self._tasks.get(unique_key))
-            if acquire is not None:
-                require_lock_free(self._mutexes.get(acquire.key), acquire)
-                self._mutexes[acquire.key] = acquire
-            if release is not None:
-                self._release(release)
-            new = apply_transition(stored, change, self._clock.now())
-            self._store(unique_key, stored, new)
-            return new
-
-    def transition_many(
-        self, changes: Sequence[tuple[T, Transition]], *, condition: Condition
-    ) -> list[T]:
-        check_batch_size(len(changes))
-        with self._lock:
-            keys = [self.unique_key(record) for record, _ in changes]
-            current = require_unchanged(
-                list(changes), [self._tasks.get(k) for k in keys], condition
-            )
-            now = self._clock.now()
-            out = []
-            for key, stored, (_, change) in zip(keys, current, changes, strict=True):
-                new = apply_transition(stored, change, now)
-                self._store(key, stored, new)
-                out.append(new)
-            return out
-
-    def _release(self, lock: MutexLock) -> None:
+    def _release(self, session: None, lock: MutexLock) -> None:
         held = self._mutexes.get(lock.key)
         if held is not None and held.owner == lock.owner:
             del self._mutexes[lock.key]
-
-    def release_mutex(self, lock: MutexLock) -> None:
-        with self._lock:
-            self._release(lock)
 
     def count_by_status(self, status: AsyncTaskStatus) -> int:
         with self._lock:
@@ -172,7 +102,7 @@ class InMemoryTaskDao(Generic[T]):
             raise ValueError(f"limit must be at least 1, got {limit}")
         with self._lock:
             rows = sorted(
-                (_order_key(t), k, t)
+                (order_key(t), k, t)
                 for k, t in ((k, self._tasks[k]) for k in self._by_status[status])
             )
         if cursor is not None:
@@ -182,14 +112,6 @@ class InMemoryTaskDao(Generic[T]):
         more = len(rows) > limit
         next_cursor = f"{page[-1][0]}|{page[-1][1]}" if more and page else None
         return Page(items=[r[2] for r in page], cursor=next_cursor)
-
-
-def _order_key(task: AsyncTask) -> str:
-    """The listing order: when a SCHEDULED task is due, when any other last changed."""
-    moment = task.updated_at
-    if task.status is AsyncTaskStatus.SCHEDULED and task.execute_after is not None:
-        moment = task.execute_after
-    return moment.astimezone(timezone.utc).isoformat() if moment else ""
 
 
 @attrs.frozen

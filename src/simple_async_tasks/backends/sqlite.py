@@ -13,29 +13,20 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime, timezone
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import cattrs
 
 from ..clock import Clock, system_clock
-from ..conditions import Condition, evaluate
-from ..contracts import MutexLock, Page, Transition
-from ..definition import task_spec
+from ..contracts import MutexLock, Page
 from ..errors import ConditionFailedError
 from ..serialization import default_converter, dumps, structure_task, unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
-from ._records import (
-    apply_transition,
-    as_seeded,
-    check_batch_size,
-    require,
-    require_lock_free,
-    require_unchanged,
-    stamp_save,
-)
+from ._locked_dao import LockedDao
+from ._records import order_key, utc_text
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -57,18 +48,6 @@ CREATE TABLE IF NOT EXISTS mutexes (
     expires_at TEXT NOT NULL
 );
 """
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-def order_key(task: AsyncTask) -> str:
-    """The listing order: when a SCHEDULED task is due, when any other last changed."""
-    moment = task.updated_at
-    if task.status is AsyncTaskStatus.SCHEDULED and task.execute_after is not None:
-        moment = task.execute_after
-    return _utc(moment) if moment is not None else ""
 
 
 class SqliteConnections:
@@ -101,7 +80,7 @@ class SqliteConnections:
         conn.execute("COMMIT")
 
 
-class SqliteTaskDao(Generic[T]):
+class SqliteTaskDao(LockedDao[T, sqlite3.Connection]):
     """Stores the tasks of one class in a SQLite file shared by threads and processes."""
 
     def __init__(
@@ -113,24 +92,18 @@ class SqliteTaskDao(Generic[T]):
         converter: cattrs.Converter = default_converter,
         timeout: float = 30.0,
     ) -> None:
-        self._spec = task_spec(task_class)
-        self._clock = clock
-        self._converter = converter
+        super().__init__(task_class, clock, converter)
         self.db = SqliteConnections(path, timeout=timeout)
         self.db.get().executescript(_SCHEMA)
-
-    @property
-    def task_class(self) -> type[T]:
-        return self._spec.cls
-
-    def unique_key(self, task: T) -> str:
-        return self._spec.unique_key(task, self._converter)
 
     def _pk(self, unique_key: str) -> str:
         return f"{self._spec.task_type}#{unique_key}"
 
     def _decode(self, data: str) -> T:
         return structure_task(json.loads(data), self._spec.cls, self._converter)
+
+    def _exclusive(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self.db.write()
 
     def _read(self, conn: sqlite3.Connection, unique_key: str) -> T | None:
         row = conn.execute(
@@ -163,18 +136,6 @@ class SqliteTaskDao(Generic[T]):
         if cursor.rowcount != 1:  # cannot happen under the write lock; refuse rather than lose
             raise ConditionFailedError(self._read(conn, key))
 
-    def seed(self, task: T) -> T:
-        """Store ``task`` exactly as given (attempts and timestamps included).
-
-        For tests and data imports that need a record in a precise state; the
-        lifecycles never call it. A version of 0 is stored as 1.
-        """
-        key = self.unique_key(task)
-        task = as_seeded(task)
-        with self.db.write() as conn:
-            self._write(conn, key, self._read(conn, key), task)
-        return task
-
     def get(self, unique_key: str) -> T | None:
         return self._read(self.db.get(), unique_key)
 
@@ -192,66 +153,7 @@ class SqliteTaskDao(Generic[T]):
             found.update((key, self._decode(data)) for key, data in rows)
         return found
 
-    def save(self, task: T, *, condition: Condition | None) -> T:
-        key = self.unique_key(task)
-        with self.db.write() as conn:
-            stored = self._read(conn, key)
-            if condition is not None and not evaluate(condition, stored):
-                raise ConditionFailedError(stored)
-            new = stamp_save(task, stored, self._clock.now())
-            self._write(conn, key, stored, new)
-            return new
-
-    def upsert(self, task: T) -> T:
-        return self.save(task, condition=None)
-
-    def transition(
-        self,
-        unique_key: str,
-        change: Transition,
-        *,
-        condition: Condition,
-        acquire: MutexLock | None = None,
-        release: MutexLock | None = None,
-    ) -> T:
-        with self.db.write() as conn:
-            stored = require(condition, self._read(conn, unique_key))
-            if acquire is not None:
-                require_lock_free(self._lock_row(conn, acquire.key), acquire)
-                conn.execute(
-                    "INSERT OR REPLACE INTO mutexes (key, owner, acquired_at, expires_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (
-                        acquire.key,
-                        acquire.owner,
-                        _utc(acquire.acquired_at),
-                        _utc(acquire.expires_at),
-                    ),
-                )
-            if release is not None:
-                self._release(conn, release)
-            new = apply_transition(stored, change, self._clock.now())
-            self._write(conn, unique_key, stored, new)
-            return new
-
-    def transition_many(
-        self, changes: Sequence[tuple[T, Transition]], *, condition: Condition
-    ) -> list[T]:
-        check_batch_size(len(changes))
-        with self.db.write() as conn:
-            keys = [self.unique_key(record) for record, _ in changes]
-            current = require_unchanged(
-                list(changes), [self._read(conn, key) for key in keys], condition
-            )
-            now = self._clock.now()
-            out = []
-            for key, stored, (_, change) in zip(keys, current, changes, strict=True):
-                new = apply_transition(stored, change, now)
-                self._write(conn, key, stored, new)
-                out.append(new)
-            return out
-
-    def _lock_row(self, conn: sqlite3.Connection, key: str) -> MutexLock | None:
+    def _lock_of(self, conn: sqlite3.Connection, key: str) -> MutexLock | None:
         row = conn.execute(
             "SELECT owner, acquired_at, expires_at FROM mutexes WHERE key = ?", (key,)
         ).fetchone()
@@ -264,16 +166,19 @@ class SqliteTaskDao(Generic[T]):
             expires_at=datetime.fromisoformat(row[2]),
         )
 
+    def _hold(self, conn: sqlite3.Connection, lock: MutexLock) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO mutexes (key, owner, acquired_at, expires_at) "
+            "VALUES (?, ?, ?, ?)",
+            (lock.key, lock.owner, utc_text(lock.acquired_at), utc_text(lock.expires_at)),
+        )
+
     def _release(self, conn: sqlite3.Connection, lock: MutexLock) -> None:
         conn.execute("DELETE FROM mutexes WHERE key = ? AND owner = ?", (lock.key, lock.owner))
 
-    def release_mutex(self, lock: MutexLock) -> None:
-        with self.db.write() as conn:
-            self._release(conn, lock)
-
     def mutex_holder(self, mutex_key: str) -> MutexLock | None:
         """The lock stored for ``mutex_key`` (expired or not), or None."""
-        return self._lock_row(self.db.get(), mutex_key)
+        return self._lock_of(self.db.get(), mutex_key)
 
     def count_by_status(self, status: AsyncTaskStatus) -> int:
         row = (

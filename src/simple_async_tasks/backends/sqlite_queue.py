@@ -14,7 +14,8 @@ import cattrs
 from ..clock import Clock, system_clock
 from ..serialization import default_converter
 from ._local_queue import LocalQueue
-from .sqlite import SqliteConnections, _utc
+from ._records import utc_text as _utc
+from .sqlite import SqliteConnections
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

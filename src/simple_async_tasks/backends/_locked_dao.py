@@ -1,0 +1,161 @@
+"""What the memory and SQLite DAOs share: every conditional write is checked in Python
+while holding an exclusive lock over the store (a threading lock; SQLite's write lock).
+
+``LockedDao`` writes the contract's operations once (``save``, ``transition``,
+``transition_many``, ``seed``, ``release_mutex``) on top of a few storage
+primitives that each backend gives.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Generic, TypeVar
+
+import cattrs
+
+from ..clock import Clock
+from ..conditions import Condition, evaluate
+from ..contracts import MutexLock, Transition
+from ..definition import task_spec
+from ..errors import ConditionFailedError, MutexHeldError
+from ..task import AsyncTask
+from ._records import apply_transition, as_seeded, check_batch_size, stamp_save
+
+T = TypeVar("T", bound=AsyncTask)
+H = TypeVar("H")
+"""What an exclusive session hands the primitives (a connection, or nothing)."""
+
+
+def require(condition: Condition, stored: T | None) -> T:
+    """``stored`` if it exists and meets ``condition``; else ConditionFailedError with it."""
+    if stored is None or not evaluate(condition, stored):
+        raise ConditionFailedError(stored)
+    return stored
+
+
+def require_lock_free(held: MutexLock | None, acquire: MutexLock) -> None:
+    """Raise MutexHeldError if ``held`` (the stored lock) keeps ``acquire`` out."""
+    if held is not None and not held.is_free_for(acquire):
+        raise MutexHeldError(acquire.key, held.owner, held.expires_at - acquire.acquired_at)
+
+
+def require_unchanged(
+    changes: Sequence[tuple[T, Transition]], current: list[T | None], condition: Condition
+) -> list[T]:
+    """The stored records of a ``transition_many``: each still at the version given with it,
+    and meeting ``condition``; else ConditionFailedError and nothing may be written."""
+    checked = []
+    for (record, _), stored in zip(changes, current, strict=True):
+        if stored is None or stored.version != record.version:
+            raise ConditionFailedError(stored)
+        checked.append(require(condition, stored))
+    return checked
+
+
+class LockedDao(ABC, Generic[T, H]):
+    """The conditional writes of a DAO that holds an exclusive lock while it checks."""
+
+    def __init__(self, task_class: type[T], clock: Clock, converter: cattrs.Converter) -> None:
+        self._spec = task_spec(task_class)
+        self._clock = clock
+        self._converter = converter
+
+    @property
+    def task_class(self) -> type[T]:
+        return self._spec.cls
+
+    def unique_key(self, task: T) -> str:
+        return self._spec.unique_key(task, self._converter)
+
+    # -- storage primitives, always called inside ``_exclusive()`` -------------------------
+
+    @abstractmethod
+    def _exclusive(self) -> AbstractContextManager[H]:
+        """Hold the store's write lock for the block."""
+
+    @abstractmethod
+    def _read(self, session: H, unique_key: str, /) -> T | None: ...
+
+    @abstractmethod
+    def _write(self, session: H, unique_key: str, old: T | None, new: T, /) -> None:
+        """Store ``new`` in place of ``old`` (None: a new record)."""
+
+    @abstractmethod
+    def _lock_of(self, session: H, mutex_key: str, /) -> MutexLock | None: ...
+
+    @abstractmethod
+    def _hold(self, session: H, lock: MutexLock, /) -> None:
+        """Store ``lock``, replacing any lock of its key."""
+
+    @abstractmethod
+    def _release(self, session: H, lock: MutexLock, /) -> None:
+        """Delete ``lock`` if its owner still holds it."""
+
+    # -- the contract's writes ---------------------------------------------------------------
+
+    def seed(self, task: T) -> T:
+        """Store ``task`` exactly as given (attempts and timestamps included).
+
+        For tests and data imports that need a record in a precise state; the
+        lifecycles never call it. A version of 0 is stored as 1.
+        """
+        key = self.unique_key(task)
+        task = as_seeded(task)
+        with self._exclusive() as session:
+            self._write(session, key, self._read(session, key), task)
+        return task
+
+    def save(self, task: T, *, condition: Condition | None) -> T:
+        key = self.unique_key(task)
+        with self._exclusive() as session:
+            stored = self._read(session, key)
+            if condition is not None and not evaluate(condition, stored):
+                raise ConditionFailedError(stored)
+            new = stamp_save(task, stored, self._clock.now())
+            self._write(session, key, stored, new)
+            return new
+
+    def upsert(self, task: T) -> T:
+        return self.save(task, condition=None)
+
+    def transition(
+        self,
+        unique_key: str,
+        change: Transition,
+        *,
+        condition: Condition,
+        acquire: MutexLock | None = None,
+        release: MutexLock | None = None,
+    ) -> T:
+        with self._exclusive() as session:
+            stored = require(condition, self._read(session, unique_key))
+            if acquire is not None:
+                require_lock_free(self._lock_of(session, acquire.key), acquire)
+                self._hold(session, acquire)
+            if release is not None:
+                self._release(session, release)
+            new = apply_transition(stored, change, self._clock.now())
+            self._write(session, unique_key, stored, new)
+            return new
+
+    def transition_many(
+        self, changes: Sequence[tuple[T, Transition]], *, condition: Condition
+    ) -> list[T]:
+        check_batch_size(len(changes))
+        keys = [self.unique_key(record) for record, _ in changes]
+        with self._exclusive() as session:
+            current = [self._read(session, key) for key in keys]
+            checked = require_unchanged(changes, current, condition)
+            now = self._clock.now()
+            out = []
+            for key, stored, (_, change) in zip(keys, checked, changes, strict=True):
+                new = apply_transition(stored, change, now)
+                self._write(session, key, stored, new)
+                out.append(new)
+            return out
+
+    def release_mutex(self, lock: MutexLock) -> None:
+        with self._exclusive() as session:
+            self._release(session, lock)
