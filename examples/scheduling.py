@@ -8,24 +8,15 @@ with a clock moved by hand:
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 
-from simple_async_tasks import (
-    AsyncTask,
-    InMemoryTaskDao,
-    InMemoryTaskQueue,
-    Scheduler,
-    TaskExecutor,
-    recurring_schedule,
-    with_execute_lifecycle,
-    with_queue_lifecycle,
-)
+from simple_async_tasks import AsyncTask, TaskApp
 from simple_async_tasks.testing import FakeClock, drain
 
 clock = FakeClock(datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))  # a Sunday, noon
-queue = InMemoryTaskQueue(clock=clock)
+app = TaskApp("memory://", clock=clock)
 log: list[str] = []
 
 
@@ -37,16 +28,14 @@ class SendWelcomeEmail(AsyncTask):
     user_id: str
 
 
-welcome_dao = InMemoryTaskDao(SendWelcomeEmail, clock=clock)
+@app.task(SendWelcomeEmail)
+def send_welcome_email(task: SendWelcomeEmail) -> None:
+    log.append(f"{clock.now():%a %H:%M:%S} welcome {task.user_id}")
 
 
-def new_welcome_email(user_id: str) -> SendWelcomeEmail:
+@app.enqueuer
+def enqueue_welcome(user_id: str) -> SendWelcomeEmail:
     return SendWelcomeEmail(user_id=user_id, execute_after=clock.now() + timedelta(seconds=30))
-
-
-enqueue_welcome = with_queue_lifecycle(
-    get_new=new_welcome_email, dao=welcome_dao, queue=queue, clock=clock
-)
 
 
 # 2. A reminder a week out: beyond the queue's longest delay, so it is saved
@@ -57,16 +46,14 @@ class SendTrialReminder(AsyncTask):
     user_id: str
 
 
-reminder_dao = InMemoryTaskDao(SendTrialReminder, clock=clock)
+@app.task(SendTrialReminder)
+def send_trial_reminder(task: SendTrialReminder) -> None:
+    log.append(f"{clock.now():%a %d %H:%M} reminder {task.user_id}")
 
 
-def new_trial_reminder(user_id: str) -> SendTrialReminder:
+@app.enqueuer
+def enqueue_reminder(user_id: str) -> SendTrialReminder:
     return SendTrialReminder(user_id=user_id, execute_after=clock.now() + timedelta(days=7))
-
-
-enqueue_reminder = with_queue_lifecycle(
-    get_new=new_trial_reminder, dao=reminder_dao, queue=queue, clock=clock
-)
 
 
 # 3. A weekly report every Monday at 09:00 UTC: one task per occurrence, the
@@ -77,49 +64,28 @@ class BuildWeeklyReport(AsyncTask):
     week_of: datetime
 
 
-report_dao = InMemoryTaskDao(BuildWeeklyReport, clock=clock)
-weekly_report = recurring_schedule(
+@app.task(BuildWeeklyReport)
+def build_weekly_report(task: BuildWeeklyReport) -> None:
+    log.append(f"{clock.now():%a %d %H:%M} weekly report of {task.week_of:%Y-%m-%d}")
+
+
+app.recurring(
+    BuildWeeklyReport,
     name="weekly-report",
     get_new=lambda occurrence: BuildWeeklyReport(week_of=occurrence),
     cron="0 9 * * MON",
     start_at=clock.now(),
-    dao=report_dao,
-    queue=queue,
-    clock=clock,
 )
-
-scheduler = Scheduler(
-    schedules=[weekly_report], sweep=[(welcome_dao, queue), (reminder_dao, queue)], clock=clock
-)
-executors: list[TaskExecutor[Any, None]] = [
-    with_execute_lifecycle(
-        lambda t: log.append(f"{clock.now():%a %H:%M:%S} welcome {t.user_id}"),
-        dao=welcome_dao,
-        queue=queue,
-        clock=clock,
-    ),
-    with_execute_lifecycle(
-        lambda t: log.append(f"{clock.now():%a %d %H:%M} reminder {t.user_id}"),
-        dao=reminder_dao,
-        queue=queue,
-        clock=clock,
-    ),
-    with_execute_lifecycle(
-        lambda t: log.append(f"{clock.now():%a %d %H:%M} weekly report of {t.week_of:%Y-%m-%d}"),
-        dao=report_dao,
-        queue=queue,
-        clock=clock,
-    ),
-]
 
 
 def main() -> None:
+    scheduler = app.scheduler()  # the recurring schedule, and the sweeps of every task type
     enqueue_welcome("ada")
     print(f"reminder saved as {enqueue_reminder('ada').status.value}")
     for _ in range(8 * 24 * 60):  # eight days, the scheduler running every minute
         clock.advance(timedelta(minutes=1))
         scheduler.run_once()
-        drain(queue, executors, advance_clock=False)
+        drain(app, advance_clock=False)
     print("\n".join(log))
 
 
