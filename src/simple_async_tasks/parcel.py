@@ -11,7 +11,7 @@ Compatible with the TypeScript original's envelope::
 from __future__ import annotations
 
 import uuid
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 import cattrs
@@ -28,6 +28,16 @@ def _new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+class QueueAddress(Protocol):
+    """Where a parcel is sent (every ``TaskQueue`` is one)."""
+
+    @property
+    def queue_type(self) -> str: ...
+
+    @property
+    def queue_url(self) -> str: ...
+
+
 @attrs.frozen(kw_only=True)
 class ParcelMeta:
     """Delivery metadata of a parcel."""
@@ -42,6 +52,11 @@ class ParcelMeta:
     """One id per enqueue, kept across requeues of the same parcel."""
     requeue_depth: int = 0
     """How many times the parcel was put back on the queue to retry later."""
+
+    @classmethod
+    def for_queue(cls, queue: QueueAddress, task_type: str) -> ParcelMeta:
+        """The meta of a new enqueue of ``task_type`` on ``queue`` (a fresh enqueue id)."""
+        return cls(queue_type=queue.queue_type, queue_url=queue.queue_url, task_type=task_type)
 
     def requeued(self) -> ParcelMeta:
         """The meta of the same parcel put back once more."""

@@ -11,15 +11,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TypeVar
 
-import cattrs
-
 from ..clock import Clock, system_clock
 from ..conditions import status_in
 from ..contracts import TaskDao, TaskQueue, Transition
 from ..definition import task_spec
 from ..errors import ConditionFailedError, InvalidTaskError, TaskNotFoundError
 from ..parcel import ParcelMeta, TaskParcel
-from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 
 T = TypeVar("T", bound=AsyncTask)
@@ -64,16 +61,11 @@ def halt(dao: TaskDao[T], unique_key: str) -> T:
     )
 
 
-def _push(
-    dao: TaskDao[T], queue: TaskQueue[T], task: T, clock: Clock, converter: cattrs.Converter
-) -> None:
-    spec = task_spec(dao.task_class)
+def _push(dao: TaskDao[T], queue: TaskQueue[T], task: T, clock: Clock) -> None:
     delay = timedelta(0)
     if task.execute_after is not None:
         delay = max(timedelta(0), min(task.execute_after - clock.now(), queue.max_delay))
-    meta = ParcelMeta(
-        queue_type=queue.queue_type, queue_url=queue.queue_url, task_type=spec.task_type
-    )
+    meta = ParcelMeta.for_queue(queue, task_spec(dao.task_class).task_type)
     queue.push(TaskParcel(task=task, meta=meta), delay=delay)
 
 
@@ -83,7 +75,6 @@ def resume(
     unique_key: str,
     *,
     clock: Clock = system_clock,
-    converter: cattrs.Converter = default_converter,
 ) -> T:
     """Make a HALTED task QUEUED again and push it (SCHEDULED if it is due beyond the queue's
     longest delay: the scheduler enqueues it)."""
@@ -96,7 +87,7 @@ def resume(
     status = S.SCHEDULED if later else S.QUEUED
     task = _change(dao, unique_key, Transition(status=status), {S.HALTED}, "resume")
     if status is S.QUEUED:
-        _push(dao, queue, task, clock, converter)
+        _push(dao, queue, task, clock)
     return task
 
 
@@ -106,10 +97,9 @@ def retry(
     unique_key: str,
     *,
     clock: Clock = system_clock,
-    converter: cattrs.Converter = default_converter,
 ) -> T:
     """Put a FAILED task back to QUEUED (attempts kept, due now) and push it."""
     change = Transition(status=S.QUEUED, execute_after=None)
     task = _change(dao, unique_key, change, {S.FAILED}, "retry")
-    _push(dao, queue, task, clock, converter)
+    _push(dao, queue, task, clock)
     return task

@@ -182,12 +182,7 @@ class TaskExecutor(Generic[T, R]):
     # -- claim -------------------------------------------------------------
 
     def _bare(self, task: T) -> TaskParcel[T]:
-        meta = ParcelMeta(
-            queue_type=self.queue.queue_type,
-            queue_url=self.queue.queue_url,
-            task_type=self.spec.task_type,
-        )
-        return TaskParcel(task=task, meta=meta)
+        return TaskParcel(task=task, meta=ParcelMeta.for_queue(self.queue, self.spec.task_type))
 
     def _lock_for(self, task: T, now: datetime) -> MutexLock | None:
         mutex_key = self.spec.mutex_key(task, self.converter)

@@ -77,11 +77,7 @@ class Enqueuer(Generic[T]):
         return fresh, delay
 
     def _meta(self) -> ParcelMeta:
-        return ParcelMeta(
-            queue_type=self.queue.queue_type,
-            queue_url=self.queue.queue_url,
-            task_type=self.spec.task_type,
-        )
+        return ParcelMeta.for_queue(self.queue, self.spec.task_type)
 
     def _save(self, fresh: T) -> tuple[T, bool]:
         """Save unless a duplicate; return the stored task and whether this call wrote it."""

@@ -72,9 +72,7 @@ def requeue_stale(
     now = clock.now()
     cutoff = now - older_than
     report: SweepReport[T] = SweepReport()
-    meta = ParcelMeta(
-        queue_type=queue.queue_type, queue_url=queue.queue_url, task_type=spec.task_type
-    )
+    meta = ParcelMeta.for_queue(queue, spec.task_type)
 
     def due_and_stale(task: T) -> bool:
         if task.updated_at is None or task.updated_at >= cutoff:
@@ -155,9 +153,7 @@ def promote_due(
     spec = task_spec(dao.task_class)
     now = clock.now()
     horizon = now + queue.max_delay
-    meta = ParcelMeta(
-        queue_type=queue.queue_type, queue_url=queue.queue_url, task_type=spec.task_type
-    )
+    meta = ParcelMeta.for_queue(queue, spec.task_type)
     promoted: list[T] = []
     examined = 0
     cursor: str | None = None
