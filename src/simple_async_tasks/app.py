@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
 P = ParamSpec("P")
+K = TypeVar("K")
+V = TypeVar("V")
 
 BACKEND_ENV = "SIMPLE_ASYNC_TASKS_BACKEND"
 """The environment variable a ``TaskApp`` without an explicit backend reads its store URL from."""
@@ -255,21 +257,30 @@ class TaskApp:
 
     # -- running -----------------------------------------------------------------------------
 
+    def _cached(self, cache: dict[K, V], key: K, build: Callable[[], V]) -> V:
+        """``cache[key]``, built once under the lock on a miss; a hit takes no lock."""
+        found = cache.get(key)
+        if found is None:
+            with self._lock:
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = build()
+        return found
+
     def enqueue(self, task: T) -> T:
         """Enqueue ``task`` once (see ``with_queue_lifecycle``); returns the stored task."""
-        cls = type(task)
-        with self._lock:
-            lifecycle = self._enqueue.get(cls)
-            if lifecycle is None:
-                lifecycle = with_queue_lifecycle(
-                    get_new=_same,
-                    dao=self.dao(cls),
-                    queue=self.queue,
-                    clock=self.clock,
-                    converter=self.converter,
-                )
-                self._enqueue[cls] = lifecycle
-        stored: T = lifecycle(task)
+        cls: type[AsyncTask] = type(task)
+
+        def build() -> Callable[[Any], Any]:
+            return with_queue_lifecycle(
+                get_new=_same,
+                dao=self.dao(cls),
+                queue=self.queue,
+                clock=self.clock,
+                converter=self.converter,
+            )
+
+        stored: T = self._cached(self._enqueue, cls, build)(task)
         return stored
 
     def enqueuer(self, get_new: Callable[P, T]) -> Callable[P, T]:
@@ -286,24 +297,21 @@ class TaskApp:
         return cast("TaskExecutor[T, object]", self._executor(self._registration(task_class)))
 
     def _executor(self, registration: _Registration) -> TaskExecutor[Any, object]:
+        def build() -> TaskExecutor[Any, object]:
+            return with_execute_lifecycle(
+                registration.logic,
+                dao=self.backend.dao(registration.task_class, retention=registration.retention),
+                queue=self.queue,
+                attempt_timeout=registration.attempt_timeout,
+                retry=registration.retry,
+                clock=self.clock,
+                converter=self.converter,
+                max_requeue_depth=registration.max_requeue_depth,
+                mutex_retry_delay=registration.mutex_retry_delay,
+            )
+
         task_type = task_spec(registration.task_class).task_type
-        with self._lock:
-            found = self._executors.get(task_type)
-            if found is None:
-                dao = self.backend.dao(registration.task_class, retention=registration.retention)
-                found = with_execute_lifecycle(
-                    registration.logic,
-                    dao=dao,
-                    queue=self.queue,
-                    attempt_timeout=registration.attempt_timeout,
-                    retry=registration.retry,
-                    clock=self.clock,
-                    converter=self.converter,
-                    max_requeue_depth=registration.max_requeue_depth,
-                    mutex_retry_delay=registration.mutex_retry_delay,
-                )
-                self._executors[task_type] = found
-            return found
+        return self._cached(self._executors, task_type, build)
 
     def executors(self) -> list[TaskExecutor[Any, object]]:
         """Every registered task's executor: pass them to ``create_sqs_handler`` or ``drain``.
