@@ -168,33 +168,34 @@ class Backend:
             ) from None
         return url
 
+    def _durable_queue(self, refusal: str) -> SqliteTaskQueue | tuple[str, Any]:
+        """The SQLite queue, or the SQS queue's URL and client; ``refusal`` for memory://."""
+        location = self._queue_location()
+        if isinstance(location, MemoryUrl):
+            raise ConfigurationError(refusal)
+        queue = self.queue
+        if isinstance(location, SqliteUrl):
+            assert isinstance(queue, SqliteTaskQueue)
+            return queue
+        return queue.queue_url, self._sqs_client(location)
+
     def source(self) -> MessageSource:
         """Where a worker takes messages from: the SQLite queue, or SQS with long polling."""
         from ..worker import SqliteSource, SqsSource
 
-        location = self._queue_location()
-        queue = self.queue
-        if isinstance(location, MemoryUrl):
-            raise ConfigurationError(
-                "a memory:// queue lives in one process, so a worker cannot poll it: use "
-                "simple_async_tasks.testing.drain in that process, or sqlite:///tasks.db"
-            )
-        if isinstance(location, SqliteUrl):
-            assert isinstance(queue, SqliteTaskQueue)
-            return SqliteSource(queue)
-        return SqsSource(queue.queue_url, self._sqs_client(location))
+        found = self._durable_queue(
+            "a memory:// queue lives in one process, so a worker cannot poll it: use "
+            "simple_async_tasks.testing.drain in that process, or sqlite:///tasks.db"
+        )
+        return SqliteSource(found) if isinstance(found, SqliteTaskQueue) else SqsSource(*found)
 
     def dead_letters(self) -> DeadLetterBox:
         """The queue's dead letters: the SQLite dead-letter table, or the SQS queue's DLQ."""
         from .dead_letters import SqliteDeadLetters, SqsDeadLetters
 
-        location = self._queue_location()
-        queue = self.queue
-        if isinstance(location, MemoryUrl):
-            raise ConfigurationError(
-                "a memory:// queue has no dead letters: testing.drain reports failed deliveries"
-            )
-        if isinstance(location, SqliteUrl):
-            assert isinstance(queue, SqliteTaskQueue)
-            return SqliteDeadLetters(queue)
-        return SqsDeadLetters(queue.queue_url, self._sqs_client(location))
+        found = self._durable_queue(
+            "a memory:// queue has no dead letters: testing.drain reports failed deliveries"
+        )
+        if isinstance(found, SqliteTaskQueue):
+            return SqliteDeadLetters(found)
+        return SqsDeadLetters(*found)
