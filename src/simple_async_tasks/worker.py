@@ -26,8 +26,8 @@ import attrs
 from .backends.sqlite_queue import ReceivedMessage, SqliteTaskQueue
 from .clock import Clock, system_clock
 from .lifecycle.scheduler import Scheduler
-from .routing import Executors, Router, failure_reason, settle
-from .task import AsyncTask, AsyncTaskStatus
+from .routing import ExecuteResultLike, Executors, Router, failure_reason, settle
+from .task import AsyncTaskStatus
 
 logger = logging.getLogger("simple_async_tasks.worker")
 
@@ -151,18 +151,18 @@ class Worker:
         """Take no new message; ``run`` returns once the running tasks finish."""
         self._stop.set()
 
-    def _retry_delay(self, outcome: object) -> timedelta | None:
+    def _retry_delay(self, outcome: ExecuteResultLike | Exception | None) -> timedelta | None:
         """How long a failed task waits for its next attempt (its backoff), if it has one."""
-        task = getattr(outcome, "task", None)
-        if not isinstance(task, AsyncTask) or task.status is not AsyncTaskStatus.FAILED:
-            return None
-        if task.execute_after is None:
+        if outcome is None or isinstance(outcome, Exception):
+            return None  # a bad body or a backend error: the visibility timeout decides
+        task = outcome.task
+        if task.status is not AsyncTaskStatus.FAILED or task.execute_after is None:
             return None
         return max(task.execute_after - self.clock.now(), timedelta(0))
 
     def _deliver(self, delivery: Delivery) -> None:
         ok = False
-        outcome: Any = None
+        outcome: ExecuteResultLike | Exception | None = None
         try:
             executor, raw = self.router.route(delivery.body)
             try:
