@@ -13,15 +13,11 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Generic, TypeVar
 
-import cattrs
-
-from ..clock import Clock
 from ..conditions import Condition, evaluate
 from ..contracts import MutexLock, Transition
-from ..definition import task_spec
 from ..errors import ConditionFailedError, MutexHeldError
 from ..task import AsyncTask
-from ._records import apply_transition, as_seeded, check_batch_size, stamp_save
+from ._records import TaskClassDao, apply_transition, as_seeded, check_batch_size, stamp_save
 
 T = TypeVar("T", bound=AsyncTask)
 H = TypeVar("H")
@@ -54,20 +50,8 @@ def require_unchanged(
     return checked
 
 
-class LockedDao(ABC, Generic[T, H]):
+class LockedDao(TaskClassDao[T], ABC, Generic[T, H]):
     """The conditional writes of a DAO that holds an exclusive lock while it checks."""
-
-    def __init__(self, task_class: type[T], clock: Clock, converter: cattrs.Converter) -> None:
-        self._spec = task_spec(task_class)
-        self._clock = clock
-        self._converter = converter
-
-    @property
-    def task_class(self) -> type[T]:
-        return self._spec.cls
-
-    def unique_key(self, task: T) -> str:
-        return self._spec.unique_key(task, self._converter)
 
     # -- storage primitives, always called inside ``_exclusive()`` -------------------------
 

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
+import cattrs
 
+from ..clock import Clock
 from ..contracts import KEEP, Transition
+from ..definition import task_spec
 from ..task import AsyncTask, AsyncTaskStatus
 
 T = TypeVar("T", bound=AsyncTask)
+
+
+class TaskClassDao(Generic[T]):
+    """The part of every DAO that knows its task class: its spec, clock and converter."""
+
+    def __init__(self, task_class: type[T], clock: Clock, converter: cattrs.Converter) -> None:
+        self._spec = task_spec(task_class)
+        self._clock = clock
+        self._converter = converter
+
+    @property
+    def task_class(self) -> type[T]:
+        return self._spec.cls
+
+    def unique_key(self, task: T) -> str:
+        return self._spec.unique_key(task, self._converter)
 
 
 def stamp_save(task: T, stored: T | None, now: datetime) -> T:

@@ -14,14 +14,13 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import cattrs
 
 from ..clock import Clock, system_clock
 from ..conditions import Condition, VersionEquals
 from ..contracts import KEEP, MutexLock, Page, Transition
-from ..definition import task_spec
 from ..errors import BackendError, ConditionFailedError, MutexHeldError
 from ..serialization import default_converter, structure_task, unstructure_task
 from ..task import LIFECYCLE_FIELDS, AsyncTask, AsyncTaskStatus
@@ -29,7 +28,7 @@ from ._dynamo_codec import AttributeValue, check_item_size, from_attr, to_attr, 
 from ._dynamo_errors import error_code, raise_permanent
 from ._dynamo_expressions import Expression
 from ._dynamo_locks import TTL_ATTRIBUTE, lock_delete, lock_key, lock_put
-from ._records import apply_transition, check_batch_size
+from ._records import TaskClassDao, apply_transition, check_batch_size
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -52,7 +51,7 @@ def _order(
     return f"{utc_text(moment)}#{unique_key}"
 
 
-class DynamoTaskDao(Generic[T]):
+class DynamoTaskDao(TaskClassDao[T]):
     """Stores the tasks of one class in a shared single-table DynamoDB layout.
 
     Reads are consistent; every state change is one conditional ``UpdateItem``
@@ -72,13 +71,11 @@ class DynamoTaskDao(Generic[T]):
         converter: cattrs.Converter = default_converter,
         retention: timedelta | None = None,
     ) -> None:
-        self._spec = task_spec(task_class)
+        super().__init__(task_class, clock, converter)
         self.table_name = table_name
         self._client = client
         self._region = region
         self._endpoint_url = endpoint_url
-        self._clock = clock
-        self._converter = converter
         self.retention = retention
         """How long finished tasks (FULFILLED, CANCELED, FAILED for good) are kept.
 
@@ -91,13 +88,6 @@ class DynamoTaskDao(Generic[T]):
 
             self._client = dynamodb_client(self._region, self._endpoint_url)
         return self._client
-
-    @property
-    def task_class(self) -> type[T]:
-        return self._spec.cls
-
-    def unique_key(self, task: T) -> str:
-        return self._spec.unique_key(task, self._converter)
 
     # -- item codec ----------------------------------------------------------
 
