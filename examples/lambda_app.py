@@ -20,6 +20,7 @@ import attrs
 
 from simple_async_tasks import (
     AsyncTask,
+    ExecuteOptions,
     RetryLaterError,
     RetryPolicy,
     Scheduler,
@@ -92,16 +93,19 @@ enqueue_invoice_email = with_queue_lifecycle(
 )
 enqueue_crm_sync = with_queue_lifecycle(get_new=new_crm_sync, dao=crm_dao, queue=queue)
 
+invoice_options = ExecuteOptions(retry=RetryPolicy(max_attempts=5))
+crm_options = ExecuteOptions(lease=timedelta(seconds=30), time_limit=timedelta(minutes=5))
+
 execute_invoice_email = with_execute_lifecycle(
-    send_invoice_email, dao=invoice_dao, queue=queue, retry=RetryPolicy(max_attempts=5)
+    send_invoice_email, dao=invoice_dao, queue=queue, options=invoice_options
 )
 execute_crm_sync = with_execute_lifecycle(
-    sync_customer, dao=crm_dao, queue=queue, attempt_timeout=timedelta(minutes=5)
+    sync_customer, dao=crm_dao, queue=queue, options=crm_options
 )
 
 handler = create_sqs_handler([execute_invoice_email, execute_crm_sync])
 """The executor Lambda: ``examples.lambda_app.handler``."""
 
-scheduler = Scheduler(sweep=[(invoice_dao, queue), (crm_dao, queue)])
+scheduler = Scheduler(sweep=[(invoice_dao, queue, invoice_options), (crm_dao, queue, crm_options)])
 schedule_handler = create_schedule_handler(scheduler)
 """The scheduler Lambda, run every minute: ``examples.lambda_app.schedule_handler``."""

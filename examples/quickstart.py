@@ -83,7 +83,8 @@ def main() -> None:
         task = dao.get(user_id)
         assert task is not None
         print(
-            f"{task.user_id}: {task.status.value:<9} attempts={task.attempts} "
+            f"{task.user_id}: {task.status.value:<9} runs={task.attempts} "
+            f"failures={task.failures} "
             f"last_error={task.last_error!r}"
         )
 

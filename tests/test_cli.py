@@ -88,6 +88,12 @@ def test_stats_and_paginated_list(env):
     shown = _json(run_cli("tasks", "show", "u1", "--json", env=env))
     assert shown["taskType"] == "Notify"
     assert shown["status"] == "QUEUED"
+    assert (shown["attempts"], shown["failures"]) == (0, 0)
+    # logs name tasks by uuid: the same task is found by it
+    by_uuid = _json(run_cli("tasks", "show", shown["uuid"], "--json", env=env))
+    assert by_uuid == shown
+    text = run_cli("tasks", "show", shown["uuid"], env=env).stdout
+    assert "failures" in text
 
 
 def test_retry_of_a_failed_task_which_then_runs(env, tmp_path):
@@ -95,13 +101,15 @@ def test_retry_of_a_failed_task_which_then_runs(env, tmp_path):
     app.enqueue(Charge(order_id="o1"))
     _worker(env)
     failed = _json(run_cli("tasks", "list", "--status", "FAILED", "--json", env=env))
-    assert [(t["uniqueKey"], t["attempts"]) for t in failed["tasks"]] == [("o1", 1)]
+    assert [(t["uniqueKey"], t["attempts"], t["failures"]) for t in failed["tasks"]] == [
+        ("o1", 1, 1)
+    ]
     assert "marked to fail" in failed["tasks"][0]["last_error"]
 
     (tmp_path / "fail-o1").unlink()  # the cause is fixed
     retried = run_cli("tasks", "retry", "o1", env=env)
     assert retried.returncode == 0, retried.stderr
-    assert "retried Charge o1: QUEUED (attempts 1)" in retried.stdout
+    assert "retried Charge o1: QUEUED (runs 1, failed 1)" in retried.stdout
     again = run_cli("tasks", "retry", "o1", env=env)
     assert again.returncode == 4  # QUEUED now: only FAILED tasks can be retried
     assert "only FAILED tasks can be retried" in again.stderr
@@ -176,7 +184,11 @@ def test_dead_letters_are_listed_and_redriven(env, tmp_path):
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["tasks", "show", "nobody"], 3, "no stored Charge or Notify task with unique key"),
+        (
+            ["tasks", "show", "nobody"],
+            3,
+            "no stored Charge or Notify task for the given unique key",
+        ),
         (["tasks", "show", "x", "--type", "Refund"], 2, "has no task type 'Refund'"),
         (["tasks", "stats", "--backend", "postgres://db"], 2, "cannot read backend URL"),
         (["tasks", "stats", "--app", "tests.nowhere:app"], 2, "cannot import 'tests.nowhere'"),

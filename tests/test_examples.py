@@ -21,8 +21,8 @@ def test_quickstart_prints_final_statuses():
     lines = out.stdout.splitlines()
     assert "queued tasks: 2 (3 calls, 1 duplicate)" in lines
     assert "deliveries: 3, emails sent: 2" in lines
-    assert any(line.startswith("u1: FULFILLED attempts=1") for line in lines)
-    assert any(line.startswith("u2: FULFILLED attempts=2") for line in lines)
+    assert any(line.startswith("u1: FULFILLED runs=1 failures=0") for line in lines)
+    assert any(line.startswith("u2: FULFILLED runs=2 failures=1") for line in lines)
     assert "attempt 1 failed (ConnectionError); retry in 1s" in out.stderr
     assert "grace@example.com" not in out.stderr  # logs carry ids, not payloads
 

@@ -15,7 +15,7 @@ from simple_async_tasks import (
     TaskParcel,
 )
 from simple_async_tasks.conditions import (
-    AttemptedBefore,
+    LeaseExpiredBy,
     UpdatedBefore,
     VersionEquals,
     absent,
@@ -63,7 +63,7 @@ def test_transition_changes_lifecycle_fields_only(dao, clock):
     dao.save(SendEmail(user_id="u1", email="keep@x"), condition=None)
     out = dao.transition(
         "u1",
-        Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=clock.now()),
+        Transition(status=S.ATTEMPTED, add_attempts=1, attempted_at=clock.now()),
         condition=status_in(S.QUEUED),
     )
     assert (out.status, out.attempts, out.version, out.email) == (S.ATTEMPTED, 1, 2, "keep@x")
@@ -117,10 +117,11 @@ def test_find_by_status_oldest_first_paginated(dao, clock):
 
 
 def test_conditions_reference_semantics(clock):
-    task = SendEmail(user_id="u1", attempted_at=clock.now(), updated_at=clock.now())
+    task = SendEmail(user_id="u1", lease_until=clock.now(), updated_at=clock.now())
     later = clock.now() + timedelta(seconds=1)
-    assert evaluate(AttemptedBefore(later), task)
-    assert not evaluate(AttemptedBefore(clock.now()), task)
+    assert evaluate(LeaseExpiredBy(clock.now()), task)  # a lease ends at its end
+    assert not evaluate(LeaseExpiredBy(clock.now() - timedelta(microseconds=1)), task)
+    assert evaluate(LeaseExpiredBy(later), SendEmail(user_id="u2"))  # no lease: free
     assert evaluate(UpdatedBefore(later), task)
     assert not evaluate(_never(), task)
     assert evaluate(absent() | status_in(S.QUEUED), task)

@@ -110,7 +110,7 @@ WORKER = r"""
 import os, sys, time
 sys.path.insert(0, {root!r})
 from datetime import timedelta
-from simple_async_tasks import SqliteTaskDao, SqliteTaskQueue, with_execute_lifecycle
+from simple_async_tasks import OnFailure, SqliteTaskDao, SqliteTaskQueue, with_execute_lifecycle
 from simple_async_tasks.parcel import decode_parcel
 from simple_async_tasks.serialization import default_converter
 from tests.tasks import SendEmail
@@ -127,7 +127,7 @@ def logic(task):
     if mode == "hang":
         time.sleep(60)  # killed here, mid-task
 
-execute = with_execute_lifecycle(logic, dao=dao, queue=queue, attempt_timeout=timedelta(seconds=1))
+execute = with_execute_lifecycle(logic, dao=dao, queue=queue, lease=timedelta(seconds=1))
 idle = 0
 while idle < 20:
     batch = queue.receive(5)
@@ -138,7 +138,7 @@ while idle < 20:
     idle = 0
     for message in batch:
         result = execute(decode_parcel(message.body, SendEmail, default_converter),
-                         leave_failures_on_queue=True)
+                         on_failure=OnFailure.LEAVE_MESSAGE)
         if result.outcome.value != "FAILED":
             queue.delete(message)
 """

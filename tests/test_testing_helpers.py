@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from simple_async_tasks import (
+    ExecuteOptions,
     ExecuteOutcome,
     InMemoryTaskDao,
     InMemoryTaskQueue,
@@ -86,7 +87,7 @@ def test_drain_stops_an_endless_loop(clock, dao, queue):
         raise RetryLaterError(delay=timedelta(seconds=1))
 
     execute = with_execute_lifecycle(
-        never, dao=dao, queue=queue, clock=clock, max_requeue_depth=10**6
+        never, dao=dao, queue=queue, clock=clock, options=ExecuteOptions(max_requeue_depth=10**6)
     )
     with_queue_lifecycle(get_new=lambda: SendEmail(user_id="u1"), dao=dao, queue=queue)()
     with pytest.raises(RuntimeError, match="requeueing itself forever"):

@@ -24,9 +24,11 @@ from .errors import (
     ConfigurationError,
     InvalidEventError,
     InvalidTaskError,
+    LeaseLostError,
     MutexHeldError,
     NotStartedError,
     ParcelDecodeError,
+    PayloadMismatchError,
     QueueLimitError,
     QueueSendError,
     RequeueDepthExceededError,
@@ -35,6 +37,7 @@ from .errors import (
     SimpleAsyncTasksError,
     TaskDefinitionError,
     TaskNotFoundError,
+    TimeLimitExceededError,
     UnknownTaskTypeError,
 )
 from .lifecycle.control import cancel as cancel_task
@@ -43,6 +46,8 @@ from .lifecycle.control import resume as resume_task
 from .lifecycle.control import retry as retry_task
 from .lifecycle.execute import TaskExecutor, with_execute_lifecycle
 from .lifecycle.inspect import count_tasks, list_tasks, show_task
+from .lifecycle.lease import Lease, current_lease
+from .lifecycle.options import ExecuteOptions, OnFailure
 from .lifecycle.queue import enqueue_many, with_queue_lifecycle
 from .lifecycle.recurring import RecurringSchedule, recurring_schedule
 from .lifecycle.results import ExecuteOutcome, ExecuteResult
@@ -79,18 +84,23 @@ __all__ = [
     "Condition",
     "ConditionFailedError",
     "ConfigurationError",
+    "ExecuteOptions",
     "ExecuteOutcome",
     "ExecuteResult",
     "InMemoryTaskDao",
     "InMemoryTaskQueue",
     "InvalidEventError",
     "InvalidTaskError",
+    "Lease",
+    "LeaseLostError",
     "MutexHeldError",
     "MutexLock",
     "NotStartedError",
+    "OnFailure",
     "Page",
     "ParcelDecodeError",
     "ParcelMeta",
+    "PayloadMismatchError",
     "QueueLimitError",
     "QueueSendError",
     "RecurringSchedule",
@@ -112,10 +122,12 @@ __all__ = [
     "TaskNotFoundError",
     "TaskParcel",
     "TaskQueue",
+    "TimeLimitExceededError",
     "Transition",
     "UnknownTaskTypeError",
     "cancel_task",
     "count_tasks",
+    "current_lease",
     "default_converter",
     "enqueue_many",
     "halt_task",

@@ -35,7 +35,8 @@ from .clock import Clock, system_clock
 from .contracts import TaskDao, TaskQueue
 from .definition import task_spec
 from .errors import ConfigurationError, TaskDefinitionError
-from .lifecycle.execute import TaskExecutor, with_execute_lifecycle
+from .lifecycle.execute import TaskExecutor, refuse_async, with_execute_lifecycle
+from .lifecycle.options import ExecuteOptions
 from .lifecycle.queue import with_queue_lifecycle
 from .lifecycle.recurring import RecurringSchedule, recurring_schedule
 from .lifecycle.retry import RetryPolicy
@@ -64,10 +65,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 class _Registration:
     task_class: type[AsyncTask]
     logic: Callable[[Any], object]
-    retry: RetryPolicy | None
-    attempt_timeout: timedelta
-    max_requeue_depth: int
-    mutex_retry_delay: timedelta
+    options: ExecuteOptions
     retention: timedelta | None
 
 
@@ -124,38 +122,34 @@ class TaskApp:
         task_class: type[T],
         *,
         retry: RetryPolicy | None = None,
-        attempt_timeout: timedelta = timedelta(minutes=15),
-        max_requeue_depth: int = 100,
-        mutex_retry_delay: timedelta = timedelta(seconds=10),
+        options: ExecuteOptions | None = None,
         retention: timedelta | None = None,
     ) -> Callable[[Callable[[T], R]], Callable[[T], R]]:
         """Decorate the business logic of ``task_class``; the function is returned unchanged.
 
-        The options are those of ``with_execute_lifecycle``; ``retention`` is how long a
-        DynamoDB store keeps finished tasks (other stores keep them).
+        ``options`` are the task type's ``ExecuteOptions`` (lease, retry, time limit, ...),
+        used by its executor and by the scheduler's sweeps; ``retry`` is a shortcut that
+        replaces ``options.retry``. ``retention`` is how long a DynamoDB store keeps
+        finished tasks (other stores keep them).
 
         Raises:
-            TaskDefinitionError: ``task_class`` is not a valid task class, or its task type
-                is registered already.
+            TaskDefinitionError: ``task_class`` is not a valid task class, its task type
+                is registered already, or ``logic`` is an async function.
         """
         spec = task_spec(task_class)
+        chosen = options or ExecuteOptions()
+        if retry is not None:
+            chosen = attrs.evolve(chosen, retry=retry)
 
         def register(logic: Callable[[T], R]) -> Callable[[T], R]:
+            refuse_async(logic, spec.task_type)
             with self._lock:
                 if spec.task_type in self._tasks:
                     raise TaskDefinitionError(
                         f"task type {spec.task_type!r} is registered with this app already; "
                         "give each task class one logic function (or set a distinct task_type)"
                     )
-                self._tasks[spec.task_type] = _Registration(
-                    task_class,
-                    logic,
-                    retry,
-                    attempt_timeout,
-                    max_requeue_depth,
-                    mutex_retry_delay,
-                    retention,
-                )
+                self._tasks[spec.task_type] = _Registration(task_class, logic, chosen, retention)
             return logic
 
         return register
@@ -302,12 +296,9 @@ class TaskApp:
                 registration.logic,
                 dao=self.backend.dao(registration.task_class, retention=registration.retention),
                 queue=self.queue,
-                attempt_timeout=registration.attempt_timeout,
-                retry=registration.retry,
+                options=registration.options,
                 clock=self.clock,
                 converter=self.converter,
-                max_requeue_depth=registration.max_requeue_depth,
-                mutex_retry_delay=registration.mutex_retry_delay,
             )
 
         task_type = task_spec(registration.task_class).task_type
@@ -342,21 +333,16 @@ class TaskApp:
             converter=self.converter,
         )
 
-    def scheduler(
-        self,
-        *,
-        requeue_after: timedelta = timedelta(minutes=15),
-        attempt_timeout: timedelta = timedelta(minutes=15),
-    ) -> Scheduler:
-        """A scheduler over the recurring schedules and the sweeps of every registered task."""
+    def scheduler(self, *, requeue_after: timedelta = timedelta(minutes=15)) -> Scheduler:
+        """A scheduler over the recurring schedules and the sweeps of every registered task,
+        each swept with its own ``ExecuteOptions`` (retry policy and lease)."""
         return Scheduler(
             schedules=[
                 self._build_schedule(r, self.dao(r.task_class), self.queue)
                 for r in self._recurring
             ],
-            sweep=[(self.dao(r.task_class), self.queue) for r in self._tasks.values()],
+            sweep=[(self.dao(r.task_class), self.queue, r.options) for r in self._tasks.values()],
             requeue_after=requeue_after,
-            attempt_timeout=attempt_timeout,
             clock=self.clock,
         )
 

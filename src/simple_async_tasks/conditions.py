@@ -51,10 +51,17 @@ class AttemptsEqual(_Combinable):
 
 
 @attrs.frozen
-class AttemptsBelow(_Combinable):
-    """The stored attempt count is below ``limit``."""
+class FailuresBelow(_Combinable):
+    """The stored count of failed attempts is below ``limit`` (retry budget left)."""
 
     limit: int
+
+
+@attrs.frozen
+class LeaseIs(_Combinable):
+    """The stored ``lease_id`` is ``lease_id``: the attempt holding it is still current."""
+
+    lease_id: str
 
 
 @attrs.frozen
@@ -65,8 +72,8 @@ class DueBy(_Combinable):
 
 
 @attrs.frozen
-class AttemptedBefore(_Combinable):
-    """``attempted_at`` is set and earlier than ``moment`` (a stale attempt)."""
+class LeaseExpiredBy(_Combinable):
+    """``lease_until`` is unset or not later than ``moment`` (the attempt's lease lapsed)."""
 
     moment: datetime
 
@@ -97,9 +104,10 @@ Condition = (
     | StatusIn
     | VersionEquals
     | AttemptsEqual
-    | AttemptsBelow
+    | FailuresBelow
+    | LeaseIs
     | DueBy
-    | AttemptedBefore
+    | LeaseExpiredBy
     | UpdatedBefore
     | AllOf
     | AnyOf
@@ -139,12 +147,14 @@ def evaluate(condition: Condition, record: AsyncTask | None) -> bool:
         return record.version == condition.version
     if isinstance(condition, AttemptsEqual):
         return record.attempts == condition.attempts
-    if isinstance(condition, AttemptsBelow):
-        return record.attempts < condition.limit
+    if isinstance(condition, FailuresBelow):
+        return record.failures < condition.limit
+    if isinstance(condition, LeaseIs):
+        return record.lease_id == condition.lease_id
     if isinstance(condition, DueBy):
         return record.execute_after is None or record.execute_after <= condition.moment
-    if isinstance(condition, AttemptedBefore):
-        return record.attempted_at is not None and record.attempted_at < condition.moment
+    if isinstance(condition, LeaseExpiredBy):
+        return record.lease_until is None or record.lease_until <= condition.moment
     if isinstance(condition, UpdatedBefore):
         return record.updated_at is not None and record.updated_at < condition.moment
     raise TypeError(f"unknown condition {condition!r}")

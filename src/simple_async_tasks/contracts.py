@@ -37,11 +37,15 @@ class Transition:
     """A change of lifecycle fields only; business fields are left as stored."""
 
     status: AsyncTaskStatus
-    add_attempt: bool = False
-    """Increment ``attempts`` by one."""
+    add_attempts: int = 0
+    """Added to ``attempts`` (1 on a claim; -1 when a claim is put back unstarted)."""
+    add_failures: int = 0
+    """Added to ``failures`` (1 when an attempt failed, crashed or ran out of time)."""
     attempted_at: datetime | Literal[Keep.KEEP] | None = KEEP
     last_error: str | Literal[Keep.KEEP] | None = KEEP
     execute_after: datetime | Literal[Keep.KEEP] | None = KEEP
+    lease_id: str | Literal[Keep.KEEP] | None = KEEP
+    lease_until: datetime | Literal[Keep.KEEP] | None = KEEP
     final: bool = False
     """The task is done for good (FULFILLED, or FAILED with no attempts left):
     backends with retention let such records expire."""
@@ -54,7 +58,7 @@ class MutexLock:
     key: str
     """The mutex key, qualified by the task type."""
     owner: str
-    """The uuid of the task holding it."""
+    """The ``lease_id`` of the attempt holding it (a fencing token: one per attempt)."""
     acquired_at: datetime
     expires_at: datetime
 
@@ -69,6 +73,10 @@ class Page(Generic[T]):
 
     items: list[T]
     cursor: str | None
+    unreadable: list[str] = attrs.field(factory=list)
+    """Uuids (or storage keys) of records on this page that could not be decoded into the
+    task class (written by another version of it, or by hand): left out of ``items`` and
+    logged, so one bad record never blocks a listing, a sweep or the other tasks."""
 
 
 class TaskDao(Protocol[T]):

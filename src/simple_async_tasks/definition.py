@@ -51,6 +51,8 @@ class TaskSpec(Generic[T]):
     task_type: str
     unique: tuple[str, ...]
     mutex: tuple[str, ...] | None
+    business_fields: tuple[str, ...] = ()
+    """The fields of the class that the library does not maintain."""
 
     def unique_key(self, task: T, converter: cattrs.Converter) -> str:
         """The string that identifies the task among tasks of its type."""
@@ -108,7 +110,10 @@ def task_spec(cls: type[T]) -> TaskSpec[T]:
     unique = _key_fields(cls, "unique", getattr(cls, "unique", None), required=True)
     assert unique is not None
     mutex = _key_fields(cls, "mutex", getattr(cls, "mutex", None), required=False)
-    spec = TaskSpec(cls=cls, task_type=task_type, unique=unique, mutex=mutex)
+    business = tuple(f.name for f in attrs.fields(cls) if f.name not in LIFECYCLE_FIELDS)
+    spec = TaskSpec(
+        cls=cls, task_type=task_type, unique=unique, mutex=mutex, business_fields=business
+    )
     with _cache_lock:
         _cache[cls] = spec
     return spec

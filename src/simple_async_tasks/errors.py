@@ -8,12 +8,15 @@ The whole tree::
     │   └── ParcelDecodeError        a queue message body is not a valid parcel
     │       └── UnknownTaskTypeError the parcel names a task type no executor handles
     ├── InvalidTaskError             a task value the library cannot accept (a naive datetime, ...)
+    ├── PayloadMismatchError         the same unique key was enqueued with other field values
     ├── QueueLimitError              a message breaks the queue's limits (size, delay, batch)
     ├── ConditionFailedError         a conditional write lost; carries the current record
     ├── MutexHeldError               the task's mutex key is held by another live attempt
     ├── TaskNotFoundError            no task is stored under that unique key
     ├── RequeueDepthExceededError    a parcel was put back too often; let it dead-letter
     ├── RetryLaterError              raised by business logic: run this task again later
+    ├── LeaseLostError               an attempt's lease was taken over; its writes are refused
+    ├── TimeLimitExceededError       an attempt ran past its task type's time limit
     ├── InvalidEventError            a Lambda handler was given an event it does not handle
     ├── NotStartedError              a claimed task was put back: the Lambda ran short of time
     ├── ConfigurationError           a wrong backend URL, app reference or setting
@@ -101,28 +104,41 @@ class MutexHeldError(SimpleAsyncTasksError):
 
 
 class TaskNotFoundError(SimpleAsyncTasksError, LookupError):
-    """No task is stored under a unique key (a delivered parcel's, or an operator's)."""
+    """No task is stored under a unique key (a delivered parcel's, or an operator's).
 
-    def __init__(self, task_type: str, unique_key: str, *, hint: str | None = None) -> None:
+    The message names the task by type and uuid (when known), never by its unique key,
+    which often holds personal data and ends up in logs; the key is on ``.unique_key``.
+    """
+
+    def __init__(
+        self,
+        task_type: str,
+        unique_key: str,
+        *,
+        uuid: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.task_type = task_type
         self.unique_key = unique_key
+        self.uuid = uuid
         hint = hint or (
             "enqueue tasks through with_queue_lifecycle so the record is saved before the "
             "message is sent, and check that producer and consumer use the same table"
         )
-        super().__init__(f"no stored {task_type} task with unique key {unique_key!r}; {hint}")
+        which = f"the parcel's task {uuid}" if uuid else "the given unique key"
+        super().__init__(f"no stored {task_type} task for {which}; {hint}")
 
 
 class RequeueDepthExceededError(SimpleAsyncTasksError):
     """A parcel was put back on the queue more often than the limit allows."""
 
-    def __init__(self, task_type: str, unique_key: str, depth: int, limit: int) -> None:
+    def __init__(self, task_type: str, uuid: str, depth: int, limit: int) -> None:
         self.task_type = task_type
-        self.unique_key = unique_key
+        self.uuid = uuid
         self.depth = depth
         self.limit = limit
         super().__init__(
-            f"{task_type} {unique_key!r} was put back on the queue {depth} times (limit {limit}); "
+            f"{task_type} {uuid} was put back on the queue {depth} times (limit {limit}); "
             "giving up so the message goes to the dead-letter queue. Inspect why it never became "
             "runnable (a held mutex, a stuck attempt, an execute_after far away)"
         )
@@ -141,6 +157,40 @@ class RetryLaterError(SimpleAsyncTasksError):
         self.reason = reason
         self.delay = delay
         super().__init__(reason or f"retry later, in {delay}")
+
+
+class LeaseLostError(SimpleAsyncTasksError):
+    """The running attempt's lease was taken over (it was not renewed in time, or it ran
+    past its time limit): another attempt may be running the task now, and every write
+    of this attempt (its result, renewals, its mutex release) is refused.
+
+    Raised by ``Lease.renew()`` and ``Lease.check()``; logic in a long loop calls one
+    of them between steps and stops when it is raised.
+    """
+
+
+class TimeLimitExceededError(SimpleAsyncTasksError):
+    """An attempt ran longer than its task type's ``time_limit``; it is recorded FAILED
+    (and retried under the retry policy) while its thread, which Python cannot stop,
+    is left to end on its own, its writes refused."""
+
+
+class PayloadMismatchError(SimpleAsyncTasksError, ValueError):
+    """A task was enqueued with the unique key of a stored task but other field values.
+
+    Raised only when the enqueue asks for it (``on_mismatch="raise"``); otherwise the
+    mismatch is logged at WARNING (field names only) and the stored task is returned.
+    """
+
+    def __init__(self, task_type: str, uuid: str, fields: list[str]) -> None:
+        self.task_type = task_type
+        self.uuid = uuid
+        self.fields = fields
+        super().__init__(
+            f"{task_type} {uuid} is stored with the same unique key but other values of "
+            f"{', '.join(fields)}; the stored task was kept. Put the fields that tell two "
+            "tasks apart in `unique`, or cancel the stored task before enqueueing the new one"
+        )
 
 
 class InvalidEventError(SimpleAsyncTasksError, ValueError):

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from .errors import SimpleAsyncTasksError, TaskDefinitionError, UnknownTaskTypeError
+from .lifecycle.lease import KeepAlive
+from .lifecycle.options import OnFailure
 from .lifecycle.results import ExecuteOutcome
 from .parcel import RawParcel, parse_parcel
 from .task import AsyncTask
@@ -29,14 +31,19 @@ class RawExecutor(Protocol):
     def task_type(self) -> str: ...
 
     def execute_raw(
-        self, raw: RawParcel, *, leave_failures_on_queue: bool = False
+        self,
+        raw: RawParcel,
+        *,
+        on_failure: OnFailure = ...,
+        keep_alive: KeepAlive | None = None,
     ) -> ExecuteResultLike: ...
 
     def execute_many_raw(
         self,
         raws: Sequence[RawParcel],
         *,
-        leave_failures_on_queue: bool = False,
+        on_failure: OnFailure = ...,
+        keep_alive: Sequence[KeepAlive | None] | None = None,
         max_workers: int = 1,
         may_start: Callable[[], bool] = ...,
     ) -> Sequence[ExecuteResultLike | Exception]: ...

@@ -24,7 +24,7 @@ from cattrs.cols import (
 )
 from cattrs.preconf.json import make_converter as _make_json_converter
 
-from .errors import SerializationError
+from .errors import InvalidTaskError, SerializationError
 
 T = TypeVar("T")
 
@@ -193,3 +193,64 @@ def structure_task(data: object, cls: type[T], converter: cattrs.Converter | Non
         else:
             where = f"{type(exc).__name__}: {exc}"
         raise SerializationError(f"invalid {cls.__name__} task data: {where}") from exc
+
+
+def _unstorable(value: object, path: str) -> str | None:
+    """Where in ``value`` a value no backend stores faithfully sits, and why; or None."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return f"{path} is a naive datetime; use a timezone-aware one (tzinfo=timezone.utc)"
+        return None
+    if isinstance(value, dict):
+        if "" in value:
+            return f"{path} has an empty key (''), which DynamoDB cannot store; use non-empty keys"
+        for key, item in value.items():
+            found = _unstorable(item, f"{path}[{key!r}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for index, item in enumerate(value):
+            found = _unstorable(item, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    fields = getattr(type(value), "__attrs_attrs__", None)
+    if fields is not None:
+        for field in fields:
+            found = _unstorable(getattr(value, field.name), f"{path}.{field.name}")
+            if found:
+                return found
+    return None
+
+
+def refuse_unstorable(task: object) -> None:
+    """Raise ``InvalidTaskError`` if ``task`` holds a naive datetime or a map with an empty
+    key anywhere: the same refusal on every backend (DynamoDB cannot store the one, and
+    the other would compare wrongly with the aware times the library writes)."""
+    found = _unstorable(task, type(task).__name__)
+    if found:
+        raise InvalidTaskError(f"{found}; nothing was written")
+
+
+def check_round_trip(task: object, converter: cattrs.Converter | None = None) -> None:
+    """Raise ``InvalidTaskError`` unless ``task`` survives its own round trip through JSON
+    into its declared field types, unchanged; the message names the field at fault."""
+    refuse_unstorable(task)
+    cls = type(task)
+    text = dumps(unstructure_task(task, converter))  # SerializationError: not JSON at all
+    try:
+        back = structure_task(loads(text), cls, converter)
+    except SerializationError as error:
+        raise InvalidTaskError(
+            f"{error}; a field holds a value of another type than the one it declares. "
+            "Nothing was written"
+        ) from error
+    if back != task:
+        names = [f.name for f in getattr(cls, "__attrs_attrs__", ())]
+        changed = [n for n in names if getattr(back, n) != getattr(task, n)]
+        raise InvalidTaskError(
+            f"{cls.__name__} does not survive its round trip through JSON: "
+            f"{', '.join(changed)} came back different (a value of another type than the "
+            "field declares, or a type the converter does not keep). Nothing was written"
+        )

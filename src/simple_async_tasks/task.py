@@ -65,9 +65,18 @@ class AsyncTask:
     version: int = 0
     """Incremented by the DAO on every write; 0 means never stored."""
     attempts: int = 0
-    """How many times an executor claimed the task."""
+    """How many attempts started (runs of the logic, crashed ones included)."""
+    failures: int = 0
+    """How many attempts failed: raised, crashed or ran past their time limit. Only
+    these count against ``RetryPolicy.max_attempts``; a retry-later does not."""
     attempted_at: datetime | None = None
     """When the current or last attempt started (UTC)."""
+    lease_id: str | None = None
+    """The fencing token of the current or last attempt: its writes, lease renewals and
+    mutex release apply only while the stored record still carries it."""
+    lease_until: datetime | None = None
+    """Until when the current attempt's lease holds (UTC); renewed while it runs. An
+    ATTEMPTED task whose lease lapsed is taken over by the next delivery."""
     last_error: str | None = None
     """The error of the last failed attempt, as ``Type: message``."""
     execute_after: datetime | None = None

@@ -25,6 +25,7 @@ import attrs
 
 from .backends.sqlite_queue import ReceivedMessage, SqliteTaskQueue
 from .clock import Clock, system_clock
+from .lifecycle.options import OnFailure
 from .lifecycle.scheduler import Scheduler
 from .routing import ExecuteResultLike, Executors, Router, failure_reason, settle
 from .task import AsyncTaskStatus
@@ -52,7 +53,8 @@ class MessageSource(Protocol):
     def done(self, delivery: Delivery) -> None: ...
 
     def later(self, delivery: Delivery, delay: timedelta) -> None:
-        """Deliver the message again after ``delay`` (the failed task's backoff)."""
+        """Deliver the message again after ``delay``, unless it is deleted first: a failed
+        task's backoff, or the visibility extended while its lease is renewed."""
         ...
 
 
@@ -166,7 +168,11 @@ class Worker:
         try:
             executor, raw = self.router.route(delivery.body)
             try:
-                outcome = executor.execute_raw(raw, leave_failures_on_queue=True)
+                outcome = executor.execute_raw(
+                    raw,
+                    on_failure=OnFailure.LEAVE_MESSAGE,
+                    keep_alive=lambda lease: self.source.later(delivery, lease),
+                )
             except Exception as error:
                 outcome = error
             ok = settle(delivery.message_id, executor, outcome, logger)

@@ -8,7 +8,12 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from simple_async_tasks import AsyncTaskStatus, with_execute_lifecycle, with_queue_lifecycle
+from simple_async_tasks import (
+    AsyncTaskStatus,
+    ExecuteOptions,
+    with_execute_lifecycle,
+    with_queue_lifecycle,
+)
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
 from simple_async_tasks.parcel import decode_parcel
 from simple_async_tasks.serialization import default_converter
@@ -80,7 +85,9 @@ def test_mutex_never_held_twice(dynamodb, sqs, table, queue_url):
     enqueue = with_queue_lifecycle(
         get_new=lambda acc, job: SyncAccount(account_id=acc, job=job), dao=dao, queue=queue
     )
-    execute = with_execute_lifecycle(logic, dao=dao, queue=queue, mutex_retry_delay=timedelta(0))
+    execute = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, options=ExecuteOptions(mutex_retry_delay=timedelta(0))
+    )
     tasks = [enqueue(acc, job) for acc in ("a", "b") for job in range(4)]
     receive_all(sqs, queue_url)
     barrier = threading.Barrier(8)

@@ -7,10 +7,11 @@ import pytest
 
 from simple_async_tasks import AsyncTaskStatus, ConditionFailedError, MutexHeldError
 from simple_async_tasks.conditions import (
-    AttemptedBefore,
-    AttemptsBelow,
     AttemptsEqual,
     DueBy,
+    FailuresBelow,
+    LeaseExpiredBy,
+    LeaseIs,
     VersionEquals,
     absent,
     status_in,
@@ -57,22 +58,27 @@ def test_claim_condition_of_the_lifecycle(make_dao, clock):
     now = clock.now()
     dao.save(SendEmail(user_id="due", execute_after=now), condition=None)
     dao.save(SendEmail(user_id="later", execute_after=now + timedelta(seconds=1)), condition=None)
-    claim = (status_in(S.QUEUED) & DueBy(now) & AttemptsBelow(3)) | (
-        status_in(S.ATTEMPTED) & AttemptedBefore(now)
+    claim = (status_in(S.QUEUED) & DueBy(now) & FailuresBelow(3)) | (
+        status_in(S.ATTEMPTED) & LeaseExpiredBy(now)
     )
-    change = Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=now)
+    until = now + timedelta(minutes=1)
+    change = Transition(
+        status=S.ATTEMPTED, add_attempts=1, attempted_at=now, lease_id="L1", lease_until=until
+    )
     won = dao.transition("due", change, condition=claim)
     assert (won.status, won.attempts, won.attempted_at, won.version) == (S.ATTEMPTED, 1, now, 2)
+    assert (won.lease_id, won.lease_until, won.failures) == ("L1", until, 0)
     with pytest.raises(ConditionFailedError):
         dao.transition("later", change, condition=claim)
     with pytest.raises(ConditionFailedError):  # claimed already
         dao.transition("due", change, condition=claim)
     done = dao.transition(
         "due",
-        Transition(status=S.FULFILLED, last_error=None, final=True),
-        condition=status_in(S.ATTEMPTED) & AttemptsEqual(1),
+        Transition(status=S.FULFILLED, last_error=None, lease_until=None, final=True),
+        condition=status_in(S.ATTEMPTED) & LeaseIs("L1") & AttemptsEqual(1),
     )
     assert done.status is S.FULFILLED
+    assert (done.lease_id, done.lease_until) == ("L1", None)
     assert done.attempted_at == now  # kept
 
 
@@ -102,7 +108,7 @@ def test_mutex_is_taken_atomically_with_the_claim(make_dao, clock):
         key="SyncAccount#a", owner="t1", acquired_at=now, expires_at=now + timedelta(minutes=1)
     )
     lock2 = attrs.evolve(lock1, owner="t2")
-    claim = Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=now)
+    claim = Transition(status=S.ATTEMPTED, add_attempts=1, attempted_at=now)
     dao.transition('["a",1]', claim, condition=status_in(S.QUEUED), acquire=lock1)
     with pytest.raises(MutexHeldError, match="held by task 't1'") as held:
         dao.transition('["a",2]', claim, condition=status_in(S.QUEUED), acquire=lock2)
@@ -137,7 +143,7 @@ def test_finish_still_succeeds_when_its_expired_lock_was_taken(make_dao, clock):
     mine = MutexLock(
         key="SyncAccount#a", owner="t1", acquired_at=now, expires_at=now + timedelta(seconds=1)
     )
-    claim = Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=now)
+    claim = Transition(status=S.ATTEMPTED, add_attempts=1, attempted_at=now)
     dao.transition('["a",1]', claim, condition=status_in(S.QUEUED), acquire=mine)
     dao.save(SyncAccount(account_id="a", job=2), condition=None)
     theirs = MutexLock(
@@ -237,7 +243,7 @@ def test_dynamodb_refuses_what_it_cannot_store_before_the_call(dynamodb, table):
 def test_transition_many_is_all_or_nothing(make_dao, clock):
     dao = make_dao(SendEmail)
     records = [dao.save(SendEmail(user_id=f"u{i}"), condition=None) for i in range(3)]
-    change = Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=clock.now())
+    change = Transition(status=S.ATTEMPTED, add_attempts=1, attempted_at=clock.now())
     out = dao.transition_many([(r, change) for r in records[:2]], condition=status_in(S.QUEUED))
     assert [(t.status, t.attempts, t.version) for t in out] == [(S.ATTEMPTED, 1, 2)] * 2
     assert [dao.get(f"u{i}") for i in range(2)] == out

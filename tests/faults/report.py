@@ -55,6 +55,10 @@ def main() -> None:
         rows.append(scenarios.save_push_crash_aws(endpoint, *fresh(), tasks=30 * scale))
         rows.append(scenarios.transient_errors_aws(endpoint, *fresh(), tasks=20 * scale))
         rows.append(scenarios.poison_memory(tasks=50 * scale))
+        rows.append(scenarios.lease_outlived_threads(tasks=24 * scale))
+        rows.append(scenarios.lease_outlived_processes(Path(tmp), tasks=12 * scale))
+        rows.append(scenarios.late_attempt_vs_mutex(accounts=20 * scale))
+        rows.append(scenarios.clock_skew(tasks=50 * scale))
     print(
         f"Python {platform.python_version()} on {platform.machine()}, scale {scale}, "
         f"{time.perf_counter() - started:.0f} s"

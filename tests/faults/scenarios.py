@@ -26,13 +26,15 @@ import attrs
 
 from simple_async_tasks import (
     AsyncTaskStatus,
+    ExecuteOptions,
     InMemoryTaskDao,
     InMemoryTaskQueue,
+    OnFailure,
     requeue_stale,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
-from simple_async_tasks.parcel import decode_parcel
+from simple_async_tasks.parcel import decode_parcel, parse_parcel
 from simple_async_tasks.serialization import default_converter
 from simple_async_tasks.testing import FakeClock, drain
 
@@ -217,6 +219,9 @@ def crashes_memory(tasks_per_point: int = 20) -> list[FaultResult]:
 
 
 def _crash_memory_at(point: str, tasks: int) -> FaultResult:
+    """An in-process queue loses the message of a crashed attempt with the process, so
+    recovery is production's other path: the scheduler's sweep finds the ATTEMPTED record
+    whose lease lapsed, pushes it again, and the delivery takes the attempt over."""
     clock = FakeClock()
     dao = InMemoryTaskDao(SendEmail, clock=clock)
     queue = InMemoryTaskQueue(clock=clock)
@@ -232,33 +237,32 @@ def _crash_memory_at(point: str, tasks: int) -> FaultResult:
         if point == "in_logic":
             crash()
 
-    timeout = timedelta(minutes=15)
+    options = ExecuteOptions(lease=timedelta(minutes=1))
     enqueue = with_queue_lifecycle(
         get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue, clock=clock
     )
     crashy = with_execute_lifecycle(
-        logic, dao=_crashing(dao, point, crash), queue=queue, clock=clock, attempt_timeout=timeout
+        logic, dao=_crashing(dao, point, crash), queue=queue, clock=clock, options=options
     )
-    healthy = with_execute_lifecycle(
-        logic, dao=dao, queue=queue, clock=clock, attempt_timeout=timeout
-    )
-    keys = []
-    for i in range(tasks):
-        task = enqueue(i)
-        keys.append(task.user_id)
+    healthy = with_execute_lifecycle(logic, dao=dao, queue=queue, clock=clock, options=options)
+    keys = [enqueue(i).user_id for i in range(tasks)]
+    bodies = [m.body for m in queue.receive(tasks)]
+    for body in bodies:  # each message's attempt dies, and the message dies with it
         with contextlib.suppress(SimulatedCrash):
-            crashy(task)
+            crashy.execute_raw(parse_parcel(body))
     crashing["on"] = False
+    assert len(queue) == 0
     before = Counter(runs)
-    for key in keys:  # redelivered while the crashed attempt still counts as live
-        healthy(dao.get(key))
+    for body in bodies:  # a duplicate delivery while the dead attempt's lease still holds
+        healthy.execute_raw(parse_parcel(body))
     live_runs = sum(runs[k] - before[k] for k in keys)
-    clock.advance(timeout + timedelta(seconds=1))
-    for key in keys:  # after the attempt timeout: taken over
-        healthy(dao.get(key))
+    drain(queue, healthy, advance_clock=False)  # the put-back copies wait for the lease
+    clock.advance(timedelta(minutes=20))  # the lease lapsed long ago: the sweep pushes them
+    swept = requeue_stale(dao=dao, queue=queue, options=options, clock=clock)
+    assert len(swept.requeued) == tasks, swept
     drain(queue, healthy)
     return FaultResult(
-        f"executor crash {point.replace('_', ' ')}",
+        f"executor crash {point.replace('_', ' ')} (recovered by the sweep)",
         "memory",
         sum(runs.values()),
         len(keys),
@@ -271,12 +275,13 @@ CRASH_CHILD = r"""
 import os, sys
 sys.path.insert(0, {root!r})
 from datetime import timedelta
-from simple_async_tasks import with_execute_lifecycle
+from simple_async_tasks import ExecuteOptions, OnFailure, with_execute_lifecycle
 from simple_async_tasks.backends.opened import Backend
+from simple_async_tasks.parcel import parse_parcel
 from tests.faults.scenarios import _crashing
 from tests.tasks import SendEmail
 
-store, queue_url, point, key, log = sys.argv[1:6]
+store, queue_url, point, log = sys.argv[1:5]
 backend = Backend(store, queue_url or None)
 dao = backend.dao(SendEmail)
 
@@ -292,8 +297,9 @@ def logic(task):
         die()
 
 execute = with_execute_lifecycle(logic, dao=_crashing(dao, point, die), queue=backend.queue,
-                                 attempt_timeout=timedelta(seconds={timeout}))
-execute(dao.get(key))
+                                 options=ExecuteOptions(lease=timedelta(seconds={lease})))
+(delivery,) = backend.source().take(1, timedelta(seconds=5))  # one message, as a worker
+execute.execute_raw(parse_parcel(delivery.body), on_failure=OnFailure.LEAVE_MESSAGE)
 sys.exit(3)  # not reached: the process dies at the crash point
 """
 
@@ -302,26 +308,31 @@ def crashes_aws(
     endpoint: str, table: str, queue_url: str, tasks_per_point: int, tmp: Path
 ) -> list[FaultResult]:
     store = f"dynamodb://{table}?region=us-east-1&endpoint={endpoint}"
+    _, sqs = _aws_clients(endpoint)  # a dead runner's message comes back after 3 s
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "3"})
     return crashes_in_child_processes(store, queue_url, "dynamodb+sqs", tasks_per_point, tmp)
 
 
 def crashes_sqlite(tasks_per_point: int, tmp: Path) -> list[FaultResult]:
-    store = f"sqlite:///{tmp / 'crashes.db'}"
+    store = f"sqlite:///{tmp / 'crashes.db'}?visibility_timeout=3"
     return crashes_in_child_processes(store, None, "sqlite", tasks_per_point, tmp)
 
 
 def crashes_in_child_processes(
     store: str, queue_url: str | None, label: str, tasks_per_point: int, tmp: Path
 ) -> list[FaultResult]:
-    """Child processes die (``os._exit``) at each crash point of the execute lifecycle, on
-    the backend the URLs name; the parent then redelivers every task, first while the dead
-    attempts still count as live (nothing may run), then after the attempt timeout."""
+    """Child processes take one message each and die (``os._exit``) at each crash point of
+    the execute lifecycle, on the backend the URLs name. Duplicate deliveries arrive while
+    the dead attempts' leases still hold (nothing may run); then a real ``Worker`` polls the
+    queue, and the messages come back after their visibility timeout, as in production."""
     from simple_async_tasks.backends.opened import Backend
+    from simple_async_tasks.worker import Worker
 
-    timeout = 4.0
+    lease = 3.0
     backend = Backend(store, queue_url)
     dao = backend.dao(SendEmail)
     queue = backend.queue
+    options = ExecuteOptions(lease=timedelta(seconds=lease))
     results = []
     for point in CRASH_POINTS:
         log = tmp / f"crash-{label}-{point}.log"
@@ -329,10 +340,10 @@ def crashes_in_child_processes(
             get_new=lambda i, p=point: SendEmail(user_id=f"{p}-{i}"), dao=dao, queue=queue
         )
         keys = [enqueue(i).user_id for i in range(tasks_per_point)]
-        script = CRASH_CHILD.format(root=str(ROOT), timeout=timeout)
+        script = CRASH_CHILD.format(root=str(ROOT), lease=lease)
 
-        def run_child(key: str, point: str = point, log: Path = log, script: str = script) -> int:
-            args = [store, queue_url or "", point, key, str(log)]
+        def run_child(_: str, point: str = point, log: Path = log, script: str = script) -> int:
+            args = [store, queue_url or "", point, str(log)]
             return subprocess.run(
                 [sys.executable, "-c", script, *args], check=False, timeout=120
             ).returncode
@@ -340,36 +351,33 @@ def crashes_in_child_processes(
         with ThreadPoolExecutor(4) as pool:
             codes = list(pool.map(run_child, keys))
         assert set(codes) == {137}, f"children did not die at {point}: {codes}"
-        crashed_at = time.monotonic()
 
         def logic(task: SendEmail, log: Path = log) -> None:
             with open(log, "a", encoding="utf-8") as out:
                 out.write(task.user_id + "\n")
 
-        healthy = with_execute_lifecycle(
-            logic, dao=dao, queue=queue, attempt_timeout=timedelta(seconds=timeout)
-        )
+        healthy = with_execute_lifecycle(logic, dao=dao, queue=queue, options=options)
         runs_before = (
             Counter(log.read_text(encoding="utf-8").split()) if log.exists() else Counter()
         )
         live_checked = 0
-        for key in keys:  # redelivered while the crashed attempt is still live: must not run
+        for key in keys:  # a duplicate delivery while the dead attempt's lease holds
             stored = dao.get(key)
-            started = stored.attempted_at if stored is not None else None
-            if started is not None and datetime.now(timezone.utc) < started + timedelta(
-                seconds=timeout * 0.75
-            ):
-                healthy(stored)
-                live_checked += 1
-        assert live_checked, "no redelivery happened while an attempt was live; raise the timeout"
+            if stored is not None and stored.lease_until is not None:
+                left = stored.lease_until - datetime.now(timezone.utc)
+                if left > timedelta(seconds=lease * 0.25):
+                    healthy(stored, on_failure=OnFailure.LEAVE_MESSAGE)
+                    live_checked += 1
+        assert live_checked, "no duplicate arrived while an attempt was live; raise the lease"
         runs_live = Counter(log.read_text(encoding="utf-8").split()) if log.exists() else Counter()
-        time.sleep(max(0.0, timeout + 0.2 - (time.monotonic() - crashed_at)))
-        for key in keys:
-            healthy(dao.get(key))
+        worker = Worker(healthy, backend.source(), concurrency=4, poll_wait=timedelta(seconds=1))
+        deadline = time.monotonic() + 60
+        while count_lost(dao, keys) and time.monotonic() < deadline:
+            worker.run(handle_signals=False, max_idle=timedelta(seconds=lease + 2))
         runs = Counter(log.read_text(encoding="utf-8").split())
         results.append(
             FaultResult(
-                f"executor crash {point.replace('_', ' ')}",
+                f"executor crash {point.replace('_', ' ')} (message redelivered)",
                 label,
                 sum(runs[k] for k in keys),
                 len(keys),
@@ -555,7 +563,7 @@ def poison_memory(tasks: int = 50, max_attempts: int = 3) -> FaultResult:
         for i in range(tasks)
         if (t := dao.get(f"p{i}")) is None
         or t.status is not S.FAILED
-        or t.attempts != max_attempts
+        or t.failures != max_attempts
     )
     return FaultResult(
         f"poison task (always fails, max_attempts={max_attempts})",
@@ -614,6 +622,234 @@ def save_push_crash_aws(
     return tally(
         f"crash between save and push, {sweeps} concurrent sweeps",
         "dynamodb+sqs",
+        runs,
+        tasks,
+        dao,
+        keys,
+    )
+
+
+# -- 8. leases: live attempts past their lease, late attempts, clock skew -------------------
+
+
+def lease_outlived_threads(tasks: int = 24, threads: int = 8, lease: float = 0.3) -> FaultResult:
+    """Every task runs 3x its lease while duplicate deliveries (x3) arrive on 8 threads:
+    the heartbeat renews each live lease, so no duplicate may take a live attempt over."""
+    dao = InMemoryTaskDao(SendEmail)
+    queue = InMemoryTaskQueue(keep_history=False)
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def logic(task: SendEmail) -> None:
+        with lock:
+            runs[task.user_id] += 1
+        time.sleep(lease * 3)
+
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue
+    )
+    execute = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, options=ExecuteOptions(lease=timedelta(seconds=lease))
+    )
+    keys = [enqueue(i).user_id for i in range(tasks)]
+    parcels = [decode_parcel(m.body, SendEmail, default_converter) for m in queue.receive(tasks)]
+    deliveries = parcels * 3
+    random.Random(5).shuffle(deliveries)
+
+    def deliver(parcel: Any) -> None:
+        time.sleep(random.random() * lease * 4)  # duplicates spread over the slow runs
+        execute(parcel)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(deliver, deliveries))
+    drain(queue, execute)  # the put-back duplicates: each finds its task FULFILLED
+    return tally(
+        f"attempts run 3x their lease, duplicates x3 on {threads} threads",
+        "memory",
+        runs,
+        tasks,
+        dao,
+        keys,
+    )
+
+
+LEASE_CHILD = r"""
+import sys, time, random
+sys.path.insert(0, {root!r})
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from simple_async_tasks import ExecuteOptions, SqliteTaskDao, SqliteTaskQueue
+from simple_async_tasks import with_execute_lifecycle
+from simple_async_tasks.parcel import decode_parcel
+from simple_async_tasks.serialization import default_converter
+from tests.tasks import SendEmail
+
+db, log, lease = sys.argv[1], sys.argv[2], float(sys.argv[3])
+bodies = sys.stdin.read().splitlines()
+dao = SqliteTaskDao(SendEmail, db)
+queue = SqliteTaskQueue(db, name="retries")
+
+def logic(task):
+    with open(log, "a") as out:
+        out.write(task.user_id + "\n")
+    time.sleep(lease * 3)
+
+execute = with_execute_lifecycle(
+    logic, dao=dao, queue=queue, options=ExecuteOptions(lease=timedelta(seconds=lease))
+)
+
+def deliver(body):
+    time.sleep(random.random() * lease * 4)
+    execute(decode_parcel(body, SendEmail, default_converter))
+
+with ThreadPoolExecutor(4) as pool:
+    list(pool.map(deliver, bodies))
+"""
+
+
+def lease_outlived_processes(tmp: Path, tasks: int = 12, lease: float = 0.5) -> FaultResult:
+    """Two processes on one SQLite file each deliver every task (so each is delivered
+    twice at once), and every task runs 3x its lease: renewals keep each run single."""
+    from simple_async_tasks import SqliteTaskDao, SqliteTaskQueue
+
+    db = tmp / "lease.db"
+    dao = SqliteTaskDao(SendEmail, db)
+    queue = SqliteTaskQueue(db)
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue
+    )
+    keys = [enqueue(i).user_id for i in range(tasks)]
+    bodies = "\n".join(m.body for m in queue.receive(tasks))
+    logs = [tmp / "lease-a.log", tmp / "lease-b.log"]
+    script = LEASE_CHILD.format(root=str(ROOT))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(db), str(log), str(lease)],
+            stdin=subprocess.PIPE,
+            text=True,
+        )
+        for log in logs
+    ]
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(bodies)
+        proc.stdin.close()
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0, f"delivery process exited with {proc.returncode}"
+    runs: Counter[str] = Counter()
+    for log in logs:
+        runs.update(log.read_text(encoding="utf-8").split())
+    return tally(
+        "attempts run 3x their lease, 2 processes x 4 threads deliver each task",
+        "sqlite",
+        runs,
+        tasks,
+        dao,
+        keys,
+    )
+
+
+def late_attempt_vs_mutex(accounts: int = 20) -> FaultResult:
+    """Per account: attempt 1 of job 1 stalls past its lease and is taken over by attempt 2;
+    attempt 1 then finishes late; job 2 (same mutex) is delivered while attempt 2 runs. The
+    late attempt's lock release is fenced, so job 2 never runs beside attempt 2.
+    ``duplicates`` counts runs that overlapped another run holding the same mutex."""
+    from ..tasks import SyncAccount
+
+    clock = FakeClock()
+    dao = InMemoryTaskDao(SyncAccount, clock=clock)
+    queue = InMemoryTaskQueue(clock=clock)
+    enqueue = with_queue_lifecycle(get_new=lambda t: t, dao=dao, queue=queue, clock=clock)
+    lease = timedelta(minutes=1)
+    active: Counter[str] = Counter()
+    overlaps = 0
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+    gates: dict[tuple[str, int], tuple[threading.Event, threading.Event]] = {}
+
+    def logic(task: SyncAccount) -> None:
+        nonlocal overlaps
+        with lock:
+            runs[f"{task.account_id}/{task.job}"] += 1
+            active[task.account_id] += 1
+            if active[task.account_id] > 1 and runs[f"{task.account_id}/{task.job}"] == 1:
+                overlaps += 1  # another task of this mutex is running beside this one
+            gate = gates.get((task.account_id, task.attempts))
+        if task.job == 1 and gate is not None:
+            started, finish = gate
+            started.set()
+            assert finish.wait(10)
+        with lock:
+            active[task.account_id] -= 1
+
+    execute = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, clock=clock, options=ExecuteOptions(lease=lease)
+    )
+    keys = []
+    for n in range(accounts):
+        account = f"acct{n}"
+        first = enqueue(SyncAccount(account_id=account, job=1))
+        second = enqueue(SyncAccount(account_id=account, job=2))
+        keys += [dao.unique_key(first), dao.unique_key(second)]
+        gates[(account, 1)] = (threading.Event(), threading.Event())
+        gates[(account, 2)] = (threading.Event(), threading.Event())
+        late = threading.Thread(target=execute, args=(first,))
+        late.start()
+        assert gates[(account, 1)][0].wait(10)
+        clock.advance(lease + timedelta(seconds=1))
+        takeover = threading.Thread(target=execute, args=(first,))
+        takeover.start()
+        assert gates[(account, 2)][0].wait(10)
+        gates[(account, 1)][1].set()
+        late.join(10)
+        execute(second)  # attempt 2 still holds the account: put back, never run beside it
+        gates[(account, 2)][1].set()
+        takeover.join(10)
+    runs_of_first = sum(runs[f"acct{n}/1"] for n in range(accounts))
+    assert runs_of_first == 2 * accounts  # the stalled attempt and its takeover
+    queue_before = len(queue)
+    drain(queue, execute)
+    assert queue_before > 0
+    return FaultResult(
+        "late attempt finishes after its takeover; same-mutex task delivered",
+        "memory",
+        sum(runs.values()),
+        2 * accounts,
+        overlaps,
+        count_lost(dao, keys),
+    )
+
+
+def clock_skew(tasks: int = 50, skew: timedelta = timedelta(minutes=10)) -> FaultResult:
+    """A second worker's clock runs ``skew`` ahead; with ``clock_skew`` set above it, its
+    duplicate deliveries never take over the live attempts of the first worker."""
+    here, ahead = FakeClock(), FakeClock()
+    ahead.advance(skew)
+    dao = InMemoryTaskDao(SendEmail, clock=here)
+    queue = InMemoryTaskQueue(clock=here)
+    options = ExecuteOptions(clock_skew=skew + timedelta(minutes=5))
+    runs: Counter[str] = Counter()
+    running: list[SendEmail] = []
+
+    def slow(task: SendEmail) -> None:
+        runs[task.user_id] += 1
+        running.append(task)
+        for duplicate in list(running):  # the skewed worker delivers every live task again
+            skewed(duplicate)
+
+    def log_run(task: SendEmail) -> None:
+        runs[task.user_id] += 1
+
+    enqueue = with_queue_lifecycle(
+        get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue, clock=here
+    )
+    execute = with_execute_lifecycle(slow, dao=dao, queue=queue, clock=here, options=options)
+    skewed = with_execute_lifecycle(log_run, dao=dao, queue=queue, clock=ahead, options=options)
+    keys = [enqueue(i).user_id for i in range(tasks)]
+    drain(queue, execute)
+    return tally(
+        f"a worker's clock {int(skew.total_seconds() // 60)} min ahead (clock_skew margin set)",
+        "memory",
         runs,
         tasks,
         dao,

@@ -13,6 +13,7 @@ import pytest
 from simple_async_tasks import (
     AsyncTask,
     AsyncTaskStatus,
+    ExecuteOptions,
     InvalidTaskError,
     ParcelMeta,
     QueueLimitError,
@@ -181,7 +182,9 @@ def test_requeue_depth_limit_on_sqs(dynamodb, sqs, table, queue_url):
     def logic(task: SendEmail) -> None:
         raise RetryLaterError("never ready", delay=timedelta(0))
 
-    execute = with_execute_lifecycle(logic, dao=dao, queue=queue, max_requeue_depth=4)
+    execute = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, options=ExecuteOptions(max_requeue_depth=4)
+    )
     with_queue_lifecycle(get_new=lambda: SendEmail(user_id="loop"), dao=dao, queue=queue)()
     deliveries = run_like_the_event_source_mapping(
         sqs, queue_url, create_sqs_handler(execute), rounds=50

@@ -29,7 +29,7 @@ def test_duplicate_delivery_two_processes_on_aws(aws_endpoint, table, queue_url,
 
 def test_crash_at_every_step_memory(scale):
     results = scenarios.crashes_memory(tasks_per_point=20 * scale)
-    by_point = {r.fault: r for r in results}
+    by_point = {r.fault.split(" (")[0]: r for r in results}
     for result in results:
         check(result)
     # the crashed run of the logic counts; the takeover runs once more
@@ -73,3 +73,25 @@ def test_poison_tasks_end_failed_and_the_queue_drains(scale):
 @pytest.mark.aws
 def test_crash_between_save_and_push_on_aws(aws_endpoint, table, queue_url, scale):
     check(scenarios.save_push_crash_aws(aws_endpoint, table, queue_url, tasks=30 * scale))
+
+
+def test_attempts_longer_than_their_lease_run_once_on_8_threads(scale):
+    result = scenarios.lease_outlived_threads(tasks=24 * scale)
+    check(result)
+    assert result.runs == result.tasks
+
+
+def test_attempts_longer_than_their_lease_run_once_in_two_processes(tmp_path, scale):
+    result = scenarios.lease_outlived_processes(tmp_path, tasks=12 * scale)
+    check(result)
+    assert result.runs == result.tasks
+
+
+def test_a_late_attempt_never_frees_the_mutex_of_its_takeover(scale):
+    check(scenarios.late_attempt_vs_mutex(accounts=20 * scale))
+
+
+def test_a_worker_with_a_skewed_clock_takes_no_live_attempt_over(scale):
+    result = scenarios.clock_skew(tasks=50 * scale)
+    check(result)
+    assert result.runs == result.tasks

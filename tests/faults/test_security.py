@@ -17,7 +17,9 @@ from simple_async_tasks import (
     AsyncTaskStatus,
     InMemoryTaskDao,
     InMemoryTaskQueue,
+    ParcelMeta,
     RetryPolicy,
+    TaskParcel,
     enqueue_many,
     requeue_stale,
     with_execute_lifecycle,
@@ -31,6 +33,7 @@ from ..tasks import SendEmail, SyncAccount
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-planted-value-7f1c"
+KEY_SECRET = "ada.lovelace.planted-key@example.com"  # unique keys are often e-mail addresses
 AWS_SECRET = "PLANTED-AWS-SECRET-KEY-do-not-log"
 
 
@@ -89,17 +92,26 @@ def test_logs_carry_ids_not_payloads_or_credentials(aws_endpoint, table, queue_u
         caplog.at_level(logging.INFO),
     ):
         for user in ("ok", "fails"):
-            enqueue(user)
+            enqueue(f"{KEY_SECRET}-{user}")
+        ghost = TaskParcel(
+            task=SendEmail(user_id=f"{KEY_SECRET}-never-stored"),
+            meta=ParcelMeta.for_queue(queue, "SendEmail"),
+        )
+        queue.push(ghost)  # a parcel whose record is missing: TaskNotFoundError, logged
         for _ in range(3):
             messages = receive_all(sqs, queue_url)
             handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
-    assert dao.get("fails").status is AsyncTaskStatus.FAILED
-    assert SECRET in (dao.get("fails").last_error or "")  # kept on the record for the operator ...
+    failed = dao.get(f"{KEY_SECRET}-fails")
+    assert failed.status is AsyncTaskStatus.FAILED
+    assert SECRET in (failed.last_error or "")  # kept on the record for the operator ...
     text = caplog.text
     assert "failed" in text  # ... while logs carry ids and statuses
-    assert dao.get("ok").uuid in text
+    assert dao.get(f"{KEY_SECRET}-ok").uuid in text
+    assert ghost.task.uuid in text
     assert SECRET not in text
     assert AWS_SECRET not in text
+    above_debug = "\n".join(r.getMessage() for r in caplog.records if r.levelno > logging.DEBUG)
+    assert KEY_SECRET not in above_debug  # keys only at DEBUG
 
 
 class _CfnLoader(yaml.SafeLoader):

@@ -12,6 +12,7 @@ import pytest
 
 from simple_async_tasks import (
     AsyncTaskStatus,
+    ExecuteOptions,
     ExecuteOutcome,
     InMemoryTaskQueue,
     count_tasks,
@@ -105,7 +106,9 @@ def test_same_mutex_key_is_never_attempted_twice_at_once_different_keys_run_in_p
     enqueue = with_queue_lifecycle(
         get_new=lambda acc, job: SyncAccount(account_id=acc, job=job), dao=dao, queue=queue
     )
-    execute = with_execute_lifecycle(logic, dao=dao, queue=queue, mutex_retry_delay=timedelta(0))
+    execute = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, options=ExecuteOptions(mutex_retry_delay=timedelta(0))
+    )
     tasks = [enqueue(acc, job) for acc in ("a", "b") for job in range(4)]
     barrier = threading.Barrier(8)
 
@@ -138,7 +141,7 @@ def test_mutex_lock_expires_with_the_attempt(mutex_dao, queue, clock):
         dao=mutex_dao,
         queue=queue,
         clock=clock,
-        attempt_timeout=timedelta(minutes=1),
+        lease=timedelta(minutes=1),
     )
     first, second = enqueue(1), enqueue(2)
     # first attempt claims the lock then "crashes" (we claim by hand through the DAO)
@@ -148,7 +151,7 @@ def test_mutex_lock_expires_with_the_attempt(mutex_dao, queue, clock):
     now = clock.now()
     mutex_dao.transition(
         mutex_dao.unique_key(first),
-        Transition(status=AsyncTaskStatus.ATTEMPTED, add_attempt=True, attempted_at=now),
+        Transition(status=AsyncTaskStatus.ATTEMPTED, add_attempts=1, attempted_at=now),
         condition=status_in(AsyncTaskStatus.QUEUED),
         acquire=MutexLock(
             key="SyncAccount#a",

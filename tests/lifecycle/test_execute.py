@@ -7,6 +7,7 @@ import pytest
 
 from simple_async_tasks import (
     AsyncTaskStatus,
+    ExecuteOptions,
     ExecuteOutcome,
     RequeueDepthExceededError,
     RetryLaterError,
@@ -134,7 +135,9 @@ def test_requeue_depth_limit_stops_an_endless_loop(dao, queue, clock):
     def logic(task):
         raise RetryLaterError("never ready", delay=timedelta(seconds=1))
 
-    execute = with_execute_lifecycle(logic, dao=dao, queue=queue, clock=clock, max_requeue_depth=5)
+    execute = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, clock=clock, options=ExecuteOptions(max_requeue_depth=5)
+    )
     enqueue_one(dao, queue, clock)
     report = drain(queue, execute)
     assert len(report.results) == 5
@@ -148,11 +151,18 @@ def test_requeue_depth_limit_stops_an_endless_loop(dao, queue, clock):
 
 def test_requeue_depth_limit_on_a_task_running_elsewhere(dao, queue, clock):
     execute = with_execute_lifecycle(
-        lambda t: None, dao=dao, queue=queue, clock=clock, max_requeue_depth=2
+        lambda t: None,
+        dao=dao,
+        queue=queue,
+        clock=clock,
+        options=ExecuteOptions(max_requeue_depth=2),
     )
     task = dao.seed(
         attrs.evolve(
-            SendEmail(user_id="u1"), status=S.ATTEMPTED, attempts=1, attempted_at=clock.now()
+            SendEmail(user_id="u1"),
+            status=S.ATTEMPTED,
+            attempts=1,
+            lease_until=clock.now() + timedelta(minutes=1),
         )
     )
     from simple_async_tasks import ParcelMeta, TaskParcel

@@ -2,31 +2,38 @@
 
 Whatever the order, no transition DESIGN.md forbids ever happens: finished
 tasks stay finished, a task only runs after a claim, a claim is needed for
-every run, and attempts only grow.
+every run, attempts only grow, and failures only grow, one per failed run. It runs on memory
+and on SQLite, observing every write through the one storage primitive both use.
 """
 
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 import attrs
+import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from simple_async_tasks import (
     AsyncTaskStatus,
+    ExecuteOptions,
     InMemoryTaskDao,
     InMemoryTaskQueue,
     RetryLaterError,
     RetryPolicy,
     SimpleAsyncTasksError,
+    SqliteTaskDao,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
 from simple_async_tasks.parcel import decode_parcel
 from simple_async_tasks.serialization import default_converter
-from simple_async_tasks.testing import FakeClock
+from simple_async_tasks.testing import FakeClock, drain
 
 from ..tasks import SendEmail
 
@@ -53,25 +60,63 @@ LIFECYCLE_MOVES = {
 }
 
 
-class RecordingDao(InMemoryTaskDao[SendEmail]):
-    def __init__(self, clock: FakeClock) -> None:
-        super().__init__(SendEmail, clock=clock)
-        self.moves: list[tuple[S | None, S, bool]] = []
-        self.by_logic = False
+class Recording:
+    """Records every write through the storage primitive all writes of a LockedDao use."""
 
-    def _store(self, key, old, new):
+    moves: list[tuple[S | None, S, bool]]
+    by_logic: bool
+
+    def _write(self, session, key, old, new):  # type: ignore[no-untyped-def]
         self.moves.append((old.status if old else None, new.status, self.by_logic))
-        super()._store(key, old, new)
+        super()._write(session, key, old, new)  # type: ignore[misc]
+
+
+class RecordingMemoryDao(Recording, InMemoryTaskDao[SendEmail]):
+    pass
+
+
+class RecordingSqliteDao(Recording, SqliteTaskDao[SendEmail]):
+    pass
+
+
+def recording_dao(backend: str, clock: FakeClock) -> Recording:
+    dao: Recording
+    if backend == "memory":
+        dao = RecordingMemoryDao(SendEmail, clock=clock)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="state-machine-")) / "tasks.db"
+        dao = RecordingSqliteDao(SendEmail, path, clock=clock)
+    dao.moves = []
+    dao.by_logic = False
+    return dao
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_the_recording_sees_every_write(backend):
+    """The invariants below read ``moves``: if the hook were not called they could not fail."""
+    clock = FakeClock()
+    dao = recording_dao(backend, clock)
+    queue = InMemoryTaskQueue(clock=clock)
+    with_queue_lifecycle(get_new=lambda: SendEmail(user_id="a"), dao=dao, queue=queue)()
+    drain(queue, with_execute_lifecycle(lambda task: None, dao=dao, queue=queue, clock=clock))
+    assert [(old, new) for old, new, _ in dao.moves] == [
+        (None, S.QUEUED),
+        (S.QUEUED, S.ATTEMPTED),
+        (S.ATTEMPTED, S.FULFILLED),
+    ]
 
 
 class Lifecycle(RuleBasedStateMachine):
+    backend = "memory"
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
-        self.dao = RecordingDao(self.clock)
+        self.dao = recording_dao(self.backend, self.clock)
         self.queue = InMemoryTaskQueue(clock=self.clock)
         self.behaviour: dict[str, str] = {}
         self.runs: list[tuple[str, int, S]] = []
+        self.failures: dict[str, int] = {}
         self.enqueue = with_queue_lifecycle(
             get_new=self._get_new, dao=self.dao, queue=self.queue, clock=self.clock
         )
@@ -81,8 +126,8 @@ class Lifecycle(RuleBasedStateMachine):
             queue=self.queue,
             clock=self.clock,
             retry=RetryPolicy(max_attempts=3, initial_delay=timedelta(seconds=5), jitter=0.0),
-            attempt_timeout=timedelta(minutes=1),
-            max_requeue_depth=20,
+            lease=timedelta(minutes=1),
+            options=ExecuteOptions(max_requeue_depth=20),
         )
 
     def _get_new(self, key: str, delay_s: int) -> SendEmail:
@@ -151,6 +196,14 @@ class Lifecycle(RuleBasedStateMachine):
                 assert (old, new) in LIFECYCLE_MOVES, (old, new)
 
     @invariant()
+    def failures_only_grow_and_each_is_a_run(self) -> None:
+        for key in KEYS:
+            stored = self.dao.get(key)
+            if stored is not None:
+                assert self.failures.get(key, 0) <= stored.failures <= stored.attempts
+                self.failures[key] = stored.failures
+
+    @invariant()
     def every_run_follows_its_own_claim(self) -> None:
         last: dict[str, int] = {}
         for key, attempts, status in self.runs:
@@ -159,4 +212,10 @@ class Lifecycle(RuleBasedStateMachine):
             last[key] = attempts
 
 
+class SqliteLifecycle(Lifecycle):
+    backend = "sqlite"
+
+
 TestLifecycleStateMachine = Lifecycle.TestCase
+TestLifecycleStateMachineOnSqlite = SqliteLifecycle.TestCase
+SqliteLifecycle.TestCase.settings = settings(max_examples=50, stateful_step_count=30)

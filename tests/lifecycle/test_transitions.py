@@ -42,7 +42,7 @@ def execute(dao, queue, clock, runs):
         queue=queue,
         clock=clock,
         retry=RetryPolicy(max_attempts=3, jitter=0.0),
-        attempt_timeout=timedelta(minutes=15),
+        lease=timedelta(minutes=15),
     )
 
 
@@ -64,12 +64,12 @@ def test_enqueue_new_saves_queued_and_pushes(enqueue, dao, queue):
 
 @pytest.mark.parametrize("status", [S.HALTED, S.SCHEDULED, S.FAILED])
 def test_enqueue_replaces_halted_scheduled_failed(enqueue, dao, queue, status):
-    before = store(dao, status, attempts=2, last_error="Boom: x")
+    before = store(dao, status, attempts=2, failures=2, last_error="Boom: x")
     task = enqueue("u1")
     assert task.status is S.QUEUED
     assert task.uuid == before.uuid  # the same record
     assert task.created_at == before.created_at
-    assert task.attempts == 2  # attempts only grow (they fence one attempt from the next)
+    assert (task.attempts, task.failures) == (2, 2)  # the counts change only by transitions
     assert task.last_error is None  # a new request
     assert len(queue) == 1
 
@@ -159,38 +159,42 @@ def test_deliver_scheduled_and_due_runs(dao, execute, clock, runs):
 
 
 def test_deliver_fresh_attempted_is_retried_later_not_run(dao, execute, clock, runs):
-    task = store(dao, S.ATTEMPTED, attempts=1, attempted_at=clock.now() - timedelta(minutes=5))
+    task = store(dao, S.ATTEMPTED, attempts=1, lease_until=clock.now() + timedelta(minutes=10))
     result = execute(task)
     assert result.outcome is ExecuteOutcome.RETRY_LATER
-    assert result.retry_in == timedelta(minutes=10)  # until the attempt would be stale
+    assert result.retry_in == timedelta(minutes=10)  # until its lease lapses
     assert runs == []
 
 
 def test_deliver_stale_attempted_is_taken_over(dao, execute, clock, runs):
-    task = store(dao, S.ATTEMPTED, attempts=1, attempted_at=clock.now() - timedelta(minutes=16))
+    task = store(dao, S.ATTEMPTED, attempts=1, lease_until=clock.now() - timedelta(minutes=1))
     result = execute(task)
     assert result.outcome is ExecuteOutcome.EXECUTED
     assert result.task.status is S.FULFILLED
-    assert result.task.attempts == 2
+    assert (result.task.attempts, result.task.failures) == (2, 1)  # the lost one failed
+    assert "AttemptLost" in (result.task.last_error or "")
     assert len(runs) == 1
 
 
 def test_deliver_stale_attempted_past_max_attempts_fails_without_running(
     dao, execute, clock, runs
 ):
-    task = store(dao, S.ATTEMPTED, attempts=3, attempted_at=clock.now() - timedelta(minutes=16))
+    task = store(
+        dao, S.ATTEMPTED, attempts=3, failures=2, lease_until=clock.now() - timedelta(minutes=1)
+    )
     result = execute(task)
     assert result.outcome is ExecuteOutcome.FAILED
     assert result.task.status is S.FAILED
-    assert "AttemptTimedOut" in (result.task.last_error or "")
+    assert result.task.failures == 3
+    assert "AttemptLost" in (result.task.last_error or "")
     assert runs == []
 
 
 def test_deliver_failed_with_attempts_left_and_due_runs(dao, execute, clock, runs):
-    task = store(dao, S.FAILED, attempts=1, execute_after=clock.now())
+    task = store(dao, S.FAILED, attempts=1, failures=1, execute_after=clock.now())
     result = execute(task)
     assert result.outcome is ExecuteOutcome.EXECUTED
-    assert result.task.attempts == 2
+    assert (result.task.attempts, result.task.failures) == (2, 1)
 
 
 def test_deliver_failed_before_its_backoff_is_retried_later(dao, execute, clock, runs):
@@ -200,7 +204,7 @@ def test_deliver_failed_before_its_backoff_is_retried_later(dao, execute, clock,
 
 
 def test_deliver_failed_past_max_attempts_is_skipped(dao, execute, runs, queue):
-    task = store(dao, S.FAILED, attempts=3, last_error="Boom: x")
+    task = store(dao, S.FAILED, attempts=3, failures=3, last_error="Boom: x")
     result = execute(task)
     assert result.outcome is ExecuteOutcome.SKIPPED
     assert result.task.last_error == "Boom: x"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import ClassVar
 
 import attrs
@@ -11,15 +12,18 @@ from typing_extensions import assert_type
 from simple_async_tasks import (
     AsyncTask,
     AsyncTaskStatus,
+    ExecuteOptions,
     ExecuteOutcome,
     ExecuteResult,
     InMemoryTaskDao,
     InMemoryTaskQueue,
+    Lease,
     RetryPolicy,
     TaskApp,
     TaskDao,
     TaskExecutor,
     TaskQueue,
+    current_lease,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
@@ -70,6 +74,23 @@ assert_type(result.task.status, AsyncTaskStatus)
 
 report = drain(queue, execute)
 assert_type(report.delivered, int)
+
+
+# Settings are one value; the logic reads its lease.
+options = ExecuteOptions(lease=timedelta(seconds=30), retry=RetryPolicy(max_attempts=5))
+with_execute_lifecycle(resize, dao=dao, queue=queue, options=options)
+ExecuteOptions(lease=30)  # type: ignore[arg-type]
+
+
+def long_resize(task: Resize) -> bytes:
+    lease = current_lease()
+    assert_type(lease, Lease)
+    assert_type(lease.lost, bool)
+    lease.check()
+    return b""
+
+
+assert_type(result.task.failures, int)
 
 
 def wrong_logic(task: str) -> None: ...

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..errors import InvalidEventError
+from ..lifecycle.options import OnFailure
 from ..parcel import RawParcel
 from ..routing import (
     ExecuteResultLike,
@@ -145,7 +146,7 @@ def _run_batched(
             continue
         outcomes = executor.execute_many_raw(
             [raw for _, raw in items],
-            leave_failures_on_queue=True,
+            on_failure=OnFailure.LEAVE_MESSAGE,
             max_workers=max_workers,
             may_start=may_start,
         )
@@ -174,7 +175,7 @@ def _run_in_order(router: Router, records: list[Any], may_start: Callable[[], bo
             executor, raw = routed
             try:
                 outcome: ExecuteResultLike | Exception = executor.execute_raw(
-                    raw, leave_failures_on_queue=True
+                    raw, on_failure=OnFailure.LEAVE_MESSAGE
                 )
             except Exception as error:
                 outcome = error

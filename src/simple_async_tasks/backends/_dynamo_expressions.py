@@ -8,11 +8,12 @@ from ..conditions import (
     Absent,
     AllOf,
     AnyOf,
-    AttemptedBefore,
-    AttemptsBelow,
     AttemptsEqual,
     Condition,
     DueBy,
+    FailuresBelow,
+    LeaseExpiredBy,
+    LeaseIs,
     StatusIn,
     UpdatedBefore,
     VersionEquals,
@@ -58,15 +59,18 @@ class Expression:
             return f"{self.name('version')} = {self.value({'N': str(condition.version)})}"
         if isinstance(condition, AttemptsEqual):
             return f"{self.name('attempts')} = {self.value({'N': str(condition.attempts)})}"
-        if isinstance(condition, AttemptsBelow):
-            return f"{self.name('attempts')} < {self.value({'N': str(condition.limit)})}"
+        if isinstance(condition, FailuresBelow):
+            return f"{self.name('failures')} < {self.value({'N': str(condition.limit)})}"
+        if isinstance(condition, LeaseIs):
+            return f"{self.name('lease_id')} = {self.value({'S': condition.lease_id})}"
         if isinstance(condition, DueBy):
             field = self.name("execute_after")
             moment = self.value({"S": utc_text(condition.moment)})
             return f"(attribute_not_exists({field}) OR {field} <= {moment})"
-        if isinstance(condition, AttemptedBefore):
+        if isinstance(condition, LeaseExpiredBy):
+            field = self.name("lease_until")
             moment = self.value({"S": utc_text(condition.moment)})
-            return f"{self.name('attempted_at')} < {moment}"
+            return f"(attribute_not_exists({field}) OR {field} <= {moment})"
         if isinstance(condition, UpdatedBefore):
             return f"{self.name('updated_at')} < {self.value({'S': utc_text(condition.moment)})}"
         raise TypeError(f"unknown condition {condition!r}")

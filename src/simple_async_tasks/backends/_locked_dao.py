@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from ..conditions import Condition, evaluate
 from ..contracts import MutexLock, Transition
 from ..errors import ConditionFailedError, MutexHeldError
+from ..serialization import refuse_unstorable
 from ..task import AsyncTask
 from ._records import TaskClassDao, apply_transition, as_seeded, check_batch_size, stamp_save
 
@@ -92,6 +93,7 @@ class LockedDao(TaskClassDao[T], ABC, Generic[T, H]):
         return task
 
     def save(self, task: T, *, condition: Condition | None) -> T:
+        refuse_unstorable(task)
         key = self.unique_key(task)
         with self._exclusive() as session:
             stored = self._read(session, key)

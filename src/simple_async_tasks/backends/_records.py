@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
@@ -11,9 +13,22 @@ import cattrs
 from ..clock import Clock
 from ..contracts import KEEP, Transition
 from ..definition import task_spec
+from ..errors import SerializationError
 from ..task import AsyncTask, AsyncTaskStatus
 
 T = TypeVar("T", bound=AsyncTask)
+R = TypeVar("R")
+
+logger = logging.getLogger("simple_async_tasks.backends")
+
+OPTIONAL_LIFECYCLE_FIELDS = (
+    "attempted_at",
+    "last_error",
+    "execute_after",
+    "lease_id",
+    "lease_until",
+)
+"""The lifecycle fields a ``Transition`` may set, clear or keep."""
 
 
 class TaskClassDao(Generic[T]):
@@ -32,20 +47,38 @@ class TaskClassDao(Generic[T]):
         return self._spec.unique_key(task, self._converter)
 
 
+def decode_listing(
+    rows: Iterable[tuple[str, R]], decode: Callable[[R], T], task_type: str
+) -> tuple[list[T], list[str]]:
+    """Decode the stored rows of a listing, each named by a fallback id (its uuid when
+    readable); the undecodable ones are logged and returned apart, never raised."""
+    items: list[T] = []
+    unreadable: list[str] = []
+    for name, row in rows:
+        try:
+            items.append(decode(row))
+        except SerializationError as error:
+            unreadable.append(name)
+            logger.warning("unreadable %s record %s left out: %s", task_type, name, error)
+    return items, unreadable
+
+
 def stamp_save(task: T, stored: T | None, now: datetime) -> T:
     """The record a whole-task write stores.
 
-    ``uuid``, ``created_at`` and ``attempts`` are kept from ``stored``: the
-    attempt count only grows, through transitions, so it can fence a finished
-    attempt from a later one.
+    ``uuid``, ``created_at``, ``attempts`` and ``failures`` are kept from
+    ``stored``: the counts change only through transitions.
     """
     if stored is None:
-        return attrs.evolve(task, created_at=now, updated_at=now, version=1, attempts=0)
+        return attrs.evolve(
+            task, created_at=now, updated_at=now, version=1, attempts=0, failures=0
+        )
     return attrs.evolve(
         task,
         uuid=stored.uuid,
         created_at=stored.created_at,
         attempts=stored.attempts,
+        failures=stored.failures,
         updated_at=now,
         version=stored.version + 1,
     )
@@ -89,12 +122,12 @@ def apply_transition(stored: T, change: Transition, now: datetime) -> T:
         "updated_at": now,
         "version": stored.version + 1,
     }
-    if change.add_attempt:
-        changes["attempts"] = stored.attempts + 1
-    if change.attempted_at is not KEEP:
-        changes["attempted_at"] = change.attempted_at
-    if change.last_error is not KEEP:
-        changes["last_error"] = change.last_error
-    if change.execute_after is not KEEP:
-        changes["execute_after"] = change.execute_after
+    if change.add_attempts:
+        changes["attempts"] = stored.attempts + change.add_attempts
+    if change.add_failures:
+        changes["failures"] = stored.failures + change.add_failures
+    for name in OPTIONAL_LIFECYCLE_FIELDS:
+        value = getattr(change, name)
+        if value is not KEEP:
+            changes[name] = value
     return attrs.evolve(stored, **changes)

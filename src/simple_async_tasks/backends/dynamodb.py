@@ -22,13 +22,24 @@ from ..clock import Clock, system_clock
 from ..conditions import Condition, VersionEquals
 from ..contracts import KEEP, MutexLock, Page, Transition
 from ..errors import BackendError, ConditionFailedError, MutexHeldError
-from ..serialization import default_converter, structure_task, unstructure_task
+from ..serialization import (
+    default_converter,
+    refuse_unstorable,
+    structure_task,
+    unstructure_task,
+)
 from ..task import LIFECYCLE_FIELDS, AsyncTask, AsyncTaskStatus
 from ._dynamo_codec import AttributeValue, check_item_size, from_attr, to_attr, utc_text
 from ._dynamo_errors import error_code, raise_permanent
 from ._dynamo_expressions import Expression
 from ._dynamo_locks import TTL_ATTRIBUTE, lock_delete, lock_key, lock_put
-from ._records import TaskClassDao, apply_transition, check_batch_size
+from ._records import (
+    OPTIONAL_LIFECYCLE_FIELDS,
+    TaskClassDao,
+    apply_transition,
+    check_batch_size,
+    decode_listing,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -38,8 +49,7 @@ T = TypeVar("T", bound=AsyncTask)
 logger = logging.getLogger("simple_async_tasks.dynamodb")
 
 GSI_NAME = "gsi1"
-_DATETIME_FIELDS = ("created_at", "updated_at", "attempted_at", "execute_after")
-_OPTIONAL_FIELDS = ("attempted_at", "last_error", "execute_after")
+_OPTIONAL_FIELDS = OPTIONAL_LIFECYCLE_FIELDS
 _FINISHED = frozenset({AsyncTaskStatus.FULFILLED, AsyncTaskStatus.CANCELED})
 
 
@@ -164,6 +174,7 @@ class DynamoTaskDao(TaskClassDao[T]):
         return found
 
     def save(self, task: T, *, condition: Condition | None) -> T:
+        refuse_unstorable(task)
         unique_key = self.unique_key(task)
         now = self._clock.now()
         data = unstructure_task(task, self._converter)
@@ -183,6 +194,7 @@ class DynamoTaskDao(TaskClassDao[T]):
             f"{n('created_at')} = if_not_exists({n('created_at')}, "
             f"{expr.value({'S': utc_text(now)})})",
             f"{n('attempts')} = if_not_exists({n('attempts')}, {expr.value({'N': '0'})})",
+            f"{n('failures')} = if_not_exists({n('failures')}, {expr.value({'N': '0'})})",
             f"{n('version')} = if_not_exists({n('version')}, {expr.value({'N': '0'})}) "
             f"+ {expr.value({'N': '1'})}",
         ]
@@ -234,8 +246,12 @@ class DynamoTaskDao(TaskClassDao[T]):
             f"{n('updated_at')} = {expr.value({'S': utc_text(now)})}",
             f"{n('version')} = {n('version')} + {expr.value({'N': '1'})}",
         ]
-        if change.add_attempt:
-            sets.append(f"{n('attempts')} = {n('attempts')} + {expr.value({'N': '1'})}")
+        for counter, delta in (
+            ("attempts", change.add_attempts),
+            ("failures", change.add_failures),
+        ):
+            if delta:
+                sets.append(f"{n(counter)} = {n(counter)} + {expr.value({'N': str(delta)})}")
         removes: list[str] = []
         for name in _OPTIONAL_FIELDS:
             value = getattr(change, name)
@@ -415,9 +431,13 @@ class DynamoTaskDao(TaskClassDao[T]):
         if cursor is not None:
             params["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor))
         out = self._call("query", **params)
-        items = [self._decode(item) for item in out.get("Items", [])]
+        items, unreadable = decode_listing(
+            ((str(from_attr(i.get("uuid", i["pk"]))), i) for i in out.get("Items", [])),
+            self._decode,
+            self._spec.task_type,
+        )
         last = out.get("LastEvaluatedKey")
         next_cursor = (
             base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
         )
-        return Page(items=items, cursor=next_cursor)
+        return Page(items=items, cursor=next_cursor, unreadable=unreadable)

@@ -26,7 +26,7 @@ from ..errors import ConditionFailedError
 from ..serialization import default_converter, dumps, structure_task, unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
 from ._locked_dao import LockedDao
-from ._records import order_key, utc_text
+from ._records import decode_listing, order_key, utc_text
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS mutexes (
     expires_at TEXT NOT NULL
 );
 """
+
+
+def _uuid_in(data: str) -> str:
+    """The uuid of a stored record, for reports about it (never its unique key)."""
+    try:
+        return str(json.loads(data)["uuid"])
+    except (ValueError, KeyError, TypeError):
+        return "(no readable uuid)"
 
 
 class SqliteConnections:
@@ -210,4 +218,7 @@ class SqliteTaskDao(LockedDao[T, sqlite3.Connection]):
         page = rows[:limit]
         more = len(rows) > limit
         next_cursor = f"{page[-1][0]}|{page[-1][1]}" if more and page else None
-        return Page(items=[self._decode(r[2]) for r in page], cursor=next_cursor)
+        items, unreadable = decode_listing(
+            ((_uuid_in(r[2]), r[2]) for r in page), self._decode, self._spec.task_type
+        )
+        return Page(items=items, cursor=next_cursor, unreadable=unreadable)

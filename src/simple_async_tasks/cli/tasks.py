@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from ..contracts import TaskDao
 from ..definition import task_spec
 from ..errors import ConfigurationError, SimpleAsyncTasksError, TaskNotFoundError
 from ..lifecycle.control import cancel, halt, resume, retry
-from ..lifecycle.inspect import count_tasks, list_tasks
+from ..lifecycle.inspect import count_tasks, find_task_by_uuid, list_tasks
 from ..serialization import unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
 from ._common import (
@@ -171,33 +172,58 @@ def list_command(
                 updated = task.updated_at.isoformat(timespec="seconds") if task.updated_at else ""
                 key = dao.unique_key(task)
                 error = shorten(task.last_error)
-                rows.append([name, key, task.status.value, task.attempts, updated, error])
+                runs = f"{task.attempts}/{task.failures}"
+                rows.append([name, key, task.status.value, runs, updated, error])
     if as_json:
         echo_json({"tasks": found, "cursor": next_cursor})
         return
     if not rows:
         click.echo("no tasks")
     else:
-        echo_table(["TYPE", "UNIQUE KEY", "STATUS", "ATTEMPTS", "UPDATED", "LAST ERROR"], rows)
+        columns = ["TYPE", "UNIQUE KEY", "STATUS", "RUNS/FAILED", "UPDATED", "LAST ERROR"]
+        echo_table(columns, rows)
     if next_cursor is not None:
         click.echo(f"more: add --cursor {next_cursor}", err=True)
 
 
+def _by_uuid(
+    app: TaskApp, task_uuid: str, task_type: str | None
+) -> tuple[TaskDao[Any], AsyncTask] | None:
+    """The task whose uuid this is (as logs name it), scanning each type's listing."""
+    try:
+        uuid.UUID(task_uuid)
+    except ValueError:
+        return None
+    for name in _types(app, task_type):
+        dao = _dao(app, name)
+        found = find_task_by_uuid(dao, task_uuid)
+        if found is not None:
+            return dao, found
+    return None
+
+
 @tasks.command()
-@click.argument("unique_key")
+@click.argument("key_or_uuid")
 @with_app
 def show(
     *,
-    unique_key: str,
+    key_or_uuid: str,
     app: TaskApp,
     task_type: str | None,
     as_json: bool,
 ) -> None:
-    """One task, every field, by its unique key (exit 3 when there is none)."""
-    name, dao = _find(app, unique_key, task_type)
-    task = dao.get(unique_key)
-    if task is None:
-        raise TaskNotFoundError(name, unique_key, hint=NOT_FOUND_HINT)
+    """One task, every field, by its unique key or by the uuid logs name it by
+    (exit 3 when there is none). A uuid is looked for in the listings of every status."""
+    try:
+        name, dao = _find(app, key_or_uuid, task_type)
+        task = dao.get(key_or_uuid)
+        if task is None:
+            raise TaskNotFoundError(name, key_or_uuid, hint=NOT_FOUND_HINT)
+    except TaskNotFoundError:
+        found = _by_uuid(app, key_or_uuid, task_type)
+        if found is None:
+            raise
+        dao, task = found
     data = task_json(app, dao, task)
     if as_json:
         echo_json(data)
@@ -253,7 +279,8 @@ def _run_action(
             continue
         results.append({"ok": True, **task_json(app, dao, task)})
         if not as_json:
-            click.echo(f"{past} {name} {key}: {task.status.value} (attempts {task.attempts})")
+            counts = f"runs {task.attempts}, failed {task.failures}"
+            click.echo(f"{past} {name} {key}: {task.status.value} ({counts})")
     if as_json:
         echo_json(results)
     elif not targets:

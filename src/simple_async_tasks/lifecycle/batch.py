@@ -6,22 +6,26 @@ claimed in one transactional write (falling back to one claim per task when
 the transaction is cancelled), and each task's final status is written right
 after its own business function returns, never batched, so a crash cannot
 lose a finished task's record and run it twice. Finished tasks are skipped on
-redelivery without any write.
+redelivery without any write. Every step is one of ``TaskExecutor``'s own
+(``claim``, ``not_claimed``, ``run``, ``record``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
-from ..conditions import AttemptsEqual, evaluate, status_in
-from ..contracts import Transition
-from ..errors import ConditionFailedError, NotStartedError
+from ..conditions import evaluate
+from ..errors import NotStartedError
 from ..parcel import TaskParcel
-from ..task import AsyncTask, AsyncTaskStatus
+from ..task import AsyncTask
+from . import decisions as decide
+from .decisions import Attempt
+from .lease import KeepAlive
+from .options import OnFailure
 from .results import ExecuteOutcome, ExecuteResult
 
 if TYPE_CHECKING:
@@ -29,7 +33,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
-S = AsyncTaskStatus
 
 logger = logging.getLogger("simple_async_tasks.execute")
 
@@ -45,28 +48,33 @@ def execute_many(
     executor: TaskExecutor[T, R],
     parcels: Sequence[TaskParcel[T]],
     *,
-    leave_failures_on_queue: bool = False,
+    on_failure: OnFailure = OnFailure.PUSH_RETRY,
+    keep_alive: Sequence[KeepAlive | None] | None = None,
     max_workers: int = 1,
     may_start: Callable[[], bool] = lambda: True,
 ) -> list[ExecuteResult[T, R] | Exception]:
     """Run a batch of deliveries of one task class; results in the order of ``parcels``.
 
+    ``keep_alive``, one per parcel, extends each message's visibility at each renewal.
+
     Tasks with a mutex, and a second delivery of the same task within the
     batch, take the one-by-one path. ``may_start`` is asked before each
     business function starts; a claimed task it refuses is put back to QUEUED
-    and its result is a ``NotStartedError``.
+    (its run not counted) and its result is a ``NotStartedError``.
     """
 
-    def single(parcel: TaskParcel[T]) -> ExecuteResult[T, R] | Exception:
+    alive = list(keep_alive) if keep_alive is not None else [None] * len(parcels)
+
+    def single(index: int) -> ExecuteResult[T, R] | Exception:
         if not may_start():
             return NotStartedError("the Lambda is running out of time")
-        return _guarded(lambda: executor(parcel, leave_failures_on_queue=leave_failures_on_queue))
+        parcel, extend = parcels[index], alive[index]
+        return _guarded(lambda: executor(parcel, on_failure=on_failure, keep_alive=extend))
 
     if executor.spec.mutex is not None or len(parcels) <= 1:
-        return [single(p) for p in parcels]
+        return [single(i) for i in range(len(parcels))]
 
-    conv = executor.converter
-    keys = [executor.spec.unique_key(p.task, conv) for p in parcels]
+    keys = [executor.key_of(parcel) for parcel in parcels]
     results: list[ExecuteResult[T, R] | Exception | None] = [None] * len(parcels)
     first: dict[str, int] = {}
     again: list[int] = []
@@ -76,67 +84,81 @@ def execute_many(
         else:
             first[key] = index
 
-    records = executor.dao.get_many(list(first))
-    now = executor.clock.now()
-    claimable = executor._claimable(now)
-    to_claim: list[int] = []
-    for key, index in first.items():
-        record = records.get(key)
-        if record is not None and evaluate(claimable, record):
-            to_claim.append(index)
-        else:
-            try:
-                results[index] = executor._not_claimed(parcels[index], key, record, now)
-            except Exception as error:
-                results[index] = error
-
+    to_claim, attempts, now = _sort_out(executor, parcels, keys, first, results)
     if to_claim:
-        change = Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=now)
+        changes = [
+            (record, decide.claim(now, decide.new_lease_id(), executor.options))
+            for _, record in to_claim
+        ]
         try:
-            claimed = executor.dao.transition_many(
-                [(records[keys[i]], change) for i in to_claim], condition=claimable
+            claimed = executor.dao.transition_many(changes, condition=executor.claimable(now))
+        except Exception as error:
+            logger.info(
+                "batch claim of %d tasks failed (%s); claiming one by one",
+                len(to_claim),
+                type(error).__name__,
             )
-        except ConditionFailedError:
-            logger.info("batch claim of %d tasks cancelled; claiming one by one", len(to_claim))
-            for index in to_claim:
-                results[index] = single(parcels[index])
+            for index, _ in to_claim:
+                results[index] = single(index)
         else:
+            attempts.extend(
+                (index, Attempt(parcels[index], keys[index], task, None))
+                for (index, _), task in zip(to_claim, claimed, strict=True)
+            )
 
-            def run(pair: tuple[int, T]) -> ExecuteResult[T, R] | Exception:
-                index, task = pair
-                if not may_start():
-                    return _put_back(executor, keys[index], task)
-                return _guarded(
-                    lambda: executor._run(
-                        parcels[index],
-                        keys[index],
-                        task,
-                        None,
-                        push_retry=not leave_failures_on_queue,
-                    )
-                )
+    def run(pair: tuple[int, Attempt[T]]) -> ExecuteResult[T, R] | Exception:
+        index, attempt = pair
+        if not may_start():
+            return _put_back(executor, attempt)
+        extend = alive[index]
+        return _guarded(lambda: executor.run(attempt, on_failure=on_failure, keep_alive=extend))
 
-            pairs = list(zip(to_claim, claimed, strict=False))
-            if max_workers > 1 and len(pairs) > 1:
-                with ThreadPoolExecutor(min(max_workers, len(pairs))) as pool:
-                    outcomes = list(pool.map(run, pairs))
-            else:
-                outcomes = [run(pair) for pair in pairs]
-            for (index, _), outcome in zip(pairs, outcomes, strict=False):
-                results[index] = outcome
+    if max_workers > 1 and len(attempts) > 1:
+        with ThreadPoolExecutor(min(max_workers, len(attempts))) as pool:
+            outcomes = list(pool.map(run, attempts))
+    else:
+        outcomes = [run(pair) for pair in attempts]
+    for (index, _), outcome in zip(attempts, outcomes, strict=True):
+        results[index] = outcome
 
     for index in again:
-        results[index] = single(parcels[index])
+        results[index] = single(index)
     return [r if r is not None else RuntimeError("not run") for r in results]
 
 
-def _put_back(executor: TaskExecutor[Any, Any], key: str, task: AsyncTask) -> Exception:
-    with contextlib.suppress(ConditionFailedError):
-        executor.dao.transition(
-            key,
-            Transition(status=S.QUEUED),
-            condition=status_in(S.ATTEMPTED) & AttemptsEqual(task.attempts),
-        )
+def _sort_out(
+    executor: TaskExecutor[T, R],
+    parcels: Sequence[TaskParcel[T]],
+    keys: list[str],
+    first: dict[str, int],
+    results: list[ExecuteResult[T, R] | Exception | None],
+) -> tuple[list[tuple[int, T]], list[tuple[int, Attempt[T]]], datetime]:
+    """Read the batch's records in one call; return the claimable ones, the attempts
+    taken over from lapsed leases, and the reading's time. Other results go in ``results``."""
+    records = executor.dao.get_many(list(first))
+    now = executor.clock.now()
+    claimable = executor.claimable(now)
+    to_claim: list[tuple[int, T]] = []
+    taken_over: list[tuple[int, Attempt[T]]] = []
+    for key, index in first.items():
+        record = records.get(key)
+        if record is not None and evaluate(claimable, record):
+            to_claim.append((index, record))
+            continue
+        try:
+            decided = executor.not_claimed(parcels[index], key, record, now)
+        except Exception as error:
+            results[index] = error
+            continue
+        if isinstance(decided, Attempt):
+            taken_over.append((index, decided))
+        else:
+            results[index] = decided
+    return to_claim, taken_over, now
+
+
+def _put_back(executor: TaskExecutor[T, R], attempt: Attempt[T]) -> Exception:
+    executor.record(attempt, decide.put_back())
     return NotStartedError("the Lambda is running out of time; the task is QUEUED again")
 
 

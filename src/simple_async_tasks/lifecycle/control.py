@@ -37,7 +37,7 @@ def _change(dao: TaskDao[T], unique_key: str, change: Transition, allowed: set[S
             raise TaskNotFoundError(task_type, unique_key, hint=hint) from None
         allowed_text = ", ".join(sorted(s.value for s in allowed))
         raise InvalidTaskError(
-            f"cannot {verb} {task_type} {unique_key!r}: it is "
+            f"cannot {verb} {task_type} {current.uuid}: it is "
             f"{current.status.value}, and only {allowed_text} tasks can be {_PAST[verb]}"
             + (" (wait for the running attempt to end)" if current.status is S.ATTEMPTED else "")
         ) from None

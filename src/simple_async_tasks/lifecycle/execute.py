@@ -1,26 +1,28 @@
-"""``with_execute_lifecycle``: claim a delivered task, run it once, record the outcome."""
+"""``with_execute_lifecycle``: claim a delivered task, run it once, record the outcome.
+
+``TaskExecutor`` does the I/O of three named steps, each fenced by the attempt's
+lease: ``claim`` (one conditional write, or the decision a lost claim carries),
+``run`` (the logic, its lease renewed by the heartbeat) and ``record`` (the
+outcome's transition). The decisions themselves live in ``decisions``; a batch
+of deliveries is ``execute_many`` (``lifecycle.batch``) over the same steps.
+"""
 
 from __future__ import annotations
 
+import contextvars
+import inspect
 import logging
 import random
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
+import attrs
 import cattrs
 
 from ..clock import Clock, system_clock
-from ..conditions import (
-    AllOf,
-    AnyOf,
-    AttemptedBefore,
-    AttemptsBelow,
-    AttemptsEqual,
-    Condition,
-    DueBy,
-    status_in,
-)
+from ..conditions import Condition, VersionEquals, status_in
 from ..contracts import MutexLock, TaskDao, TaskQueue, Transition
 from ..definition import TaskSpec, task_spec
 from ..errors import (
@@ -28,11 +30,18 @@ from ..errors import (
     MutexHeldError,
     RequeueDepthExceededError,
     RetryLaterError,
+    TaskDefinitionError,
     TaskNotFoundError,
+    TimeLimitExceededError,
 )
 from ..parcel import ParcelMeta, RawParcel, TaskParcel, structure_parcel
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
+from . import decisions as decide
+from .batch import execute_many
+from .decisions import Attempt
+from .lease import KeepAlive, Lease, enter, heartbeats, leave
+from .options import ExecuteOptions, OnFailure
 from .results import ExecuteOutcome, ExecuteResult, describe_error
 from .retry import RetryPolicy
 
@@ -42,7 +51,6 @@ R = TypeVar("R")
 logger = logging.getLogger("simple_async_tasks.execute")
 
 S = AsyncTaskStatus
-_ONE_SECOND = timedelta(seconds=1)
 
 
 class TaskExecutor(Generic[T, R]):
@@ -50,8 +58,9 @@ class TaskExecutor(Generic[T, R]):
 
     Built by ``with_execute_lifecycle``; call it with a ``TaskParcel`` or a
     bare task. Safe to call from many threads and processes at once: every
-    state change is a conditional write, so a task runs once per claim and a
-    claim is won by one caller only.
+    state change is a conditional write, so a task runs once per claim, a
+    claim is won by one caller only, and a claim's later writes are fenced by
+    its lease.
     """
 
     def __init__(
@@ -61,35 +70,21 @@ class TaskExecutor(Generic[T, R]):
         spec: TaskSpec[T],
         dao: TaskDao[T],
         queue: TaskQueue[T],
-        attempt_timeout: timedelta,
-        retry: RetryPolicy,
+        options: ExecuteOptions,
         clock: Clock,
         converter: cattrs.Converter,
-        max_requeue_depth: int,
-        mutex_retry_delay: timedelta,
         rand: Callable[[], float],
     ) -> None:
-        if attempt_timeout <= timedelta(0):
-            raise ValueError(f"attempt_timeout must be positive, got {attempt_timeout}")
-        if max_requeue_depth < 0:
-            raise ValueError(f"max_requeue_depth must be >= 0, got {max_requeue_depth}")
+        refuse_async(logic, spec.task_type)
         self.logic = logic
         self.spec = spec
         self.dao = dao
         self.queue = queue
-        self.attempt_timeout = attempt_timeout
-        self.retry = retry
+        self.options = options
         self.clock = clock
         self.converter = converter
-        self.max_requeue_depth = max_requeue_depth
-        self.mutex_retry_delay = mutex_retry_delay
         self.rand = rand
-        below_limit = AttemptsBelow(retry.max_attempts)
-        self._claim_parts = (
-            status_in(S.QUEUED, S.SCHEDULED) | (status_in(S.FAILED) & below_limit),
-            status_in(S.ATTEMPTED),
-            below_limit,
-        )
+        self._runnable = decide.runnable(options)
 
     @property
     def task_class(self) -> type[T]:
@@ -99,16 +94,22 @@ class TaskExecutor(Generic[T, R]):
     def task_type(self) -> str:
         return self.spec.task_type
 
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.options.retry
+
     def __call__(
-        self, item: TaskParcel[T] | T, *, leave_failures_on_queue: bool = False
+        self,
+        item: TaskParcel[T] | T,
+        *,
+        on_failure: OnFailure = OnFailure.PUSH_RETRY,
+        keep_alive: KeepAlive | None = None,
     ) -> ExecuteResult[T, R]:
         """Run one delivery of a parcel (or a bare task) through the lifecycle.
 
-        With ``leave_failures_on_queue``, a failed attempt that has attempts
-        left is recorded (FAILED, ``execute_after`` = now + backoff) but not
-        pushed again: the caller reports the delivery as failed and the queue
-        redelivers the same message (the Lambda handler does this, so failures
-        show in the batch response and the queue's redrive policy applies).
+        ``on_failure`` says who brings a failed attempt back (see ``OnFailure``);
+        ``keep_alive`` is called at each lease renewal to extend the message's
+        visibility.
 
         Raises:
             TaskNotFoundError: no record is stored for the task (a permanent error).
@@ -116,37 +117,28 @@ class TaskExecutor(Generic[T, R]):
             Exception: the logic's own error, re-raised after its last allowed attempt.
         """
         parcel = item if isinstance(item, TaskParcel) else self._bare(item)
-        key = self.spec.unique_key(parcel.task, self.converter)
-        now = self.clock.now()
-        lock = self._lock_for(parcel.task, now)
-        try:
-            task = self.dao.transition(
-                key,
-                Transition(status=S.ATTEMPTED, add_attempt=True, attempted_at=now),
-                condition=self._claimable(now),
-                acquire=lock,
-            )
-        except ConditionFailedError as lost:
-            current: T | None = lost.current
-            return self._not_claimed(parcel, key, current, now)
-        except MutexHeldError as held:
-            stored = self.dao.get(key) or parcel.task
-            delay = min(max(held.expires_in, _ONE_SECOND), self.mutex_retry_delay)
-            return self._requeue(parcel, stored, delay, reason="mutex held")
-        return self._run(parcel, key, task, lock, push_retry=not leave_failures_on_queue)
+        claimed = self.claim(parcel)
+        if isinstance(claimed, ExecuteResult):
+            return claimed
+        return self.run(claimed, on_failure=on_failure, keep_alive=keep_alive)
 
     def execute_raw(
-        self, raw: RawParcel, *, leave_failures_on_queue: bool = False
+        self,
+        raw: RawParcel,
+        *,
+        on_failure: OnFailure = OnFailure.PUSH_RETRY,
+        keep_alive: KeepAlive | None = None,
     ) -> ExecuteResult[T, R]:
         """Build the typed parcel from parsed JSON and run it (used by routers)."""
         parcel = structure_parcel(raw, self.spec.cls, self.converter)
-        return self(parcel, leave_failures_on_queue=leave_failures_on_queue)
+        return self(parcel, on_failure=on_failure, keep_alive=keep_alive)
 
     def execute_many_raw(
         self,
         raws: Sequence[RawParcel],
         *,
-        leave_failures_on_queue: bool = False,
+        on_failure: OnFailure = OnFailure.PUSH_RETRY,
+        keep_alive: Sequence[KeepAlive | None] | None = None,
         max_workers: int = 1,
         may_start: Callable[[], bool] = lambda: True,
     ) -> list[ExecuteResult[T, R] | Exception]:
@@ -155,27 +147,29 @@ class TaskExecutor(Generic[T, R]):
         See ``lifecycle.batch.execute_many``; a parcel whose task data is
         invalid gets its ``ParcelDecodeError`` as its result.
         """
-        from .batch import execute_many
-
+        alive = list(keep_alive) if keep_alive is not None else [None] * len(raws)
         results: list[ExecuteResult[T, R] | Exception | None] = []
         parcels: list[TaskParcel[T]] = []
+        extends: list[KeepAlive | None] = []
         slots: list[int] = []
-        for raw in raws:
+        for raw, extend in zip(raws, alive, strict=True):
             try:
                 parcels.append(structure_parcel(raw, self.spec.cls, self.converter))
             except Exception as error:
                 results.append(error)
             else:
+                extends.append(extend)
                 slots.append(len(results))
                 results.append(None)
         ran = execute_many(
             self,
             parcels,
-            leave_failures_on_queue=leave_failures_on_queue,
+            on_failure=on_failure,
+            keep_alive=extends,
             max_workers=max_workers,
             may_start=may_start,
         )
-        for slot, outcome in zip(slots, ran, strict=False):
+        for slot, outcome in zip(slots, ran, strict=True):
             results[slot] = outcome
         return [r if r is not None else RuntimeError("not run") for r in results]
 
@@ -184,70 +178,131 @@ class TaskExecutor(Generic[T, R]):
     def _bare(self, task: T) -> TaskParcel[T]:
         return TaskParcel(task=task, meta=ParcelMeta.for_queue(self.queue, self.spec.task_type))
 
-    def _lock_for(self, task: T, now: datetime) -> MutexLock | None:
+    def key_of(self, parcel: TaskParcel[T]) -> str:
+        return self.spec.unique_key(parcel.task, self.converter)
+
+    def lock_for(self, task: T, lease_id: str, now: datetime) -> MutexLock | None:
+        """The mutex lock an attempt holds, fenced by its lease id, or None."""
         mutex_key = self.spec.mutex_key(task, self.converter)
         if mutex_key is None:
             return None
         return MutexLock(
-            key=mutex_key, owner=task.uuid, acquired_at=now, expires_at=now + self.attempt_timeout
+            key=mutex_key,
+            owner=lease_id,
+            acquired_at=now,
+            expires_at=now + self.options.lease + self.options.takeover_after,
         )
 
-    def _claimable(self, now: datetime) -> Condition:
-        runnable, attempted, below_limit = self._claim_parts
-        stale = AllOf((attempted, AttemptedBefore(now - self.attempt_timeout), below_limit))
-        return AnyOf((AllOf((runnable, DueBy(now))), stale))
+    def claimable(self, now: datetime) -> Condition:
+        return decide.claim_condition(self._runnable, now)
 
-    def _not_claimed(
-        self, parcel: TaskParcel[T], key: str, current: T | None, now: datetime
+    def claim(self, parcel: TaskParcel[T]) -> Attempt[T] | ExecuteResult[T, R]:
+        """Claim the task with one conditional write; a lost claim's decision otherwise."""
+        key = self.key_of(parcel)
+        now = self.clock.now()
+        lease_id = decide.new_lease_id()
+        lock = self.lock_for(parcel.task, lease_id, now)
+        try:
+            task = self.dao.transition(
+                key,
+                decide.claim(now, lease_id, self.options),
+                condition=self.claimable(now),
+                acquire=lock,
+            )
+        except ConditionFailedError as lost:
+            current: T | None = lost.current
+            return self.not_claimed(parcel, key, current, now)
+        except MutexHeldError as held:
+            return self._mutex_held(parcel, key, held)
+        return Attempt(parcel, key, task, lock)
+
+    def _mutex_held(
+        self, parcel: TaskParcel[T], key: str, held: MutexHeldError
     ) -> ExecuteResult[T, R]:
-        if current is None:
-            raise TaskNotFoundError(self.spec.task_type, key)
-        status = current.status
-        if status in (S.FULFILLED, S.CANCELED, S.HALTED):
-            return self._skip(current, f"already {status.value}")
-        if status is S.SCHEDULED:
-            return self._skip(current, "scheduled for later; the scheduler enqueues it when due")
-        if status is S.FAILED and current.attempts >= self.retry.max_attempts:
-            return self._skip(current, "failed after its last allowed attempt")
-        if status is S.ATTEMPTED and current.attempted_at is not None:
-            stale_at = current.attempted_at + self.attempt_timeout
-            if stale_at <= now and current.attempts >= self.retry.max_attempts:
-                return self._time_out(key, current, now)
-            return self._requeue(parcel, current, stale_at - now, reason="attempt in progress")
-        if current.execute_after is not None and current.execute_after > now:
-            return self._requeue(parcel, current, current.execute_after - now, reason="not due")
-        return self._requeue(parcel, current, _ONE_SECOND, reason="claim raced")
+        stored = self.dao.get(key) or parcel.task
+        delay = min(max(held.expires_in, decide.ONE_SECOND), self.options.mutex_retry_delay)
+        return self._requeue(parcel, stored, delay, reason="mutex held")
+
+    def not_claimed(
+        self,
+        parcel: TaskParcel[T],
+        key: str,
+        current: T | None,
+        now: datetime,
+        *,
+        may_take_over: bool = True,
+    ) -> Attempt[T] | ExecuteResult[T, R]:
+        """Act on what a lost claim means (``decisions.lost_claim``)."""
+        decision = decide.lost_claim(current, now, self.options)
+        if isinstance(decision, decide.NotFound) or current is None:
+            raise TaskNotFoundError(self.spec.task_type, key, uuid=parcel.task.uuid)
+        if isinstance(decision, decide.Skip):
+            return self._skip(current, decision.reason)
+        if isinstance(decision, decide.RetryIn):
+            return self._requeue(parcel, current, decision.delay, reason=decision.reason)
+        if isinstance(decision, decide.GiveUp):
+            return self._give_up(key, current)
+        if not may_take_over:
+            return self._requeue(parcel, current, decide.ONE_SECOND, reason="claim raced")
+        return self._take_over(parcel, key, current, now)
+
+    def _take_over(
+        self, parcel: TaskParcel[T], key: str, current: T, now: datetime
+    ) -> Attempt[T] | ExecuteResult[T, R]:
+        lease_id = decide.new_lease_id()
+        lock = self.lock_for(current, lease_id, now)
+        try:
+            task = self.dao.transition(
+                key,
+                decide.take_over(now, lease_id, current, self.options),
+                condition=status_in(S.ATTEMPTED) & VersionEquals(current.version),
+                acquire=lock,
+            )
+        except ConditionFailedError as lost:
+            again: T | None = lost.current
+            return self.not_claimed(parcel, key, again, now, may_take_over=False)
+        except MutexHeldError as held:
+            return self._mutex_held(parcel, key, held)
+        logger.warning(
+            "%s %s: attempt %d stopped renewing its lease; taken over by attempt %d",
+            self.spec.task_type,
+            current.uuid,
+            current.attempts,
+            task.attempts,
+        )
+        return Attempt(parcel, key, task, lock)
 
     def _skip(self, task: T, reason: str) -> ExecuteResult[T, R]:
         logger.info("skipped %s %s: %s", self.spec.task_type, task.uuid, reason)
         return ExecuteResult(task=task, outcome=ExecuteOutcome.SKIPPED)
 
-    def _time_out(self, key: str, current: T, now: datetime) -> ExecuteResult[T, R]:
-        error = (
-            f"AttemptTimedOut: attempt {current.attempts} did not finish within "
-            f"{self.attempt_timeout} (the executor crashed or ran out of time)"
-        )
+    def _give_up(self, key: str, current: T) -> ExecuteResult[T, R]:
+        release = None
+        if current.lease_id is not None and current.attempted_at is not None:
+            release = self.lock_for(current, current.lease_id, current.attempted_at)
         try:
             failed = self.dao.transition(
                 key,
-                Transition(status=S.FAILED, last_error=error, execute_after=None, final=True),
-                condition=status_in(S.ATTEMPTED) & AttemptsEqual(current.attempts),
+                decide.give_up(current),
+                condition=status_in(S.ATTEMPTED) & VersionEquals(current.version),
+                release=release,
             )
         except ConditionFailedError as lost:
             failed = lost.current or current
-        logger.warning("%s %s failed: last attempt timed out", self.spec.task_type, current.uuid)
+        logger.warning(
+            "%s %s failed for good: its last allowed attempt stopped renewing its lease",
+            self.spec.task_type,
+            current.uuid,
+        )
         return ExecuteResult(task=failed, outcome=ExecuteOutcome.FAILED)
 
     def _requeue(
         self, parcel: TaskParcel[T], task: T, delay: timedelta, *, reason: str
     ) -> ExecuteResult[T, R]:
         depth = parcel.meta.requeue_depth + 1
-        if depth > self.max_requeue_depth:
+        if depth > self.options.max_requeue_depth:
             raise RequeueDepthExceededError(
-                self.spec.task_type,
-                self.spec.unique_key(task, self.converter),
-                depth - 1,
-                self.max_requeue_depth,
+                self.spec.task_type, task.uuid, depth - 1, self.options.max_requeue_depth
             )
         delay = self._push_later(TaskParcel(task=task, meta=parcel.meta.requeued()), delay)
         logger.info(
@@ -260,109 +315,187 @@ class TaskExecutor(Generic[T, R]):
         )
         return ExecuteResult(task=task, outcome=ExecuteOutcome.RETRY_LATER, retry_in=delay)
 
-    # -- run and record ----------------------------------------------------
+    # -- run -----------------------------------------------------------------
 
-    def _run(
-        self, parcel: TaskParcel[T], key: str, task: T, lock: MutexLock | None, *, push_retry: bool
-    ) -> ExecuteResult[T, R]:
+    def renew(self, attempt: Attempt[T]) -> datetime:
+        """Extend ``attempt``'s lease (and its mutex lock) with a fenced write.
+
+        Raises:
+            ConditionFailedError: the attempt no longer holds the task.
+        """
+        now = self.clock.now()
+        lock = None
+        if attempt.lock is not None:
+            lock = self.lock_for(attempt.task, attempt.lease_id, now)
+        change = decide.renewal(now, self.options)
         try:
-            result = self.logic(task)
+            self.dao.transition(
+                attempt.key, change, condition=decide.held_by(attempt.lease_id), acquire=lock
+            )
+        except MutexHeldError as held:  # our lock lapsed and another task took it
+            raise ConditionFailedError(None, str(held)) from held
+        assert isinstance(change.lease_until, datetime)
+        return change.lease_until
+
+    def lease_of(self, attempt: Attempt[T], keep_alive: KeepAlive | None) -> Lease:
+        assert attempt.task.lease_until is not None  # set by every claim
+        return Lease(
+            task_type=self.spec.task_type,
+            task_uuid=attempt.task.uuid,
+            lease_id=attempt.lease_id,
+            until=attempt.task.lease_until,
+            length=self.options.lease,
+            renew=lambda: self.renew(attempt),
+            keep_alive=keep_alive,
+        )
+
+    def run(
+        self,
+        attempt: Attempt[T],
+        *,
+        on_failure: OnFailure = OnFailure.PUSH_RETRY,
+        keep_alive: KeepAlive | None = None,
+    ) -> ExecuteResult[T, R]:
+        """Run the logic of a claimed attempt, its lease renewed meanwhile; record the outcome."""
+        lease = self.lease_of(attempt, keep_alive)
+        heartbeats.watch(lease, self.options.renew_every)
+        token = enter(lease)
+        try:
+            result = self._call_logic(attempt.task, lease)
         except RetryLaterError as later:
-            return self._logic_retry_later(parcel, key, task, lock, later)
+            return self._logic_retry_later(attempt, later)
         except Exception as error:
-            return self._logic_failed(parcel, key, task, lock, error, push_retry=push_retry)
-        final, _ = self._finish(key, task, Transition(status=S.FULFILLED, final=True), lock)
+            return self._logic_failed(attempt, error, on_failure)
+        finally:
+            heartbeats.forget(lease)
+            leave(token)
+        final, _ = self.record(attempt, decide.FULFILLED)
         logger.info(
             "executed %s %s (attempt %d), now %s",
             self.spec.task_type,
-            task.uuid,
-            task.attempts,
+            attempt.task.uuid,
+            attempt.task.attempts,
             final.status.value,
         )
         return ExecuteResult(task=final, outcome=ExecuteOutcome.EXECUTED, result=result)
 
-    def _finish(
-        self, key: str, task: T, change: Transition, lock: MutexLock | None
-    ) -> tuple[T, bool]:
-        """Record the end of our attempt, unless the logic set a status itself.
+    def _call_logic(self, task: T, lease: Lease) -> R:
+        limit = self.options.time_limit
+        result = self.logic(task) if limit is None else self._with_limit(task, lease, limit)
+        if inspect.isawaitable(result):
+            close = getattr(result, "close", None)
+            if callable(close):
+                close()
+            raise TaskDefinitionError(
+                f"the logic of {self.spec.task_type} returned an awaitable; executors run "
+                "synchronous logic only: wrap it, e.g. `lambda task: asyncio.run(logic(task))`"
+            )
+        return result
 
-        Returns the stored task and whether our write was applied.
+    def _with_limit(self, task: T, lease: Lease, limit: timedelta) -> R:
+        """Run the logic on its own thread and stop waiting for it after ``limit``."""
+        outcome: list[R] = []
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                outcome.append(self.logic(task))
+            except BaseException as error:
+                failure.append(error)
+
+        context = contextvars.copy_context()
+        thread = threading.Thread(
+            target=context.run, args=(target,), name=f"{self.spec.task_type}-attempt", daemon=True
+        )
+        thread.start()
+        thread.join(limit.total_seconds())
+        if thread.is_alive():
+            lease.lose(f"it ran past its time limit of {limit}")
+            raise TimeLimitExceededError(
+                f"{self.spec.task_type} {task.uuid} ran past its time limit of {limit}; the "
+                "attempt is recorded FAILED and its late writes are refused"
+            )
+        if failure:
+            raise failure[0]
+        return outcome[0]
+
+    # -- record --------------------------------------------------------------
+
+    def record(self, attempt: Attempt[T], change: Transition) -> tuple[T, bool]:
+        """Write the end of ``attempt`` if it still holds the task; release its lock.
+
+        A status the logic set itself stands. Returns the stored task and whether
+        our write was applied.
         """
         try:
             stored = self.dao.transition(
-                key,
+                attempt.key,
                 change,
-                condition=status_in(S.ATTEMPTED) & AttemptsEqual(task.attempts),
-                release=lock,
+                condition=decide.held_by(attempt.lease_id),
+                release=attempt.lock,
             )
         except ConditionFailedError as lost:
-            if lock is not None:
-                self.dao.release_mutex(lock)
+            if attempt.lock is not None:  # fenced: a no-op unless this attempt still holds it
+                self.dao.release_mutex(attempt.lock)
             current: T | None = lost.current
-            return (current if current is not None else task), False
+            if current is not None and current.lease_id != attempt.lease_id:
+                logger.warning(
+                    "%s %s: attempt %d ended after its lease was taken over; its outcome "
+                    "is not recorded",
+                    self.spec.task_type,
+                    attempt.task.uuid,
+                    attempt.task.attempts,
+                )
+            return (current if current is not None else attempt.task), False
         return stored, True
 
     def _logic_retry_later(
-        self,
-        parcel: TaskParcel[T],
-        key: str,
-        task: T,
-        lock: MutexLock | None,
-        later: RetryLaterError,
+        self, attempt: Attempt[T], later: RetryLaterError
     ) -> ExecuteResult[T, R]:
-        delay = later.delay
-        if parcel.meta.requeue_depth + 1 > self.max_requeue_depth:
+        parcel = attempt.parcel
+        if parcel.meta.requeue_depth + 1 > self.options.max_requeue_depth:
             exceeded = RequeueDepthExceededError(
-                self.spec.task_type, key, parcel.meta.requeue_depth, self.max_requeue_depth
+                self.spec.task_type,
+                attempt.task.uuid,
+                parcel.meta.requeue_depth,
+                self.options.max_requeue_depth,
             )
-            change = Transition(status=S.FAILED, last_error=describe_error(exceeded), final=True)
-            self._finish(key, task, change, lock)
+            self.record(attempt, decide.given_up(attempt.task, exceeded, self.options))
             raise exceeded from later
-        due = self.clock.now() + delay
-        stored, ours = self._finish(
-            key, task, Transition(status=S.QUEUED, execute_after=due), lock
-        )
+        stored, ours = self.record(attempt, decide.retry_later(self.clock.now() + later.delay))
         if not ours:
             return ExecuteResult(task=stored, outcome=ExecuteOutcome.EXECUTED)
-        return self._requeue(parcel, stored, delay, reason=later.reason or "asked by the logic")
+        return self._requeue(parcel, stored, later.delay, reason=later.reason or "asked by logic")
 
     def _logic_failed(
-        self,
-        parcel: TaskParcel[T],
-        key: str,
-        task: T,
-        lock: MutexLock | None,
-        error: Exception,
-        *,
-        push_retry: bool,
+        self, attempt: Attempt[T], error: Exception, on_failure: OnFailure
     ) -> ExecuteResult[T, R]:
-        text = describe_error(error)
-        if task.attempts >= self.retry.max_attempts:
-            change = Transition(status=S.FAILED, last_error=text, execute_after=None, final=True)
-            self._finish(key, task, change, lock)
+        task = attempt.task
+        failed = decide.failure(
+            task, describe_error(error), self.clock.now(), self.options, self.rand
+        )
+        stored, ours = self.record(attempt, failed.change)
+        if failed.final:
             logger.error(
-                "%s %s failed for good after %d attempts (%s)",
+                "%s %s failed for good after %d failed attempts (%s)",
                 self.spec.task_type,
                 task.uuid,
-                task.attempts,
+                task.failures + 1,
                 type(error).__name__,
             )
             raise error
-        delay = self.retry.delay_for(task.attempts, self.rand)
-        due = self.clock.now() + delay
-        change = Transition(status=S.FAILED, last_error=text, execute_after=due)
-        stored, ours = self._finish(key, task, change, lock)
+        assert failed.delay is not None
         logger.warning(
             "%s %s attempt %d failed (%s); retry in %.0fs",
             self.spec.task_type,
             task.uuid,
             task.attempts,
             type(error).__name__,
-            delay.total_seconds(),
+            failed.delay.total_seconds(),
         )
-        if not ours or not push_retry:
+        if not ours or on_failure is OnFailure.LEAVE_MESSAGE:
             return ExecuteResult(task=stored, outcome=ExecuteOutcome.FAILED)
-        delay = self._push_later(TaskParcel(task=stored, meta=parcel.meta), delay)
+        delay = self._push_later(TaskParcel(task=stored, meta=attempt.parcel.meta), failed.delay)
         return ExecuteResult(task=stored, outcome=ExecuteOutcome.FAILED, retry_in=delay)
 
     def _push_later(self, parcel: TaskParcel[T], delay: timedelta) -> timedelta:
@@ -385,43 +518,60 @@ class TaskExecutor(Generic[T, R]):
         return delay
 
 
+def refuse_async(logic: object, task_type: str) -> None:
+    """Raise ``TaskDefinitionError`` if ``logic`` is an async function: its coroutine would
+    never be awaited, and the task recorded FULFILLED without running."""
+    call = getattr(logic, "__call__", None)  # noqa: B004 - an object with an async __call__
+    if inspect.iscoroutinefunction(logic) or inspect.iscoroutinefunction(call):
+        raise TaskDefinitionError(
+            f"the logic of {task_type} is an async function; executors run synchronous "
+            "logic only: wrap it, e.g. `lambda task: asyncio.run(logic(task))`"
+        )
+
+
 def with_execute_lifecycle(
     logic: Callable[[T], R],
     *,
     dao: TaskDao[T],
     queue: TaskQueue[T],
-    attempt_timeout: timedelta = timedelta(minutes=15),
+    options: ExecuteOptions | None = None,
     retry: RetryPolicy | None = None,
+    lease: timedelta | None = None,
     clock: Clock = system_clock,
     converter: cattrs.Converter = default_converter,
-    max_requeue_depth: int = 100,
-    mutex_retry_delay: timedelta = timedelta(seconds=10),
     rand: Callable[[], float] = random.random,
 ) -> TaskExecutor[T, R]:
     """Wrap business ``logic`` into an executor of delivered parcels.
 
     Per delivery: claim the task with one conditional write (QUEUED, due
-    FAILED or SCHEDULED, or ATTEMPTED longer ago than ``attempt_timeout`` ->
-    ATTEMPTED, attempts + 1, taking the mutex lock in the same write); if the
-    claim is lost, decide from the record the conflict carries: skip finished,
-    canceled or halted tasks, retry later the ones running elsewhere, not yet
-    due or blocked by a mutex. Run ``logic`` on the claimed task and record
-    FULFILLED, or FAILED with the error and a backoff retry, or QUEUED again
-    for ``RetryLaterError``. A status the logic set itself stands.
+    FAILED or SCHEDULED -> ATTEMPTED with a new lease, taking the mutex lock in
+    the same write); if the claim is lost, decide from the record the conflict
+    carries: skip finished, canceled or halted tasks, retry later the ones
+    running elsewhere under a live lease, not yet due or blocked by a mutex,
+    take over an attempt whose lease lapsed. Run ``logic`` while a heartbeat
+    renews the lease, and record FULFILLED, or FAILED with the error and a
+    backoff retry, or QUEUED again for ``RetryLaterError``, each write fenced by
+    the attempt's lease. A status the logic set itself stands.
+
+    ``options`` holds the settings (``ExecuteOptions``); ``retry`` and ``lease``
+    are shortcuts that replace the ones in ``options``.
 
     Raises:
-        TaskDefinitionError: at wrap time, if the DAO's task class is invalid.
+        TaskDefinitionError: at wrap time, if the DAO's task class is invalid or
+            ``logic`` is an async function.
     """
+    chosen = options or ExecuteOptions()
+    if retry is not None:
+        chosen = attrs.evolve(chosen, retry=retry)
+    if lease is not None:
+        chosen = attrs.evolve(chosen, lease=lease)
     return TaskExecutor(
         logic,
         spec=task_spec(dao.task_class),
         dao=dao,
         queue=queue,
-        attempt_timeout=attempt_timeout,
-        retry=retry or RetryPolicy(),
+        options=chosen,
         clock=clock,
         converter=converter,
-        max_requeue_depth=max_requeue_depth,
-        mutex_retry_delay=mutex_retry_delay,
         rand=rand,
     )

@@ -32,3 +32,23 @@ def count_tasks(
 ) -> dict[AsyncTaskStatus, int]:
     """How many tasks of the DAO's type are in each status."""
     return {status: dao.count_by_status(status) for status in statuses}
+
+
+def find_task_by_uuid(dao: TaskDao[T], task_uuid: str, *, page_size: int = 500) -> T | None:
+    """The stored task whose ``uuid`` is ``task_uuid`` (the id logs name tasks by), or None.
+
+    Tasks are stored by unique key, so this pages through every status of the task type
+    (``find_by_status``): on DynamoDB that is one index ``Query`` per page, billed for
+    what it reads. Meant for an operator following a log line, not for a hot path.
+    """
+    for status in AsyncTaskStatus:
+        cursor: str | None = None
+        while True:
+            page = dao.find_by_status(status, limit=page_size, cursor=cursor)
+            for task in page.items:
+                if task.uuid == task_uuid:
+                    return task
+            cursor = page.cursor
+            if cursor is None:
+                break
+    return None

@@ -6,7 +6,7 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import attrs
 import cattrs
@@ -16,15 +16,19 @@ from ..clock import Clock, system_clock
 from ..conditions import absent, status_in
 from ..contracts import TaskDao, TaskQueue
 from ..definition import TaskSpec, task_spec
-from ..errors import ConditionFailedError, InvalidTaskError, TaskDefinitionError
+from ..errors import ConditionFailedError, PayloadMismatchError, TaskDefinitionError
 from ..parcel import ParcelMeta, TaskParcel
-from ..serialization import default_converter
+from ..serialization import check_round_trip, default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 
 P = ParamSpec("P")
 T = TypeVar("T", bound=AsyncTask)
 
 logger = logging.getLogger("simple_async_tasks.queue")
+
+OnMismatch = Literal["warn", "raise", "ignore"]
+"""What an enqueue does when the unique key is stored with other field values: log a
+WARNING naming the fields (the default), raise ``PayloadMismatchError``, or nothing."""
 
 REPLACEABLE = frozenset(
     {AsyncTaskStatus.HALTED, AsyncTaskStatus.SCHEDULED, AsyncTaskStatus.FAILED}
@@ -42,7 +46,14 @@ class Enqueuer(Generic[T]):
         queue: TaskQueue[T],
         clock: Clock,
         converter: cattrs.Converter,
+        *,
+        on_mismatch: OnMismatch = "warn",
     ) -> None:
+        if on_mismatch not in ("warn", "raise", "ignore"):
+            raise ValueError(
+                f"on_mismatch must be 'warn', 'raise' or 'ignore', got {on_mismatch!r}"
+            )
+        self.on_mismatch = on_mismatch
         self.spec = spec
         self.dao = dao
         self.queue = queue
@@ -57,15 +68,11 @@ class Enqueuer(Generic[T]):
                 f"get_new returned a {type(candidate).__name__}, but the DAO stores "
                 f"{self.spec.cls.__name__}; give with_queue_lifecycle a DAO for the same class"
             )
+        check_round_trip(candidate, self.converter)
         now = self.clock.now()
         delay = timedelta(0)
         status = AsyncTaskStatus.QUEUED
         if candidate.execute_after is not None:
-            if candidate.execute_after.tzinfo is None:
-                raise InvalidTaskError(
-                    f"{self.spec.task_type}.execute_after is a naive datetime; "
-                    "use a timezone-aware one, e.g. datetime.now(timezone.utc) + timedelta(...)"
-                )
             wait = candidate.execute_after - now
             if wait > self.queue.max_delay:
                 status = AsyncTaskStatus.SCHEDULED
@@ -93,7 +100,30 @@ class Enqueuer(Generic[T]):
                 current.uuid,
                 current.status.value,
             )
+            self._compare(fresh, current)
             return current, False
+
+    def _compare(self, candidate: T, stored: T) -> None:
+        """Report a duplicate whose business fields differ from the stored task's."""
+        if self.on_mismatch == "ignore":
+            return
+        differ = [
+            name
+            for name in self.spec.business_fields
+            if getattr(candidate, name) != getattr(stored, name)
+        ]
+        if not differ:
+            return
+        if self.on_mismatch == "raise":
+            raise PayloadMismatchError(self.spec.task_type, stored.uuid, differ)
+        logger.warning(
+            "enqueue of %s %s: the same unique key is stored (%s) with other values of %s; "
+            "the stored task was kept",
+            self.spec.task_type,
+            stored.uuid,
+            stored.status.value,
+            ", ".join(differ),
+        )
 
     def enqueue(self, candidate: T) -> T:
         """Store ``candidate`` as QUEUED (or SCHEDULED) and push it, unless it is a duplicate.
@@ -136,6 +166,7 @@ def with_queue_lifecycle(
     queue: TaskQueue[T],
     clock: Clock = system_clock,
     converter: cattrs.Converter = default_converter,
+    on_mismatch: OnMismatch = "warn",
 ) -> Callable[P, T]:
     """Wrap ``get_new`` so that each call enqueues the task it builds, once.
 
@@ -145,14 +176,20 @@ def with_queue_lifecycle(
     nothing; otherwise save it as QUEUED with one conditional write (the loser
     of a race returns the winner) and push its parcel. A task whose
     ``execute_after`` lies beyond the queue's longest delay is saved SCHEDULED
-    and not pushed; the scheduler enqueues it when due.
+    and not pushed; the scheduler enqueues it when due. A duplicate whose other
+    fields differ from the stored task's is reported as ``on_mismatch`` says.
 
     Raises:
         TaskDefinitionError: at wrap time, if the DAO's task class is invalid.
+        InvalidTaskError: before any write, if the task does not survive its round trip
+            into its declared field types (the message names the field).
         QueueLimitError: before any write, if the parcel breaks the queue's limits.
         SerializationError: before any write, if the task cannot be written as JSON.
+        PayloadMismatchError: with ``on_mismatch="raise"``, for such a duplicate.
     """
-    enqueuer = Enqueuer(task_spec(dao.task_class), dao, queue, clock, converter)
+    enqueuer = Enqueuer(
+        task_spec(dao.task_class), dao, queue, clock, converter, on_mismatch=on_mismatch
+    )
 
     @functools.wraps(get_new)
     def enqueue(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -168,6 +205,7 @@ def enqueue_many(
     queue: TaskQueue[T],
     clock: Clock = system_clock,
     converter: cattrs.Converter = default_converter,
+    on_mismatch: OnMismatch = "warn",
 ) -> list[T]:
     """Enqueue several tasks with the rules of ``with_queue_lifecycle``, batching the pushes.
 
@@ -178,4 +216,7 @@ def enqueue_many(
     Raises:
         QueueLimitError, SerializationError, InvalidTaskError: before any write.
     """
-    return Enqueuer(task_spec(dao.task_class), dao, queue, clock, converter).enqueue_many(tasks)
+    enqueuer = Enqueuer(
+        task_spec(dao.task_class), dao, queue, clock, converter, on_mismatch=on_mismatch
+    )
+    return enqueuer.enqueue_many(tasks)

@@ -11,10 +11,25 @@ import attrs
 
 from ..clock import Clock, system_clock
 from ..contracts import TaskDao, TaskQueue
+from .options import ExecuteOptions
 from .recurring import RecurringSchedule
 from .sweeps import promote_due, requeue_stale
 
 logger = logging.getLogger("simple_async_tasks.scheduler")
+
+SweepTarget = (
+    tuple[TaskDao[Any], TaskQueue[Any]] | tuple[TaskDao[Any], TaskQueue[Any], ExecuteOptions]
+)
+"""A task type to sweep: its DAO and queue, and the ``ExecuteOptions`` it runs with (its
+retry policy and lease; the defaults when left out)."""
+
+
+def _target(
+    entry: SweepTarget,
+) -> tuple[TaskDao[Any], TaskQueue[Any], ExecuteOptions]:
+    if len(entry) == 3:
+        return entry
+    return (entry[0], entry[1], ExecuteOptions())
 
 
 @attrs.define
@@ -28,7 +43,7 @@ class SchedulerReport:
     requeued: int = 0
     """QUEUED or FAILED tasks whose message was lost, pushed again."""
     stuck: int = 0
-    """ATTEMPTED tasks past their attempt timeout."""
+    """ATTEMPTED tasks whose lease lapsed."""
     out_of_time: bool = False
     """The run stopped early to stay within its time budget."""
 
@@ -48,19 +63,16 @@ class Scheduler:
         self,
         *,
         schedules: Sequence[RecurringSchedule[Any]] = (),
-        sweep: Sequence[tuple[TaskDao[Any], TaskQueue[Any]]] = (),
+        sweep: Sequence[SweepTarget] = (),
         requeue_after: timedelta = timedelta(minutes=15),
-        attempt_timeout: timedelta = timedelta(minutes=15),
         clock: Clock = system_clock,
     ) -> None:
         self.schedules = list(schedules)
-        self.sweep = list(sweep)
+        self.sweep = [_target(entry) for entry in sweep]
         for schedule in self.schedules:
-            pair = (schedule.dao, schedule.queue)
-            if not any(d is pair[0] and q is pair[1] for d, q in self.sweep):
-                self.sweep.append(pair)
+            if not any(d is schedule.dao and q is schedule.queue for d, q, _ in self.sweep):
+                self.sweep.append((schedule.dao, schedule.queue, ExecuteOptions()))
         self.requeue_after = requeue_after
-        self.attempt_timeout = attempt_timeout
         self.clock = clock
 
     def run_once(self, *, may_continue: Callable[[], bool] = lambda: True) -> SchedulerReport:
@@ -77,17 +89,21 @@ class Scheduler:
                 report.enqueued += len(schedule.run(self.clock.now()))
 
             steps.append(occurrences)
-        for dao, queue in self.sweep:
+        for dao, queue, options in self.sweep:
 
             def promote(dao: TaskDao[Any] = dao, queue: TaskQueue[Any] = queue) -> None:
                 report.promoted += len(promote_due(dao=dao, queue=queue, clock=self.clock))
 
-            def requeue(dao: TaskDao[Any] = dao, queue: TaskQueue[Any] = queue) -> None:
+            def requeue(
+                dao: TaskDao[Any] = dao,
+                queue: TaskQueue[Any] = queue,
+                options: ExecuteOptions = options,
+            ) -> None:
                 swept = requeue_stale(
                     dao=dao,
                     queue=queue,
                     older_than=self.requeue_after,
-                    attempt_timeout=self.attempt_timeout,
+                    options=options,
                     clock=self.clock,
                 )
                 report.requeued += len(swept.requeued)

@@ -26,6 +26,8 @@ from ..errors import ConditionFailedError
 from ..parcel import ParcelMeta, TaskParcel
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
+from .decisions import lease_free_at
+from .options import ExecuteOptions
 from .retry import RetryPolicy
 
 T = TypeVar("T", bound=AsyncTask)
@@ -41,7 +43,8 @@ class SweepReport(Generic[T]):
     requeued: list[T] = attrs.field(factory=list)
     """Tasks pushed again by this sweep."""
     stuck: list[T] = attrs.field(factory=list)
-    """ATTEMPTED tasks past their attempt timeout (a delivery will take them over)."""
+    """ATTEMPTED tasks whose lease lapsed (a delivery will take them over; those whose
+    lease lapsed ``older_than`` ago are pushed again, and are in ``requeued`` too)."""
     examined: int = 0
 
 
@@ -50,7 +53,7 @@ def requeue_stale(
     dao: TaskDao[T],
     queue: TaskQueue[T],
     older_than: timedelta = timedelta(minutes=15),
-    attempt_timeout: timedelta = timedelta(minutes=15),
+    options: ExecuteOptions | None = None,
     retry: RetryPolicy | None = None,
     clock: Clock = system_clock,
     converter: cattrs.Converter = default_converter,
@@ -60,15 +63,22 @@ def requeue_stale(
     """Push again the tasks whose message was probably lost.
 
     Re-pushes QUEUED tasks not written for ``older_than`` and due, and FAILED
-    tasks with attempts left whose backoff ended ``older_than`` ago; lists
-    ATTEMPTED tasks older than ``attempt_timeout`` as stuck. Each re-push is a
+    tasks with failures left (under the task type's ``options.retry``, or
+    ``retry`` when given) whose backoff ended ``older_than`` ago, and ATTEMPTED
+    tasks whose lease lapsed ``older_than`` ago (their runner died and their message
+    did not come back: dead-lettered, or a queue without redelivery), which the
+    next delivery takes over; every ATTEMPTED task with a lapsed lease is listed in
+    ``stuck``. Pass the task type's own ``ExecuteOptions``
+    (``TaskApp.scheduler`` does): a sweep with another retry policy would push
+    tasks that failed for good, or leave behind ones with failures left. Each re-push is a
     conditional write (same version, unchanged since the listing) followed by
     the push, so concurrent sweeps push each task once. Choose ``older_than``
     longer than a message normally waits in the queue: a re-push of a task
     whose message is merely slow costs one skipped delivery, nothing more.
     """
     spec = task_spec(dao.task_class)
-    policy = retry or RetryPolicy()
+    settings = options or ExecuteOptions()
+    policy = retry or settings.retry
     now = clock.now()
     cutoff = now - older_than
     report: SweepReport[T] = SweepReport()
@@ -77,8 +87,11 @@ def requeue_stale(
     def due_and_stale(task: T) -> bool:
         if task.updated_at is None or task.updated_at >= cutoff:
             return False
+        if task.status is S.ATTEMPTED:
+            free_at = lease_free_at(task, settings)
+            return free_at is None or free_at <= cutoff
         if task.status is S.FAILED:
-            if task.attempts >= policy.max_attempts:
+            if task.failures >= policy.max_attempts:
                 return False
             return task.execute_after is None or task.execute_after <= cutoff
         return task.execute_after is None or task.execute_after <= now
@@ -86,7 +99,8 @@ def requeue_stale(
     seen: set[str] = set()
     for status in (S.QUEUED, S.FAILED, S.ATTEMPTED):
         # the listing is oldest change first: stop at the first task changed after the cutoff
-        horizon = now - attempt_timeout if status is S.ATTEMPTED else cutoff
+        # a task renewed within the last lease still holds it
+        horizon = now - settings.lease if status is S.ATTEMPTED else cutoff
         cursor: str | None = None
         done = False
         while not done and report.examined < max_tasks:
@@ -101,10 +115,9 @@ def requeue_stale(
                 seen.add(key)
                 report.examined += 1
                 if status is S.ATTEMPTED:
-                    started = task.attempted_at
-                    if started is not None and started < now - attempt_timeout:
+                    free_at = lease_free_at(task, settings)
+                    if free_at is None or free_at <= now:
                         report.stuck.append(task)
-                    continue
                 if not due_and_stale(task):
                     continue
                 try:
@@ -125,10 +138,9 @@ def requeue_stale(
                 done = True
     if report.stuck:
         logger.warning(
-            "%d %s task(s) ATTEMPTED for longer than %s; a delivery will take them over",
+            "%d %s task(s) ATTEMPTED with a lapsed lease; the next delivery takes each over",
             len(report.stuck),
             spec.task_type,
-            attempt_timeout,
         )
     return report
 
