@@ -53,6 +53,20 @@ def lifecycle(count: int) -> None:
     assert len(report.results) == count and not report.failures
 
 
+def lifecycle_without_heartbeat(count: int) -> None:
+    """The same run with the lease heartbeat's watch turned off: the difference is what
+    watching each attempt (for renewal) costs a task shorter than its lease."""
+    from simple_async_tasks.lifecycle.lease import heartbeats
+
+    watch, forget = heartbeats.watch, heartbeats.forget
+    heartbeats.watch = lambda lease, every: None  # type: ignore[method-assign]
+    heartbeats.forget = lambda lease: None  # type: ignore[method-assign]
+    try:
+        lifecycle(count)
+    finally:
+        heartbeats.watch, heartbeats.forget = watch, forget  # type: ignore[method-assign]
+
+
 def dramatiq_stub(count: int) -> None:
     import dramatiq
     from dramatiq.brokers.stub import StubBroker
@@ -109,6 +123,12 @@ def main() -> None:
     rows = [("bare function call", best_of(runs, bare, count))]
     ours = best_of(runs, lifecycle, count)
     rows.append(("simple-async-tasks in memory (enqueue + drain)", ours))
+    rows.append(
+        (
+            "  the same, lease heartbeat off (comparison)",
+            best_of(runs, lifecycle_without_heartbeat, count),
+        )
+    )
     for name, fn in (
         ("dramatiq StubBroker + worker", dramatiq_stub),
         ("huey immediate", huey_immediate),

@@ -146,7 +146,15 @@ while idle < 20:
 
 def _worker(db: Path, log: Path, mode: str) -> subprocess.Popen[bytes]:
     script = WORKER.format(root=str(ROOT))
-    return subprocess.Popen([sys.executable, "-c", script, str(db), str(log), mode])
+    return subprocess.Popen(
+        [sys.executable, "-c", script, str(db), str(log), mode], stderr=subprocess.PIPE
+    )
+
+
+def _finished(worker: subprocess.Popen[bytes]) -> None:
+    """Wait for a worker process; on a non-zero exit, show what it printed."""
+    _, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err.decode(errors="replace")[-3000:]
 
 
 def test_two_worker_processes_on_one_file_run_each_task_once(tmp_path):
@@ -163,7 +171,7 @@ def test_two_worker_processes_on_one_file_run_each_task_once(tmp_path):
     queue.push_bodies([m.body for m in queue.receive(1000)] * 2)
     workers = [_worker(db, log, "work") for _ in range(2)]
     for worker in workers:
-        assert worker.wait(timeout=120) == 0
+        _finished(worker)
     runs = Counter(log.read_text().split())
     assert len(runs) == 100
     assert set(runs.values()) == {1}
@@ -182,8 +190,7 @@ def test_sigkill_of_a_worker_mid_task_loses_nothing(tmp_path):
     os.kill(hanging.pid, signal.SIGKILL)
     hanging.wait(timeout=30)
     assert dao.get("victim").status is S.ATTEMPTED
-    healthy = _worker(db, log, "work")
-    assert healthy.wait(timeout=120) == 0
+    _finished(_worker(db, log, "work"))
     assert dao.get("victim").status is S.FULFILLED
     assert log.read_text().split() == ["victim", "victim"]  # the killed run, then the takeover
     assert len(queue) == 0

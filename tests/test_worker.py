@@ -81,6 +81,35 @@ worker.run()
 """
 
 
+def test_a_task_longer_than_the_visibility_timeout_keeps_its_message_hidden(tmp_path):
+    """The worker extends a running task's message at each lease renewal, so the message
+    is not delivered again under it (before leases it reappeared and was put back)."""
+    from datetime import timedelta
+
+    from simple_async_tasks import ExecuteOptions
+
+    dao = SqliteTaskDao(SendEmail, tmp_path / "t.db")
+    queue = SqliteTaskQueue(tmp_path / "t.db", visibility_timeout=timedelta(milliseconds=400))
+    with_queue_lifecycle(get_new=lambda: SendEmail(user_id="slow"), dao=dao, queue=queue)()
+    runs: list[str] = []
+
+    def logic(task):
+        runs.append(task.user_id)
+        time.sleep(1.5)  # about 4 visibility timeouts
+
+    execute = with_execute_lifecycle(
+        logic, dao=dao, queue=queue, options=ExecuteOptions(lease=timedelta(seconds=0.3))
+    )
+    worker = Worker(
+        execute, SqliteSource(queue), concurrency=2, poll_wait=timedelta(milliseconds=50)
+    )
+    summary = worker.run(handle_signals=False, max_idle=timedelta(seconds=0.5))
+    assert runs == ["slow"]
+    assert summary.delivered == 1  # received once: never redelivered while it ran
+    assert dao.get("slow").status is S.FULFILLED
+    assert len(queue) == 0
+
+
 def test_sigterm_during_a_long_task_finishes_it_takes_no_new_one_and_exits_0(tmp_path):
     db, log = tmp_path / "t.db", tmp_path / "log.txt"
     dao = SqliteTaskDao(SendEmail, db)
