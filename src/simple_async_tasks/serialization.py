@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import json
-from collections.abc import MutableSequence, Sequence
+import math
+import types
+import typing
+from collections.abc import Callable, MutableSequence, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import cattrs
 from cattrs.cols import (
@@ -25,6 +29,7 @@ from cattrs.cols import (
 from cattrs.preconf.json import make_converter as _make_json_converter
 
 from .errors import InvalidTaskError, SerializationError
+from .task import LIFECYCLE_FIELDS
 
 T = TypeVar("T")
 
@@ -195,8 +200,14 @@ def structure_task(data: object, cls: type[T], converter: cattrs.Converter | Non
         raise SerializationError(f"invalid {cls.__name__} task data: {where}") from exc
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def _unstorable(value: object, path: str) -> str | None:
     """Where in ``value`` a value no backend stores faithfully sits, and why; or None."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return None
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return f"{path} is a naive datetime; use a timezone-aware one (tzinfo=timezone.utc)"
@@ -215,7 +226,7 @@ def _unstorable(value: object, path: str) -> str | None:
             if found:
                 return found
         return None
-    fields = getattr(type(value), "__attrs_attrs__", None)
+    fields = getattr(kind, "__attrs_attrs__", None)
     if fields is not None:
         for field in fields:
             found = _unstorable(getattr(value, field.name), f"{path}.{field.name}")
@@ -224,20 +235,96 @@ def _unstorable(value: object, path: str) -> str | None:
     return None
 
 
+_USER_SET_LIFECYCLE_FIELDS = ("execute_after",)
+"""The lifecycle fields a caller sets; the library writes the others itself (aware UTC)."""
+
+
 def refuse_unstorable(task: object) -> None:
     """Raise ``InvalidTaskError`` if ``task`` holds a naive datetime or a map with an empty
-    key anywhere: the same refusal on every backend (DynamoDB cannot store the one, and
-    the other would compare wrongly with the aware times the library writes)."""
-    found = _unstorable(task, type(task).__name__)
-    if found:
-        raise InvalidTaskError(f"{found}; nothing was written")
+    key in a business field or ``execute_after``: the same refusal on every backend
+    (DynamoDB cannot store the one, and the other would compare wrongly with the aware
+    times the library writes)."""
+    cls = type(task)
+    names = _checked_fields.get(cls)
+    if names is None:
+        every = [f.name for f in getattr(cls, "__attrs_attrs__", ())]
+        names = _checked_fields[cls] = tuple(
+            n for n in every if n not in LIFECYCLE_FIELDS or n in _USER_SET_LIFECYCLE_FIELDS
+        )
+    for name in names:
+        found = _unstorable(getattr(task, name), f"{cls.__name__}.{name}")
+        if found:
+            raise InvalidTaskError(f"{found}; nothing was written")
+
+
+_checked_fields: dict[type, tuple[str, ...]] = {}
+
+
+def _scalar_check(hint: Any) -> Callable[[object], bool] | None:
+    """A check equivalent to the default converter's round trip for a simple declared type
+    (what its strict hooks accept), or None when only the round trip can tell."""
+    if hint is str:
+        return lambda v: isinstance(v, str)
+    if hint is int:
+        return lambda v: isinstance(v, int) and not isinstance(v, bool)
+    if hint is float:
+        return lambda v: (
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        )
+    if hint is bool:
+        return lambda v: isinstance(v, bool)
+    if hint is datetime:
+        return lambda v: isinstance(v, datetime)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return lambda v: isinstance(v, hint)
+    if get_origin(hint) in (Union, types.UnionType):
+        options = [a for a in get_args(hint) if a is not type(None)]
+        if len(options) == 1:
+            inner = _scalar_check(options[0])
+            if inner is not None:
+                return lambda v: v is None or inner(v)
+    return None
+
+
+_plans: dict[type, list[tuple[str, Callable[[object], bool]]] | None] = {}
+
+
+def _fast_plan(cls: type) -> list[tuple[str, Callable[[object], bool]]] | None:
+    """Per class: a check per business field (and ``execute_after``) when every one has a
+    simple declared type; None when some field needs the converter's round trip."""
+    if cls in _plans:
+        return _plans[cls]
+    plan: list[tuple[str, Callable[[object], bool]]] | None = []
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # unresolvable annotations: the round trip decides
+        hints = None
+    for field in getattr(cls, "__attrs_attrs__", ()):
+        name = field.name
+        if name in LIFECYCLE_FIELDS and name not in _USER_SET_LIFECYCLE_FIELDS:
+            continue
+        check = _scalar_check(hints.get(name)) if hints is not None else None
+        if check is None or plan is None:
+            plan = None
+            break
+        plan.append((name, check))
+    _plans[cls] = plan
+    return plan
 
 
 def check_round_trip(task: object, converter: cattrs.Converter | None = None) -> None:
     """Raise ``InvalidTaskError`` unless ``task`` survives its own round trip through JSON
-    into its declared field types, unchanged; the message names the field at fault."""
+    into its declared field types, unchanged; the message names the field at fault.
+
+    With the default converter, a class whose fields all have simple types (str, int,
+    float, bool, datetime, enums, or one of these or None) is checked field by field with
+    what the converter's strict hooks accept, without the round trip itself.
+    """
     refuse_unstorable(task)
     cls = type(task)
+    plan = _fast_plan(cls) if converter is None or converter is default_converter else None
+    if plan is not None and all(check(getattr(task, name)) for name, check in plan):
+        return
     text = dumps(unstructure_task(task, converter))  # SerializationError: not JSON at all
     try:
         back = structure_task(loads(text), cls, converter)
