@@ -26,14 +26,16 @@ T = TypeVar("T", bound=AsyncTask)
 ONE_SECOND = timedelta(seconds=1)
 
 
-@attrs.frozen
 class Attempt(Generic[T]):
     """A claimed delivery: the task as claimed (with its lease) and its mutex lock."""
 
-    parcel: TaskParcel[T]
-    key: str
-    task: T
-    lock: MutexLock | None
+    __slots__ = ("key", "lock", "parcel", "task")
+
+    def __init__(self, parcel: TaskParcel[T], key: str, task: T, lock: MutexLock | None) -> None:
+        self.parcel = parcel
+        self.key = key
+        self.task = task
+        self.lock = lock
 
     @property
     def lease_id(self) -> str:
@@ -89,30 +91,45 @@ def lease_free_at(task: AsyncTask, options: ExecuteOptions) -> datetime | None:
     return task.lease_until + options.takeover_after
 
 
-@attrs.frozen
+# The decisions are plain classes, not attrs ones: a few of them are built per lost
+# claim, and creating attrs classes at import costs the Lambda cold start.
+
+
 class Skip:
-    reason: str
+    """Not run: finished, canceled, halted, scheduled, or failed for good."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
-@attrs.frozen
 class RetryIn:
-    delay: timedelta
-    reason: str
+    """Put the parcel back for ``delay``."""
+
+    __slots__ = ("delay", "reason")
+
+    def __init__(self, delay: timedelta, reason: str) -> None:
+        self.delay = delay
+        self.reason = reason
 
 
-@attrs.frozen
 class TakeOver:
     """The attempt's lease lapsed and failures are left: count it failed, run again."""
 
+    __slots__ = ()
 
-@attrs.frozen
+
 class GiveUp:
     """The attempt's lease lapsed and it was the last allowed: record FAILED for good."""
 
+    __slots__ = ()
 
-@attrs.frozen
+
 class NotFound:
-    pass
+    """No record is stored for the parcel's task."""
+
+    __slots__ = ()
 
 
 LostClaim = Skip | RetryIn | TakeOver | GiveUp | NotFound
@@ -195,11 +212,15 @@ def given_up(task: AsyncTask, error: BaseException, options: ExecuteOptions) -> 
     )
 
 
-@attrs.frozen
 class Failure:
-    change: Transition
-    final: bool
-    delay: timedelta | None
+    """The record of a failed attempt, whether it was the last allowed, and the backoff."""
+
+    __slots__ = ("change", "delay", "final")
+
+    def __init__(self, change: Transition, final: bool, delay: timedelta | None) -> None:
+        self.change = change
+        self.final = final
+        self.delay = delay
 
 
 def failure(
