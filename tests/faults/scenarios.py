@@ -98,16 +98,24 @@ def take_all(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
 # -- 1. duplicate delivery ---------------------------------------------------
 
 
-def duplicate_delivery_memory(tasks: int = 1000, threads: int = 8) -> FaultResult:
-    dao = InMemoryTaskDao(SendEmail)
-    queue = InMemoryTaskQueue(keep_history=False)
+def _counting_in_memory(
+    sleep: float = 0.0,
+) -> tuple[InMemoryTaskDao[SendEmail], InMemoryTaskQueue, Counter[str], Callable[[Any], None]]:
+    """A store, a queue, and logic that counts its runs per task (then sleeps ``sleep``)."""
     runs: Counter[str] = Counter()
     lock = threading.Lock()
 
     def logic(task: SendEmail) -> None:
         with lock:
             runs[task.user_id] += 1
+        if sleep:
+            time.sleep(sleep)
 
+    return InMemoryTaskDao(SendEmail), InMemoryTaskQueue(keep_history=False), runs, logic
+
+
+def duplicate_delivery_memory(tasks: int = 1000, threads: int = 8) -> FaultResult:
+    dao, queue, runs, logic = _counting_in_memory()
     enqueue = with_queue_lifecycle(
         get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue
     )
@@ -635,16 +643,7 @@ def save_push_crash_aws(
 def lease_outlived_threads(tasks: int = 24, threads: int = 8, lease: float = 0.3) -> FaultResult:
     """Every task runs 3x its lease while duplicate deliveries (x3) arrive on 8 threads:
     the heartbeat renews each live lease, so no duplicate may take a live attempt over."""
-    dao = InMemoryTaskDao(SendEmail)
-    queue = InMemoryTaskQueue(keep_history=False)
-    runs: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def logic(task: SendEmail) -> None:
-        with lock:
-            runs[task.user_id] += 1
-        time.sleep(lease * 3)
-
+    dao, queue, runs, logic = _counting_in_memory(sleep=lease * 3)
     enqueue = with_queue_lifecycle(
         get_new=lambda i: SendEmail(user_id=f"u{i}"), dao=dao, queue=queue
     )

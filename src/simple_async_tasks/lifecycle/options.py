@@ -8,29 +8,20 @@ from datetime import timedelta
 
 import attrs
 
+from ._validators import must
 from .retry import RetryPolicy
 
-
-def _positive(_: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
-    if value <= timedelta(0):
-        raise ValueError(f"ExecuteOptions.{attribute.name} must be positive, got {value}")
-
-
-def _not_negative(_: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
-    if value < timedelta(0):
-        raise ValueError(f"ExecuteOptions.{attribute.name} must not be negative, got {value}")
+_ZERO = timedelta(0)
+_positive = must(timedelta, lambda v: v > _ZERO, "be positive")
+_not_negative = must(timedelta, lambda v: v >= _ZERO, "not be negative")
+_depth = must(int, lambda v: v >= 0, "be >= 0")
 
 
 def _positive_or_none(
-    _: object, attribute: attrs.Attribute[timedelta | None], value: timedelta | None
+    instance: object, attribute: attrs.Attribute[timedelta | None], value: timedelta | None
 ) -> None:
-    if value is not None and value <= timedelta(0):
-        raise ValueError(f"ExecuteOptions.{attribute.name} must be positive, got {value}")
-
-
-def _depth(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 0:
-        raise ValueError(f"ExecuteOptions.{attribute.name} must be >= 0, got {value}")
+    if value is not None:
+        _positive(instance, attribute, value)  # type: ignore[arg-type]
 
 
 @attrs.frozen(kw_only=True)

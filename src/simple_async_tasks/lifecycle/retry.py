@@ -8,25 +8,12 @@ from datetime import timedelta
 
 import attrs
 
+from ._validators import must
 
-def _positive_int(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 1:
-        raise ValueError(f"RetryPolicy.{attribute.name} must be at least 1, got {value}")
-
-
-def _non_negative(_: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
-    if value < timedelta(0):
-        raise ValueError(f"RetryPolicy.{attribute.name} must not be negative, got {value}")
-
-
-def _unit(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"RetryPolicy.{attribute.name} must be within [0, 1], got {value}")
-
-
-def _at_least_one(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 1.0:
-        raise ValueError(f"RetryPolicy.{attribute.name} must be at least 1.0, got {value}")
+_positive_int = must(int, lambda v: v >= 1, "be at least 1")
+_non_negative = must(timedelta, lambda v: v >= timedelta(0), "not be negative")
+_unit = must(float, lambda v: 0.0 <= v <= 1.0, "be within [0, 1]")
+_at_least_one = must(float, lambda v: v >= 1.0, "be at least 1.0")
 
 
 @attrs.frozen(kw_only=True)
