@@ -35,7 +35,8 @@ from .clock import Clock, system_clock
 from .contracts import TaskDao, TaskQueue
 from .definition import task_spec
 from .errors import ConfigurationError, TaskDefinitionError
-from .lifecycle.execute import TaskExecutor, refuse_async, with_execute_lifecycle
+from .lifecycle.calling import refuse_async
+from .lifecycle.execute import TaskExecutor, with_execute_lifecycle
 from .lifecycle.options import ExecuteOptions
 from .lifecycle.queue import with_queue_lifecycle
 from .lifecycle.recurring import RecurringSchedule, recurring_schedule

@@ -9,11 +9,8 @@ of deliveries is ``execute_many`` (``lifecycle.batch``) over the same steps.
 
 from __future__ import annotations
 
-import contextvars
-import inspect
 import logging
 import random
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -30,15 +27,14 @@ from ..errors import (
     MutexHeldError,
     RequeueDepthExceededError,
     RetryLaterError,
-    TaskDefinitionError,
     TaskNotFoundError,
-    TimeLimitExceededError,
 )
 from ..parcel import ParcelMeta, RawParcel, TaskParcel, structure_parcel
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 from . import decisions as decide
 from .batch import execute_many
+from .calling import call_logic, refuse_async
 from .decisions import Attempt
 from .lease import KeepAlive, Lease, enter, heartbeats, leave
 from .options import ExecuteOptions, OnFailure
@@ -361,7 +357,7 @@ class TaskExecutor(Generic[T, R]):
         heartbeats.watch(lease, self.options.renew_every)
         token = enter(lease)
         try:
-            result = self._call_logic(attempt.task, lease)
+            result = call_logic(self.logic, attempt.task, lease, self.options.time_limit)
         except RetryLaterError as later:
             return self._logic_retry_later(attempt, later)
         except Exception as error:
@@ -378,46 +374,6 @@ class TaskExecutor(Generic[T, R]):
             final.status.value,
         )
         return ExecuteResult(task=final, outcome=ExecuteOutcome.EXECUTED, result=result)
-
-    def _call_logic(self, task: T, lease: Lease) -> R:
-        limit = self.options.time_limit
-        result = self.logic(task) if limit is None else self._with_limit(task, lease, limit)
-        if inspect.isawaitable(result):
-            close = getattr(result, "close", None)
-            if callable(close):
-                close()
-            raise TaskDefinitionError(
-                f"the logic of {self.spec.task_type} returned an awaitable; executors run "
-                "synchronous logic only: wrap it, e.g. `lambda task: asyncio.run(logic(task))`"
-            )
-        return result
-
-    def _with_limit(self, task: T, lease: Lease, limit: timedelta) -> R:
-        """Run the logic on its own thread and stop waiting for it after ``limit``."""
-        outcome: list[R] = []
-        failure: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                outcome.append(self.logic(task))
-            except BaseException as error:
-                failure.append(error)
-
-        context = contextvars.copy_context()
-        thread = threading.Thread(
-            target=context.run, args=(target,), name=f"{self.spec.task_type}-attempt", daemon=True
-        )
-        thread.start()
-        thread.join(limit.total_seconds())
-        if thread.is_alive():
-            lease.lose(f"it ran past its time limit of {limit}")
-            raise TimeLimitExceededError(
-                f"{self.spec.task_type} {task.uuid} ran past its time limit of {limit}; the "
-                "attempt is recorded FAILED and its late writes are refused"
-            )
-        if failure:
-            raise failure[0]
-        return outcome[0]
 
     # -- record --------------------------------------------------------------
 
@@ -516,17 +472,6 @@ class TaskExecutor(Generic[T, R]):
         delay = min(delay, self.queue.max_delay)
         self.queue.push(parcel, delay=delay)
         return delay
-
-
-def refuse_async(logic: object, task_type: str) -> None:
-    """Raise ``TaskDefinitionError`` if ``logic`` is an async function: its coroutine would
-    never be awaited, and the task recorded FULFILLED without running."""
-    call = getattr(logic, "__call__", None)  # noqa: B004 - an object with an async __call__
-    if inspect.iscoroutinefunction(logic) or inspect.iscoroutinefunction(call):
-        raise TaskDefinitionError(
-            f"the logic of {task_type} is an async function; executors run synchronous "
-            "logic only: wrap it, e.g. `lambda task: asyncio.run(logic(task))`"
-        )
 
 
 def with_execute_lifecycle(

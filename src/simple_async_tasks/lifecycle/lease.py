@@ -78,10 +78,13 @@ class Lease:
             LeaseLostError: another attempt took over; stop, nothing more will be recorded.
         """
         if self._lost is not None:
-            raise LeaseLostError(
-                f"the lease of {self.task_type} {self.task_uuid} was lost ({self._lost}); "
-                "another attempt may be running it: stop, this attempt's writes are refused"
-            )
+            raise self._lost_error()
+
+    def _lost_error(self) -> LeaseLostError:
+        return LeaseLostError(
+            f"the lease of {self.task_type} {self.task_uuid} was lost ({self._lost}); "
+            "another attempt may be running it: stop, this attempt's writes are refused"
+        )
 
     def renew(self) -> None:
         """Renew the lease now (the heartbeat also does it every ``length / 3``).
@@ -92,10 +95,9 @@ class Lease:
         self.check()
         try:
             until = self._renew()
-        except ConditionFailedError:
+        except ConditionFailedError as refused:
             self.lose("a renewal was refused: the task was taken over or changed")
-            self.check()
-            raise  # unreachable: check raised
+            raise self._lost_error() from refused
         with self._lock:
             self._until = max(self._until, until)
         if self._keep_alive is not None:
