@@ -111,6 +111,9 @@ def test_a_slow_live_attempt_renews_its_lease_and_is_not_run_beside_itself(make_
         time.sleep(lease.total_seconds() * 0.5)
         outcomes.append(execute(task).outcome)
     first.join(10)
+    from simple_async_tasks.lifecycle.lease import heartbeats
+
+    assert heartbeats.watching() == 0  # a finished attempt's lease is no longer watched
     assert len(runs) == 1
     assert ExecuteOutcome.EXECUTED not in outcomes
     stored = dao.get("slow")
