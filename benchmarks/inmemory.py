@@ -59,7 +59,7 @@ def lifecycle_without_heartbeat(count: int) -> None:
     from simple_async_tasks.lifecycle.lease import heartbeats
 
     watch, forget = heartbeats.watch, heartbeats.forget
-    heartbeats.watch = lambda lease, every: None  # type: ignore[method-assign]
+    heartbeats.watch = lambda lease: None  # type: ignore[method-assign]
     heartbeats.forget = lambda lease: None  # type: ignore[method-assign]
     try:
         lifecycle(count)

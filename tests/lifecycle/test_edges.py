@@ -402,3 +402,34 @@ def test_an_attempt_past_its_time_limit_is_recorded_failed_and_its_late_result_r
     assert done.wait(5)
     assert lost == [True]  # the logic can see it should stop
     assert dao.get("u1").status is S.FAILED  # the late result changed nothing
+
+
+def test_a_renewal_racing_the_final_write_is_not_reported_as_a_lost_lease(caplog):
+    """The heartbeat may be renewing while the attempt records its end; the refused renewal
+    of a finished attempt is expected, not a lost lease to warn about."""
+    from datetime import datetime, timezone
+
+    from simple_async_tasks.errors import ConditionFailedError
+    from simple_async_tasks.lifecycle.lease import Lease
+
+    def refused() -> datetime:
+        raise ConditionFailedError(None)  # the final write landed first
+
+    def lease() -> Lease:
+        return Lease(
+            task_type="SendEmail",
+            task_uuid="u",
+            lease_id="L",
+            until=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            length=LEASE,
+            renew=refused,
+        )
+
+    with caplog.at_level(logging.WARNING, logger="simple_async_tasks"):
+        finished = lease()
+        finished.close()  # the attempt ended
+        finished.beat()
+    assert caplog.text == ""
+    with caplog.at_level(logging.WARNING, logger="simple_async_tasks"):
+        lease().beat()  # a running attempt whose renewal is refused: reported
+    assert "was lost" in caplog.text

@@ -47,6 +47,10 @@ class TaskClassDao(Generic[T]):
         return self._spec.unique_key(task, self._converter)
 
 
+NO_UUID = "(no readable uuid)"
+"""How a report names a stored record whose uuid cannot be read (never by its key)."""
+
+
 def decode_listing(
     rows: Iterable[tuple[str, R]], decode: Callable[[R], T], task_type: str
 ) -> tuple[list[T], list[str]]:

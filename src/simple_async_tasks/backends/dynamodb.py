@@ -34,6 +34,7 @@ from ._dynamo_errors import error_code, raise_permanent
 from ._dynamo_expressions import Expression
 from ._dynamo_locks import TTL_ATTRIBUTE, lock_delete, lock_key, lock_put
 from ._records import (
+    NO_UUID,
     OPTIONAL_LIFECYCLE_FIELDS,
     TaskClassDao,
     apply_transition,
@@ -49,7 +50,7 @@ T = TypeVar("T", bound=AsyncTask)
 logger = logging.getLogger("simple_async_tasks.dynamodb")
 
 GSI_NAME = "gsi1"
-_OPTIONAL_FIELDS = OPTIONAL_LIFECYCLE_FIELDS
+NO_UUID_ATTR = {"S": NO_UUID}
 _FINISHED = frozenset({AsyncTaskStatus.FULFILLED, AsyncTaskStatus.CANCELED})
 
 
@@ -199,7 +200,7 @@ class DynamoTaskDao(TaskClassDao[T]):
             f"+ {expr.value({'N': '1'})}",
         ]
         removes: list[str] = []
-        for name in _OPTIONAL_FIELDS:
+        for name in OPTIONAL_LIFECYCLE_FIELDS:
             value = getattr(task, name)
             if value is None:
                 removes.append(n(name))
@@ -253,7 +254,7 @@ class DynamoTaskDao(TaskClassDao[T]):
             if delta:
                 sets.append(f"{n(counter)} = {n(counter)} + {expr.value({'N': str(delta)})}")
         removes: list[str] = []
-        for name in _OPTIONAL_FIELDS:
+        for name in OPTIONAL_LIFECYCLE_FIELDS:
             value = getattr(change, name)
             if value is KEEP:
                 continue
@@ -432,7 +433,7 @@ class DynamoTaskDao(TaskClassDao[T]):
             params["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor))
         out = self._call("query", **params)
         items, unreadable = decode_listing(
-            ((str(from_attr(i.get("uuid", i["pk"]))), i) for i in out.get("Items", [])),
+            ((str(from_attr(i.get("uuid", NO_UUID_ATTR))), i) for i in out.get("Items", [])),
             self._decode,
             self._spec.task_type,
         )

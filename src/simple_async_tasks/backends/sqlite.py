@@ -26,7 +26,7 @@ from ..errors import ConditionFailedError
 from ..serialization import default_converter, dumps, structure_task, unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
 from ._locked_dao import LockedDao
-from ._records import decode_listing, order_key, utc_text
+from ._records import NO_UUID, decode_listing, order_key, utc_text
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -55,7 +55,7 @@ def _uuid_in(data: str) -> str:
     try:
         return str(json.loads(data)["uuid"])
     except (ValueError, KeyError, TypeError):
-        return "(no readable uuid)"
+        return NO_UUID
 
 
 class SqliteConnections:

@@ -80,15 +80,11 @@ def held_by(lease_id: str) -> Condition:
     return _HELD & LeaseIs(lease_id)
 
 
-def renewal(now: datetime, options: ExecuteOptions) -> Transition:
-    return Transition(status=S.ATTEMPTED, lease_until=now + options.lease)
-
-
 def lease_free_at(task: AsyncTask, options: ExecuteOptions) -> datetime | None:
     """When another delivery may take over ``task``'s attempt (None: at once)."""
     if task.lease_until is None:
         return None
-    return task.lease_until + options.takeover_after
+    return task.lease_until + options.clock_skew
 
 
 # The decisions are plain classes, not attrs ones: a few of them are built per lost

@@ -186,7 +186,7 @@ class TaskExecutor(Generic[T, R]):
             key=mutex_key,
             owner=lease_id,
             acquired_at=now,
-            expires_at=now + self.options.lease + self.options.takeover_after,
+            expires_at=now + self.options.lease + self.options.clock_skew,
         )
 
     def claimable(self, now: datetime) -> Condition:
@@ -320,18 +320,20 @@ class TaskExecutor(Generic[T, R]):
             ConditionFailedError: the attempt no longer holds the task.
         """
         now = self.clock.now()
+        until = now + self.options.lease
         lock = None
         if attempt.lock is not None:
             lock = self.lock_for(attempt.task, attempt.lease_id, now)
-        change = decide.renewal(now, self.options)
         try:
             self.dao.transition(
-                attempt.key, change, condition=decide.held_by(attempt.lease_id), acquire=lock
+                attempt.key,
+                Transition(status=S.ATTEMPTED, lease_until=until),
+                condition=decide.held_by(attempt.lease_id),
+                acquire=lock,
             )
         except MutexHeldError as held:  # our lock lapsed and another task took it
             raise ConditionFailedError(None, str(held)) from held
-        assert isinstance(change.lease_until, datetime)
-        return change.lease_until
+        return until
 
     def lease_of(self, attempt: Attempt[T], keep_alive: KeepAlive | None) -> Lease:
         assert attempt.task.lease_until is not None  # set by every claim
@@ -354,7 +356,7 @@ class TaskExecutor(Generic[T, R]):
     ) -> ExecuteResult[T, R]:
         """Run the logic of a claimed attempt, its lease renewed meanwhile; record the outcome."""
         lease = self.lease_of(attempt, keep_alive)
-        heartbeats.watch(lease, self.options.renew_every)
+        heartbeats.watch(lease)
         token = enter(lease)
         try:
             result = call_logic(self.logic, attempt.task, lease, self.options.time_limit)
@@ -363,6 +365,7 @@ class TaskExecutor(Generic[T, R]):
         except Exception as error:
             return self._logic_failed(attempt, error, on_failure)
         finally:
+            lease.close()
             heartbeats.forget(lease)
             leave(token)
         final, _ = self.record(attempt, decide.FULFILLED)

@@ -53,7 +53,18 @@ class Lease:
         self._renew = renew
         self._keep_alive = keep_alive
         self._lost: str | None = None
+        self._closed = False
         self._lock = threading.Lock()
+
+    @property
+    def renew_every(self) -> timedelta:
+        """How often the heartbeat renews the lease: a third of its length."""
+        return self.length / 3
+
+    def close(self) -> None:
+        """The attempt ended (the executor, before recording it): a renewal refused from
+        now on is the attempt's own final write, not a takeover."""
+        self._closed = True
 
     @property
     def until(self) -> datetime:
@@ -104,20 +115,29 @@ class Lease:
             self._keep_alive(self.length)
 
     def beat(self) -> None:
-        """One renewal by the heartbeat: errors are logged, a lost lease stops the watch."""
+        """One renewal by the heartbeat: errors are logged, a lost lease stops the watch.
+
+        A renewal racing the attempt's final write is refused once the task is finished;
+        after ``close`` that is expected and nothing is reported.
+        """
+        if self._closed:
+            return
         try:
             self.renew()
         except LeaseLostError as lost:
             heartbeats.forget(self)
-            logger.warning("%s", lost)
+            if not self._closed:
+                logger.warning("%s", lost)
         except Exception as error:  # a backend hiccup: try again at the next beat
+            if self._closed:
+                return
             shown = error if isinstance(error, SimpleAsyncTasksError) else type(error).__name__
             logger.warning(
                 "could not renew the lease of %s %s: %s; trying again in %.0fs",
                 self.task_type,
                 self.task_uuid,
                 shown,
-                (self.length / 3).total_seconds(),
+                self.renew_every.total_seconds(),
             )
 
 
@@ -153,16 +173,14 @@ class Heartbeats:
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._due: dict[Lease, float] = {}
-        self._every: dict[Lease, float] = {}
         self._wake_at = float("inf")
         self._thread: threading.Thread | None = None
 
-    def watch(self, lease: Lease, every: timedelta) -> None:
-        seconds = every.total_seconds()
-        due = time.monotonic() + seconds
+    def watch(self, lease: Lease) -> None:
+        """Renew ``lease`` every ``lease.renew_every`` until it is forgotten."""
+        due = time.monotonic() + lease.renew_every.total_seconds()
         with self._cond:
             self._due[lease] = due
-            self._every[lease] = seconds
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="simple-async-tasks-heartbeat", daemon=True
@@ -174,7 +192,6 @@ class Heartbeats:
     def forget(self, lease: Lease) -> None:
         with self._cond:
             self._due.pop(lease, None)
-            self._every.pop(lease, None)
 
     def watching(self) -> int:
         """How many leases are watched now (for tests and diagnostics)."""
@@ -184,7 +201,6 @@ class Heartbeats:
     def _after_fork(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._due.clear()
-        self._every.clear()
         self._wake_at = float("inf")
         self._thread = None
 
@@ -196,7 +212,7 @@ class Heartbeats:
                     ready = [lease for lease, at in self._due.items() if at <= now]
                     if ready:
                         for lease in ready:
-                            self._due[lease] = now + self._every[lease]
+                            self._due[lease] = now + lease.renew_every.total_seconds()
                         self._wake_at = min(self._due.values())
                         break
                     self._wake_at = min(self._due.values(), default=float("inf"))

@@ -54,16 +54,6 @@ class ExecuteOptions:
     )
     """The longest wait before trying again a task whose mutex is held."""
 
-    @property
-    def renew_every(self) -> timedelta:
-        """How often a running attempt renews its lease."""
-        return self.lease / 3
-
-    @property
-    def takeover_after(self) -> timedelta:
-        """How long after its lease ends a silent attempt may be taken over."""
-        return self.clock_skew
-
 
 class OnFailure(enum.Enum):
     """Who brings a failed attempt back: the one decision a caller of an executor makes."""
