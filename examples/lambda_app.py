@@ -5,8 +5,9 @@ Deployed with deploy/template.yaml, which sets the environment:
     TASKS_TABLE      the DynamoDB table (created by the template)
     TASKS_QUEUE_URL  the SQS queue the handler is subscribed to
 
-Locally, ``AWS_ENDPOINT_URL`` (read by boto3 itself) points the clients at a
-local endpoint. The API side calls ``enqueue_invoice_email`` and
+Locally, ``AWS_ENDPOINT_URL_DYNAMODB`` and ``AWS_ENDPOINT_URL_SQS`` (read by boto3
+itself) point the clients at local engines.
+The API side calls ``enqueue_invoice_email`` and
 ``enqueue_crm_sync``; Lambda calls ``handler``.
 """
 

@@ -52,6 +52,31 @@ def test_the_readme_tour_runs(tmp_path):
     subprocess.run([sys.executable, str(script)], check=True, cwd=ROOT)
 
 
+def test_the_local_aws_example_passes_on_the_local_engines(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(ROOT / "examples" / "test_local_aws.py"),
+            "--rootdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "1 passed" in out.stdout
+
+
 def test_every_docs_include_names_an_existing_file():
     includes = 0
     for page in (ROOT / "docs").glob("*.md"):

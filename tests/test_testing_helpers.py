@@ -92,3 +92,30 @@ def test_drain_stops_an_endless_loop(clock, dao, queue):
     with_queue_lifecycle(get_new=lambda: SendEmail(user_id="u1"), dao=dao, queue=queue)()
     with pytest.raises(RuntimeError, match="requeueing itself forever"):
         drain(queue, execute, max_deliveries=50)
+
+
+def test_dynamodb_local_says_when_java_is_missing(monkeypatch, tmp_path):
+    from simple_async_tasks.testing import dynamodb_local
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java, no npm
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(dynamodb_local.DynamoDbLocalUnavailableError, match="openjdk-17-jre"):
+        dynamodb_local.start_dynamodb_local()
+
+
+def test_dynamodb_local_says_how_to_install_a_missing_jar(monkeypatch, tmp_path):
+    from simple_async_tasks.testing import dynamodb_local
+
+    monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("SAT_DYNAMODB_LOCAL_DIR", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no npm to fetch it with
+    with pytest.raises(dynamodb_local.DynamoDbLocalUnavailableError, match="npm is not on PATH"):
+        dynamodb_local.install_dynamodb_local()
+    with pytest.raises(dynamodb_local.DynamoDbLocalUnavailableError, match="fetching is turned"):
+        dynamodb_local.install_dynamodb_local(fetch=False)
+    monkeypatch.setenv("SAT_DYNAMODB_LOCAL_DIR", str(tmp_path))
+    with pytest.raises(dynamodb_local.DynamoDbLocalUnavailableError, match="holds no Dynamo"):
+        dynamodb_local.install_dynamodb_local()
+    jar = tmp_path / "DynamoDBLocal.jar"
+    jar.write_bytes(b"")
+    assert dynamodb_local.install_dynamodb_local() == tmp_path

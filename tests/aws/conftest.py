@@ -1,4 +1,5 @@
-"""The local AWS endpoint: moto in server mode on 127.0.0.1, spoken to over real HTTP."""
+"""The local AWS engines, spoken to over real HTTP on 127.0.0.1: DynamoDB Local for
+DynamoDB (AWS's own engine, a Java program), moto's server for SQS."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ boto3 = pytest.importorskip("boto3", reason="the AWS tests need the 'test' depen
 
 from simple_async_tasks.testing.local_aws import (  # noqa: E402
     REGION,
-    local_client,
-    start_local_aws,
+    LocalAws,
+    local_aws,
 )
 
 _names = itertools.count()
@@ -30,16 +31,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def aws_endpoint() -> Iterator[str]:
-    """Start moto's server once per test session; yield its URL."""
+def aws_endpoint() -> Iterator[LocalAws]:
+    """Start DynamoDB Local and moto's SQS once per test session; yield their URLs."""
     saved = {k: os.environ.get(k) for k in _ENV}
     os.environ.update(_ENV)
     os.environ.pop("AWS_PROFILE", None)
-    url, server = start_local_aws()
-    try:
-        yield url
-    finally:
-        server.stop()
+    with local_aws() as aws:
+        yield aws
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -56,13 +54,13 @@ _ENV = {
 
 
 @pytest.fixture(scope="session")
-def dynamodb(aws_endpoint: str) -> Any:
-    return local_client("dynamodb", aws_endpoint)
+def dynamodb(aws_endpoint: LocalAws) -> Any:
+    return aws_endpoint.client("dynamodb")
 
 
 @pytest.fixture(scope="session")
-def sqs(aws_endpoint: str) -> Any:
-    return local_client("sqs", aws_endpoint)
+def sqs(aws_endpoint: LocalAws) -> Any:
+    return aws_endpoint.client("sqs")
 
 
 @pytest.fixture
@@ -144,18 +142,21 @@ class Context:
         return self.remaining.pop(0) if len(self.remaining) > 1 else self.remaining[0]
 
 
-def load_app(monkeypatch: Any, endpoint: str, table: str, queue_url: str) -> ModuleType:
-    """examples/lambda_app.py, configured for the local endpoint, freshly imported."""
+def load_app(monkeypatch: Any, aws: LocalAws, table: str, queue_url: str) -> ModuleType:
+    """examples/lambda_app.py, configured for the local engines, freshly imported."""
     monkeypatch.setenv("TASKS_TABLE", table)
     monkeypatch.setenv("TASKS_QUEUE_URL", queue_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", aws.dynamodb)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", aws.sqs)
     _reset_clients()
     sys.modules.pop("examples.lambda_app", None)
     return importlib.import_module("examples.lambda_app")
 
 
 @pytest.fixture
-def app(monkeypatch: Any, aws_endpoint: str, table: str, queue_url: str) -> Iterator[ModuleType]:
+def app(
+    monkeypatch: Any, aws_endpoint: LocalAws, table: str, queue_url: str
+) -> Iterator[ModuleType]:
     yield load_app(monkeypatch, aws_endpoint, table, queue_url)
     sys.modules.pop("examples.lambda_app", None)
     _reset_clients()

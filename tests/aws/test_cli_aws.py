@@ -12,6 +12,7 @@ import pytest
 
 from simple_async_tasks import AsyncTaskStatus
 from simple_async_tasks.aws import reset_clients
+from simple_async_tasks.testing.local_aws import LocalAws
 
 from ..cli_app import Charge, Notify, app, run_cli, runs
 from .conftest import queue_arn
@@ -21,7 +22,7 @@ APP = "tests.cli_app:app"
 
 
 @pytest.fixture
-def env(aws_endpoint: str, table: str, sqs: Any, tmp_path: Path) -> Any:
+def env(aws_endpoint: LocalAws, table: str, sqs: Any, tmp_path: Path) -> Any:
     name = tmp_path.name[-40:].replace("_", "-")
     dlq_url = sqs.create_queue(QueueName=f"dlq-{name}")["QueueUrl"]
     queue_url = sqs.create_queue(
@@ -33,7 +34,7 @@ def env(aws_endpoint: str, table: str, sqs: Any, tmp_path: Path) -> Any:
             ),
         },
     )["QueueUrl"]
-    backend = f"dynamodb://{table}?region=us-east-1&endpoint={aws_endpoint}"
+    backend = f"dynamodb://{table}?region=us-east-1&endpoint={aws_endpoint.dynamodb}"
     app.use(backend, queue=queue_url)
     yield {
         "SIMPLE_ASYNC_TASKS_BACKEND": backend,
@@ -124,12 +125,16 @@ def test_a_task_app_serves_the_lambda_handler(env, sqs, tmp_path, monkeypatch):
 
 def test_a_queue_given_by_name(env, aws_endpoint):
     name = env["SIMPLE_ASYNC_TASKS_QUEUE"].rsplit("/", 1)[1]
-    by_name = f"sqs://{name}?region=us-east-1&endpoint={aws_endpoint}"
+    by_name = f"sqs://{name}?region=us-east-1&endpoint={aws_endpoint.sqs}"
     listed = run_cli("dlq", "list", "--queue", by_name, env=env)
     assert listed.returncode == 0, listed.stderr
     assert "no dead letters in the dead-letter queue of http://127.0.0.1" in listed.stdout
     missing = run_cli(
-        "dlq", "list", "--queue", f"sqs://nope?region=us-east-1&endpoint={aws_endpoint}", env=env
+        "dlq",
+        "list",
+        "--queue",
+        f"sqs://nope?region=us-east-1&endpoint={aws_endpoint.sqs}",
+        env=env,
     )
     assert missing.returncode == 2
     assert "there is no SQS queue named 'nope'" in missing.stderr

@@ -27,6 +27,15 @@ def test_create_table_matches_the_schema_the_dao_uses(dynamodb, table):
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
 
 
+def test_create_table_again_on_an_existing_table_is_a_no_op(dynamodb, table):
+    from simple_async_tasks.aws import create_table
+
+    create_table(table, client=dynamodb)  # TTL already enabled: the real engine refuses to
+    create_table(table, client=dynamodb)  # enable it twice, so this must not ask again
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+
+
 def test_retention_writes_the_ttl_attribute_on_finished_tasks_only(dynamodb, table):
     from simple_async_tasks.testing import FakeClock
 

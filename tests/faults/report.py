@@ -3,7 +3,7 @@
     python -m tests.faults.report            # CI-sized runs
     python -m tests.faults.report --stress   # 10x larger
 
-Starts its own local AWS endpoint (moto server on 127.0.0.1).
+Starts its own local AWS engines (DynamoDB Local and moto's SQS on 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from simple_async_tasks.aws import create_table
-from simple_async_tasks.testing.local_aws import local_aws_endpoint
+from simple_async_tasks.testing.local_aws import local_aws
 
 from . import scenarios
 
@@ -38,8 +38,8 @@ def main() -> None:
     os.environ.pop("AWS_PROFILE", None)
     started = time.perf_counter()
     rows: list[scenarios.FaultResult] = []
-    with local_aws_endpoint() as endpoint, tempfile.TemporaryDirectory() as tmp:
-        dynamodb, sqs = scenarios._aws_clients(endpoint)
+    with local_aws() as aws, tempfile.TemporaryDirectory() as tmp:
+        dynamodb, sqs = scenarios._aws_clients(aws)
 
         def fresh() -> tuple[str, str]:
             n = next(_names)
@@ -47,13 +47,13 @@ def main() -> None:
             return f"faults-{n}", sqs.create_queue(QueueName=f"faults-{n}")["QueueUrl"]
 
         rows.append(scenarios.duplicate_delivery_memory(tasks=1000 * scale))
-        rows.append(scenarios.duplicate_delivery_aws(endpoint, *fresh(), 200 * scale, Path(tmp)))
+        rows.append(scenarios.duplicate_delivery_aws(aws, *fresh(), 200 * scale, Path(tmp)))
         rows.extend(scenarios.crashes_memory(tasks_per_point=20 * scale))
-        rows.extend(scenarios.crashes_aws(endpoint, *fresh(), 2 * scale, Path(tmp)))
+        rows.extend(scenarios.crashes_aws(aws, *fresh(), 2 * scale, Path(tmp)))
         rows.extend(scenarios.crashes_sqlite(2 * scale, Path(tmp)))
         rows.append(scenarios.save_push_crash_memory(tasks=200 * scale))
-        rows.append(scenarios.save_push_crash_aws(endpoint, *fresh(), tasks=30 * scale))
-        rows.append(scenarios.transient_errors_aws(endpoint, *fresh(), tasks=20 * scale))
+        rows.append(scenarios.save_push_crash_aws(aws, *fresh(), tasks=30 * scale))
+        rows.append(scenarios.transient_errors_aws(aws, *fresh(), tasks=20 * scale))
         rows.append(scenarios.poison_memory(tasks=50 * scale))
         rows.append(scenarios.lease_outlived_threads(tasks=24 * scale))
         rows.append(scenarios.lease_outlived_processes(Path(tmp), tasks=12 * scale))

@@ -37,6 +37,7 @@ from simple_async_tasks import (
 from simple_async_tasks.parcel import decode_parcel, parse_parcel
 from simple_async_tasks.serialization import default_converter
 from simple_async_tasks.testing import FakeClock, drain
+from simple_async_tasks.testing.local_aws import LocalAws
 
 from ..tasks import SendEmail
 
@@ -131,21 +132,19 @@ def duplicate_delivery_memory(tasks: int = 1000, threads: int = 8) -> FaultResul
     return tally("duplicate delivery x3, 8 threads", "memory", runs, tasks, dao, keys)
 
 
-def _aws_clients(endpoint: str) -> tuple[Any, Any]:
-    from simple_async_tasks.testing.local_aws import local_client
-
-    return local_client("dynamodb", endpoint, max_pool_connections=20), local_client(
-        "sqs", endpoint, max_pool_connections=20
+def _aws_clients(aws: LocalAws) -> tuple[Any, Any]:
+    return aws.client("dynamodb", max_pool_connections=20), aws.client(
+        "sqs", max_pool_connections=20
     )
 
 
 def _deliver_in_process(
-    endpoint: str, table: str, queue_url: str, bodies: list[str], log: str
+    aws: LocalAws, table: str, queue_url: str, bodies: list[str], log: str
 ) -> None:
     """Child process: deliver ``bodies`` on 4 threads, log each run of the logic to ``log``."""
     from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
 
-    dynamodb, sqs = _aws_clients(endpoint)
+    dynamodb, sqs = _aws_clients(aws)
     dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
     queue = SqsTaskQueue(queue_url, client=sqs)
     lock = threading.Lock()
@@ -163,11 +162,11 @@ def _deliver_in_process(
 
 
 def duplicate_delivery_aws(
-    endpoint: str, table: str, queue_url: str, tasks: int, tmp: Path
+    aws: LocalAws, table: str, queue_url: str, tasks: int, tmp: Path
 ) -> FaultResult:
     from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
 
-    dynamodb, sqs = _aws_clients(endpoint)
+    dynamodb, sqs = _aws_clients(aws)
     dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
     queue = SqsTaskQueue(queue_url, client=sqs)
     enqueue = with_queue_lifecycle(
@@ -182,7 +181,7 @@ def duplicate_delivery_aws(
     logs = [str(tmp / "runs-a.log"), str(tmp / "runs-b.log")]
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_deliver_in_process, args=(endpoint, table, queue_url, part, log))
+        ctx.Process(target=_deliver_in_process, args=(aws, table, queue_url, part, log))
         for part, log in ((deliveries[:half], logs[0]), (deliveries[half:], logs[1]))
     ]
     for p in procs:
@@ -313,10 +312,10 @@ sys.exit(3)  # not reached: the process dies at the crash point
 
 
 def crashes_aws(
-    endpoint: str, table: str, queue_url: str, tasks_per_point: int, tmp: Path
+    aws: LocalAws, table: str, queue_url: str, tasks_per_point: int, tmp: Path
 ) -> list[FaultResult]:
-    store = f"dynamodb://{table}?region=us-east-1&endpoint={endpoint}"
-    _, sqs = _aws_clients(endpoint)  # a dead runner's message comes back after 3 s
+    store = f"dynamodb://{table}?region=us-east-1&endpoint={aws.dynamodb}"
+    _, sqs = _aws_clients(aws)  # a dead runner's message comes back after 3 s
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "3"})
     return crashes_in_child_processes(store, queue_url, "dynamodb+sqs", tasks_per_point, tmp)
 
@@ -489,12 +488,12 @@ class Injector:
 
 
 def transient_errors_aws(
-    endpoint: str, table: str, queue_url: str, tasks: int = 20
+    aws: LocalAws, table: str, queue_url: str, tasks: int = 20
 ) -> FaultResult:
     """Every 3rd call fails once (throttling, a reset connection) while tasks run end to end."""
     from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler
 
-    dynamodb, sqs = _aws_clients(endpoint)
+    dynamodb, sqs = _aws_clients(aws)
     dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
     queue = SqsTaskQueue(queue_url, client=sqs)
     runs: Counter[str] = Counter()
@@ -584,12 +583,12 @@ def poison_memory(tasks: int = 50, max_attempts: int = 3) -> FaultResult:
 
 
 def save_push_crash_aws(
-    endpoint: str, table: str, queue_url: str, tasks: int = 30, sweeps: int = 3
+    aws: LocalAws, table: str, queue_url: str, tasks: int = 30, sweeps: int = 3
 ) -> FaultResult:
     """Pushes lost after the save on DynamoDB; concurrent sweeps find them through the index."""
     from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
 
-    dynamodb, sqs = _aws_clients(endpoint)
+    dynamodb, sqs = _aws_clients(aws)
     clock = FakeClock(datetime.now(timezone.utc))
     dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb, clock=clock)
     queue = SqsTaskQueue(queue_url, client=sqs)

@@ -68,11 +68,11 @@ def test_logs_carry_ids_not_payloads_or_credentials(aws_endpoint, table, queue_u
 
     kw: dict[str, Any] = {
         "region_name": REGION,
-        "endpoint_url": aws_endpoint,
         "aws_access_key_id": "AKIDPLANTED",
         "aws_secret_access_key": AWS_SECRET,
     }
-    dynamodb, sqs = boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+    dynamodb = boto3.client("dynamodb", endpoint_url=aws_endpoint.dynamodb, **kw)
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint.sqs, **kw)
     dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
     queue = SqsTaskQueue(queue_url, client=sqs)
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ..backends._dynamo_errors import error_code
 from ..backends._dynamo_locks import TTL_ATTRIBUTE
 from ..backends.dynamodb import GSI_NAME
+from ..errors import ConfigurationError
 from .clients import dynamodb_client
 
 if TYPE_CHECKING:
@@ -57,7 +58,28 @@ def create_table(
         TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
     )
     if ttl:
+        _enable_ttl(client, table_name)
+
+
+def _enable_ttl(client: DynamoDBClient, table_name: str) -> None:
+    """Turn on time-to-live on ``expires_at`` unless it is on already (DynamoDB refuses to
+    enable it twice: ``ValidationException: TimeToLive is already enabled``)."""
+    described = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+    status = described.get("TimeToLiveStatus", "DISABLED")
+    attribute = described.get("AttributeName")
+    if status in ("ENABLED", "ENABLING"):
+        if attribute != TTL_ATTRIBUTE:
+            raise ConfigurationError(
+                f"table {table_name!r} has time-to-live on {attribute!r}, not on "
+                f"{TTL_ATTRIBUTE!r}: retention would never expire a task; turn that TTL off "
+                f"(it can be changed once an hour) or pass ttl=False"
+            )
+        return
+    try:
         client.update_time_to_live(
             TableName=table_name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
         )
+    except Exception as error:  # another process enabled it between the two calls
+        if not (error_code(error) == "ValidationException" and "already enabled" in str(error)):
+            raise
