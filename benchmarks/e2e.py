@@ -1,11 +1,12 @@
-"""End to end on the local AWS endpoint: tasks through the Lambda handler, us against Powertools.
+"""End to end on the local AWS engines (DynamoDB Local, SQS on moto): tasks through the Lambda
+handler, us against Powertools.
 
     python benchmarks/e2e.py            # 2,000 tasks, 5 alternating runs each, median
     python benchmarks/e2e.py --quick    # 200 tasks, 1 run each
 
 Tasks are enqueued and received from SQS before the clock starts; the timed
 part is the handler working through batches of 10 (what a Lambda does). Both
-handlers run the same trivial function against the same endpoint; Powertools
+handlers run the same trivial function against the same engines; Powertools
 is BatchProcessor + idempotent_function keyed on the task's unique key.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _peers import LambdaContext, create_powertools_table, powertools_handler
-from aws_calls import Job, events, make_clients, receive
+from _aws import Job, events, queue_arn, receive
 
 from simple_async_tasks import enqueue_many, with_execute_lifecycle
 from simple_async_tasks.aws import (
@@ -29,7 +30,7 @@ from simple_async_tasks.aws import (
     create_sqs_handler,
     create_table,
 )
-from simple_async_tasks.testing.local_aws import local_aws_endpoint
+from simple_async_tasks.testing.local_aws import local_aws
 
 
 def work(n: int) -> int:
@@ -43,14 +44,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     tasks, runs = (200, 1) if args.quick else (args.tasks, args.runs)
-    with local_aws_endpoint() as endpoint:
-        dynamodb, sqs = make_clients(endpoint)
+    with local_aws() as aws:
+        dynamodb, sqs = aws.client("dynamodb"), aws.client("sqs")
         create_table("tasks", client=dynamodb)
         create_powertools_table(dynamodb, "powertools")
         url = sqs.create_queue(QueueName="tasks")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        arn = queue_arn(sqs, url)
         dao = DynamoTaskDao(Job, table_name="tasks", client=dynamodb)
         queue = SqsTaskQueue(url, client=sqs)
         ours = create_sqs_handler(
@@ -69,7 +68,10 @@ def main() -> None:
                 for event in batches:
                     assert handler(event, context)["batchItemFailures"] == []
                 timings[name].append(time.perf_counter() - start)
-    print(f"{tasks:,} tasks in batches of 10, median of {runs} alternating runs (moto server)")
+    print(
+        f"{tasks:,} tasks in batches of 10, median of {runs} alternating runs "
+        "(DynamoDB Local, SQS on moto)"
+    )
     ours_s = statistics.median(timings["simple-async-tasks"])
     for name, values in timings.items():
         median = statistics.median(values)

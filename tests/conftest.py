@@ -30,6 +30,8 @@ for _name, _value in {
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
 
+pytest_plugins = ["tests.engines"]  # the local AWS engines, started once per session
+
 T = TypeVar("T", bound=AsyncTask)
 
 settings.register_profile(

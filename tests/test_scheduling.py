@@ -35,7 +35,6 @@ from simple_async_tasks.parcel import decode_parcel
 from simple_async_tasks.serialization import default_converter
 from simple_async_tasks.testing import FakeClock, drain
 
-from .aws.conftest import aws_endpoint, dynamodb, queue_url, sqs, table  # noqa: F401
 from .tasks import SendEmail
 
 S = AsyncTaskStatus

@@ -87,6 +87,11 @@ class TaskDao(Protocol[T]):
     write, ``created_at``; a record's ``uuid`` and ``created_at`` never change,
     and ``attempts`` changes only through ``transition`` (whole-task writes
     keep the stored count), so it only grows.
+
+    An implementation may set the class attribute ``parallel_claims = True``
+    (``DynamoTaskDao`` does): a batch of deliveries is then claimed with one
+    ``transition`` per task, issued concurrently, instead of one ``get_many``
+    and one ``transition_many`` (see ``lifecycle.batch``).
     """
 
     @property

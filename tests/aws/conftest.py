@@ -4,7 +4,6 @@ DynamoDB (AWS's own engine, a Java program), moto's server for SQS."""
 from __future__ import annotations
 
 import importlib
-import itertools
 import os
 import sys
 from collections.abc import Iterator
@@ -15,75 +14,13 @@ import pytest
 
 boto3 = pytest.importorskip("boto3", reason="the AWS tests need the 'test' dependency group")
 
-from simple_async_tasks.testing.local_aws import (  # noqa: E402
-    REGION,
-    LocalAws,
-    local_aws,
-)
-
-_names = itertools.count()
+from simple_async_tasks.testing.local_aws import REGION, LocalAws  # noqa: E402
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/aws/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.aws)
-
-
-@pytest.fixture(scope="session")
-def aws_endpoint() -> Iterator[LocalAws]:
-    """Start DynamoDB Local and moto's SQS once per test session; yield their URLs."""
-    saved = {k: os.environ.get(k) for k in _ENV}
-    os.environ.update(_ENV)
-    os.environ.pop("AWS_PROFILE", None)
-    with local_aws() as aws:
-        yield aws
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-@pytest.fixture(scope="session")
-def dynamodb(aws_endpoint: LocalAws) -> Any:
-    return aws_endpoint.client("dynamodb")
-
-
-@pytest.fixture(scope="session")
-def sqs(aws_endpoint: LocalAws) -> Any:
-    return aws_endpoint.client("sqs")
-
-
-@pytest.fixture
-def table(dynamodb: Any) -> str:
-    """A new, empty task table for one test."""
-    from simple_async_tasks.aws import create_table
-
-    name = f"tasks-{next(_names)}"
-    create_table(name, client=dynamodb)
-    return name
-
-
-@pytest.fixture
-def queue_url(sqs: Any) -> str:
-    """A new standard queue for one test (visibility timeout 30 s)."""
-    name = f"q-{next(_names)}"
-    return str(sqs.create_queue(QueueName=name)["QueueUrl"])
-
-
-@pytest.fixture
-def fifo_queue_url(sqs: Any) -> str:
-    name = f"q-{next(_names)}.fifo"
-    return str(sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"])
 
 
 def receive_all(sqs: Any, queue_url: str, *, wait: int = 0) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ def test_schedule_handler_stops_when_time_runs_short(app):
     assert result["out_of_time"] is True
 
 
-def test_a_canceled_task_delivered_costs_one_call_and_never_runs(app, dynamodb, sqs, queue_url):
+def test_a_canceled_task_delivered_costs_one_refused_claim_and_never_runs(app, dynamodb, sqs, queue_url):
     from collections import Counter
 
     from simple_async_tasks import cancel_task
@@ -66,6 +66,7 @@ def test_a_canceled_task_delivered_costs_one_call_and_never_runs(app, dynamodb, 
         client.meta.events.unregister("before-call", count)
     assert response == single == {"batchItemFailures": []}
     assert app.OUTBOX == []
-    # the batch of 3: one BatchGetItem; the single record: one failed conditional claim
-    assert calls == Counter({"BatchGetItem": 1, "UpdateItem": 1})
+    # one failed conditional claim per record (no read first), which changes nothing
+    assert calls == Counter({"UpdateItem": 4})
+    assert all(app.invoice_dao.get(f"c{i}").version == 2 for i in range(3))
     assert all(app.invoice_dao.get(f"c{i}").status is AsyncTaskStatus.CANCELED for i in range(3))

@@ -1,4 +1,5 @@
-"""Backends side by side: every contract test runs on memory, SQLite and DynamoDB (moto)."""
+"""Backends side by side: every contract test runs on memory, SQLite and DynamoDB (on
+DynamoDB Local)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import pytest
 
 from simple_async_tasks import InMemoryTaskDao
 from simple_async_tasks.testing import FakeClock
-
-from ..aws.conftest import aws_endpoint, dynamodb, table  # noqa: F401  (fixtures)
 
 DaoFactory = Callable[..., Any]
 

@@ -1,4 +1,5 @@
-"""Batches of deliveries: one read, one transactional claim, each task finished alone."""
+"""Batches of deliveries: claims (one read and one transactional claim, or concurrent
+single claims on a ``parallel_claims`` DAO), each task finished alone."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import threading
 from collections import Counter
 
 import attrs
+import pytest
 
 from simple_async_tasks import (
     AsyncTaskStatus,
@@ -26,10 +28,12 @@ S = AsyncTaskStatus
 
 
 class CountingDao(InMemoryTaskDao[SendEmail]):
-    def __init__(self, clock, *, cancel_batches: bool = False):
+    def __init__(self, clock, *, cancel_batches: bool = False, parallel: bool = False):
         super().__init__(SendEmail, clock=clock)
         self.calls: Counter[str] = Counter()
         self.cancel_batches = cancel_batches
+        self.parallel_claims = parallel
+        self.threads: set[int] = set()
 
     def get(self, key):
         self.calls["get"] += 1
@@ -41,6 +45,7 @@ class CountingDao(InMemoryTaskDao[SendEmail]):
 
     def transition(self, *args, **kwargs):
         self.calls["transition"] += 1
+        self.threads.add(threading.get_ident())
         return super().transition(*args, **kwargs)
 
     def transition_many(self, changes, *, condition):
@@ -84,16 +89,32 @@ def test_a_batch_is_one_read_one_claim_and_one_finish_per_task(clock, queue):
     assert dao.calls == Counter({"get_many": 1})
 
 
-def test_a_cancelled_batch_claim_falls_back_to_one_by_one(clock, queue):
-    dao, execute, parcels, runs = setup(clock, queue, cancel_batches=True)
+def test_a_parallel_claims_dao_gets_one_claim_per_task_and_no_read(clock, queue):
+    dao, execute, parcels, runs = setup(clock, queue, parallel=True)
+    results = execute_many(execute, parcels)
+    assert [r.outcome for r in results] == [ExecuteOutcome.EXECUTED] * 10
+    assert dao.calls == Counter({"transition": 20})  # claim + finish each, nothing batched
+    assert len(dao.threads) > 1  # the claims were issued concurrently
+    assert set(runs.values()) == {1}
+    dao.calls.clear()
+    again = execute_many(execute, parcels)  # redelivery: one refused claim each, no change
+    assert [r.outcome for r in again] == [ExecuteOutcome.SKIPPED] * 10
+    assert dao.calls == Counter({"transition": 10})
+    assert all(dao.get(f"u{i}").version == 3 for i in range(10))
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["batched", "parallel"])
+def test_a_cancelled_batch_claim_falls_back_to_one_by_one(clock, queue, parallel):
+    dao, execute, parcels, runs = setup(clock, queue, cancel_batches=True, parallel=parallel)
     results = execute_many(execute, parcels)
     assert all(r.outcome is ExecuteOutcome.EXECUTED for r in results)
     assert dao.calls["transition"] == 20  # claim + finish each
     assert set(runs.values()) == {1}
 
 
-def test_the_same_task_twice_in_a_batch_runs_once(clock, queue):
-    _, execute, parcels, runs = setup(clock, queue, n=3)
+@pytest.mark.parametrize("parallel", [False, True], ids=["batched", "parallel"])
+def test_the_same_task_twice_in_a_batch_runs_once(clock, queue, parallel):
+    _, execute, parcels, runs = setup(clock, queue, n=3, parallel=parallel)
     results = execute_many(execute, parcels + parcels[:2])
     assert [r.outcome for r in results] == [ExecuteOutcome.EXECUTED] * 3 + [
         ExecuteOutcome.SKIPPED
@@ -101,8 +122,9 @@ def test_the_same_task_twice_in_a_batch_runs_once(clock, queue):
     assert set(runs.values()) == {1}
 
 
-def test_a_batch_mixes_runnable_finished_and_missing(clock, queue):
-    dao, execute, parcels, _ = setup(clock, queue, n=3)
+@pytest.mark.parametrize("parallel", [False, True], ids=["batched", "parallel"])
+def test_a_batch_mixes_runnable_finished_and_missing(clock, queue, parallel):
+    dao, execute, parcels, _ = setup(clock, queue, n=3, parallel=parallel)
     dao.seed(attrs.evolve(dao.get("u1"), status=S.FULFILLED))
     ghost = attrs.evolve(parcels[0], task=SendEmail(user_id="ghost"))
     results = execute_many(execute, [*parcels, ghost])
@@ -112,8 +134,9 @@ def test_a_batch_mixes_runnable_finished_and_missing(clock, queue):
     assert type(results[3]).__name__ == "TaskNotFoundError"
 
 
-def test_tasks_not_started_in_time_are_put_back(clock, queue):
-    dao, execute, parcels, runs = setup(clock, queue, n=4)
+@pytest.mark.parametrize("parallel", [False, True], ids=["batched", "parallel"])
+def test_tasks_not_started_in_time_are_put_back(clock, queue, parallel):
+    dao, execute, parcels, runs = setup(clock, queue, n=4, parallel=parallel)
     budget = iter([True, True, False, False])
     results = execute_many(execute, parcels, may_start=lambda: next(budget))
     assert [isinstance(r, NotStartedError) for r in results] == [False, False, True, True]

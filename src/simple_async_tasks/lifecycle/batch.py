@@ -1,13 +1,22 @@
-"""Running a batch of deliveries: one read, one transactional claim, each task finished alone.
+"""Running a batch of deliveries: claims, then each task run and finished alone.
 
-A Lambda batch is the unit AWS hands us, so the work is done per batch: the
-stored state of every record is read in one call, every claimable task is
-claimed in one transactional write (falling back to one claim per task when
-the transaction is cancelled), and each task's final status is written right
-after its own business function returns, never batched, so a crash cannot
-lose a finished task's record and run it twice. Finished tasks are skipped on
-redelivery without any write. Every step is one of ``TaskExecutor``'s own
-(``claim``, ``not_claimed``, ``run``, ``record``).
+A Lambda batch is the unit AWS hands us, so claims are made per batch, in one
+of two ways chosen by the DAO:
+
+* a DAO whose ``parallel_claims`` is true (DynamoDB) gets one conditional
+  write per task, issued concurrently, with no read first: a lost claim's
+  failed condition returns the stored record, which decides (skip, retry,
+  take over). On DynamoDB that is 1 write unit per claim, half of a
+  transactional one, and a redelivered finished task costs one failed
+  conditional write and changes nothing;
+* any other DAO gets one read of every record and one transactional claim of
+  all the claimable ones (falling back to one claim per task when the
+  transaction is cancelled); finished tasks are skipped with no write.
+
+Each task's final status is written right after its own business function
+returns, never batched, so a crash cannot lose a finished task's record and
+run it twice. Every step is one of ``TaskExecutor``'s own (``claim``,
+``not_claimed``, ``run``, ``record``).
 """
 
 from __future__ import annotations
@@ -84,7 +93,11 @@ def execute_many(
         else:
             first[key] = index
 
-    to_claim, attempts, now = _sort_out(executor, parcels, keys, first, results)
+    if getattr(executor.dao, "parallel_claims", False):
+        attempts = _claim_each(executor, parcels, first, results)
+        to_claim: list[tuple[int, T]] = []
+    else:
+        to_claim, attempts, now = _sort_out(executor, parcels, keys, first, results)
     if to_claim:
         changes = [
             (record, decide.claim(now, decide.new_lease_id(), executor.options))
@@ -124,6 +137,40 @@ def execute_many(
     for index in again:
         results[index] = single(index)
     return [r if r is not None else RuntimeError("not run") for r in results]
+
+
+MAX_CONCURRENT_CLAIMS = 10
+"""Claims in flight at once on a ``parallel_claims`` DAO (an SQS batch's size)."""
+
+
+def _claim_each(
+    executor: TaskExecutor[T, R],
+    parcels: Sequence[TaskParcel[T]],
+    first: dict[str, int],
+    results: list[ExecuteResult[T, R] | Exception | None],
+) -> list[tuple[int, Attempt[T]]]:
+    """Claim every task with its own conditional write, concurrently; return the attempts.
+    A lost claim's result (skipped, retry later, an error) goes in ``results``."""
+    indexes = list(first.values())
+
+    def claim(index: int) -> Attempt[T] | ExecuteResult[T, R] | Exception:
+        try:
+            return executor.claim(parcels[index])
+        except Exception as error:
+            return error
+
+    if len(indexes) > 1:
+        with ThreadPoolExecutor(min(MAX_CONCURRENT_CLAIMS, len(indexes))) as pool:
+            claimed = list(pool.map(claim, indexes))
+    else:
+        claimed = [claim(index) for index in indexes]
+    attempts: list[tuple[int, Attempt[T]]] = []
+    for index, outcome in zip(indexes, claimed, strict=True):
+        if isinstance(outcome, Attempt):
+            attempts.append((index, outcome))
+        else:
+            results[index] = outcome
+    return attempts
 
 
 def _sort_out(
