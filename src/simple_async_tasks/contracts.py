@@ -161,9 +161,10 @@ class TaskDao(Protocol[T]):
     def find_by_status(
         self, status: AsyncTaskStatus, *, limit: int = 100, cursor: str | None = None
     ) -> Page[T]:
-        """Tasks in ``status``, ``limit`` per page: oldest ``updated_at`` first, and for
-        SCHEDULED, earliest ``execute_after`` first (so a due-sweep stops at the first
-        task not due)."""
+        """Tasks in ``status``, at most ``limit`` per page (a page may hold fewer and still
+        have a cursor): oldest ``updated_at`` first (``DynamoTaskDao`` lists QUEUED and
+        ATTEMPTED oldest ``created_at`` first), and for SCHEDULED, earliest
+        ``execute_after`` first (so a due-sweep stops at the first task not due)."""
         ...
 
     def count_by_status(self, status: AsyncTaskStatus) -> int:

@@ -62,6 +62,12 @@ def test_list_and_stats(env):
     app.enqueue(Notify(user_id="u1"))
     stats = _json(run_cli("tasks", "stats", "--json", env=env))
     assert (stats["Charge"]["QUEUED"], stats["Notify"]["QUEUED"]) == (2, 1)
+    assert "FULFILLED" not in stats["Charge"]  # not indexed: only a table scan counts it
+    everything = _json(run_cli("tasks", "stats", "--all", "--json", env=env))
+    assert everything["Charge"]["FULFILLED"] == 0
+    assert everything["Charge"]["QUEUED"] == 2
+    table = run_cli("tasks", "stats", env=env).stdout
+    assert "not indexed by this backend" in table
     listed = _json(run_cli("tasks", "list", "--type", "Charge", "--json", env=env))
     assert [t["uniqueKey"] for t in listed["tasks"]] == ["o1", "o2"]
     assert "u1" in run_cli("tasks", "list", env=env).stdout

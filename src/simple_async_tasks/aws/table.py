@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..backends._dynamo_errors import error_code
 from ..backends._dynamo_locks import TTL_ATTRIBUTE
@@ -22,34 +22,39 @@ def create_table(
     endpoint_url: str | None = None,
     ttl: bool = True,
     exist_ok: bool = True,
+    status_index: bool = True,
 ) -> None:
     """Create the task table with exactly the schema ``DynamoTaskDao`` uses, and wait for it.
 
-    Partition key ``pk`` (S); global secondary index ``gsi1`` on ``gsi1pk`` (S,
-    hash) and ``gsi1sk`` (S, range), all attributes projected; on-demand
-    billing; time-to-live on ``expires_at`` when ``ttl``.
+    Partition key ``pk`` (S); on-demand billing; time-to-live on ``expires_at``
+    when ``ttl``; and, when ``status_index``, the sparse global secondary index
+    ``gsi1`` on ``gsi1pk`` (S, hash) and ``gsi1sk`` (S, range), keys only.
     """
     client = client or dynamodb_client(region, endpoint_url)
+    attributes: list[Any] = [{"AttributeName": "pk", "AttributeType": "S"}]
+    indexes: dict[str, Any] = {}
+    if status_index:
+        attributes += [
+            {"AttributeName": "gsi1pk", "AttributeType": "S"},
+            {"AttributeName": "gsi1sk", "AttributeType": "S"},
+        ]
+        indexes["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": GSI_NAME,
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ]
     try:
         client.create_table(
             TableName=table_name,
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "gsi1pk", "AttributeType": "S"},
-                {"AttributeName": "gsi1sk", "AttributeType": "S"},
-            ],
+            AttributeDefinitions=attributes,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": GSI_NAME,
-                    "KeySchema": [
-                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
             BillingMode="PAY_PER_REQUEST",
+            **indexes,
         )
     except Exception as error:
         if not (exist_ok and error_code(error) == "ResourceInUseException"):

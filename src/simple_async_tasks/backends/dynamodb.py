@@ -2,14 +2,12 @@
 
 The table layout (see docs/dynamodb.md) holds many task types: the partition
 key ``pk`` is ``<task_type>#<unique_key>`` for a task and ``MUTEX#<key>`` for a
-mutex lock; the global secondary index ``gsi1`` lists tasks by type and status,
-oldest change first.
+mutex lock; the sparse global secondary index ``gsi1`` lists the tasks that
+sweeps and operators look for (see ``_dynamo_index``).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -32,6 +30,7 @@ from ..task import LIFECYCLE_FIELDS, AsyncTask, AsyncTaskStatus
 from ._dynamo_codec import AttributeValue, check_item_size, from_attr, to_attr, utc_text
 from ._dynamo_errors import error_code, raise_permanent
 from ._dynamo_expressions import Expression
+from ._dynamo_index import DEFAULT_SHARDS, GSI_NAME, StatusIndex, scan_count, scan_page
 from ._dynamo_locks import TTL_ATTRIBUTE, lock_delete, lock_key, lock_put
 from ._records import (
     NO_UUID,
@@ -49,17 +48,11 @@ T = TypeVar("T", bound=AsyncTask)
 
 logger = logging.getLogger("simple_async_tasks.dynamodb")
 
-GSI_NAME = "gsi1"
+__all__ = ["GSI_NAME", "DynamoTaskDao"]
+
 NO_UUID_ATTR = {"S": NO_UUID}
 _FINISHED = frozenset({AsyncTaskStatus.FULFILLED, AsyncTaskStatus.CANCELED})
-
-
-def _order(
-    status: AsyncTaskStatus, execute_after: datetime | None, now: datetime, unique_key: str
-) -> str:
-    """The index sort key: when a SCHEDULED task is due, when any other last changed."""
-    moment = execute_after if status is AsyncTaskStatus.SCHEDULED and execute_after else now
-    return f"{utc_text(moment)}#{unique_key}"
+_BATCH_GET_KEYS = 100
 
 
 class DynamoTaskDao(TaskClassDao[T]):
@@ -85,8 +78,13 @@ class DynamoTaskDao(TaskClassDao[T]):
         clock: Clock = system_clock,
         converter: cattrs.Converter = default_converter,
         retention: timedelta | None = None,
+        status_index: bool = True,
+        index_shards: int = DEFAULT_SHARDS,
     ) -> None:
         super().__init__(task_class, clock, converter)
+        self.index = StatusIndex(self._spec.task_type, enabled=status_index, shards=index_shards)
+        """The status index: on by default; ``status_index=False`` saves 2 write units per
+        task and turns listings, counts and sweeps off (see docs/dynamodb.md)."""
         self.table_name = table_name
         self._client = client
         self._region = region
@@ -95,6 +93,12 @@ class DynamoTaskDao(TaskClassDao[T]):
         """How long finished tasks (FULFILLED, CANCELED, FAILED for good) are kept.
 
         None (the default) keeps them forever."""
+
+    @property
+    def indexed_statuses(self) -> frozenset[AsyncTaskStatus]:
+        """The statuses ``find_by_status`` and ``count_by_status`` read from the index;
+        the others (FULFILLED, CANCELED) are found by scanning the table."""
+        return self.index.statuses
 
     @property
     def client(self) -> DynamoDBClient:
@@ -154,19 +158,27 @@ class DynamoTaskDao(TaskClassDao[T]):
 
     def get_many(self, unique_keys: Sequence[str]) -> dict[str, T]:
         found: dict[str, T] = {}
-        keys = list(dict.fromkeys(unique_keys))
-        for start in range(0, len(keys), 100):
+        keys = [self._key(k) for k in dict.fromkeys(unique_keys)]
+        for item in self._batch_get(keys, consistent=True):
+            task = self._decode(item)
+            found[self.unique_key(task)] = task
+        return found
+
+    def _batch_get(
+        self, keys: list[dict[str, AttributeValue]], *, consistent: bool
+    ) -> list[dict[str, AttributeValue]]:
+        """The items stored under ``keys`` (missing ones left out), 100 keys per call."""
+        items: list[dict[str, AttributeValue]] = []
+        for start in range(0, len(keys), _BATCH_GET_KEYS):
             request: dict[str, Any] = {
                 self.table_name: {
-                    "Keys": [self._key(k) for k in keys[start : start + 100]],
-                    "ConsistentRead": True,
+                    "Keys": keys[start : start + _BATCH_GET_KEYS],
+                    "ConsistentRead": consistent,
                 }
             }
             for attempt in range(10):
                 out = self._call("batch_get_item", RequestItems=request)
-                for item in out.get("Responses", {}).get(self.table_name, []):
-                    task = self._decode(item)
-                    found[self.unique_key(task)] = task
+                items.extend(out.get("Responses", {}).get(self.table_name, []))
                 request = out.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -176,7 +188,7 @@ class DynamoTaskDao(TaskClassDao[T]):
                     f"DynamoDB kept {len(request[self.table_name]['Keys'])} keys unprocessed "
                     "after 10 tries; the table is throttled, retry later"
                 )
-        return found
+        return items
 
     def save(self, task: T, *, condition: Condition | None) -> T:
         refuse_unstorable(task)
@@ -184,26 +196,31 @@ class DynamoTaskDao(TaskClassDao[T]):
         now = self._clock.now()
         data = unstructure_task(task, self._converter)
         fields = {k: v for k, v in data.items() if k not in LIFECYCLE_FIELDS}
-        order = _order(task.status, task.execute_after, now, unique_key)
         expr = Expression()
         n = expr.name
+        created = f"if_not_exists({n('created_at')}, {expr.value({'S': utc_text(now)})})"
+        index_sets, removes = self.index.keys(
+            expr,
+            task.status,
+            unique_key,
+            due=task.execute_after,
+            now=now,
+            created_at=lambda: created,
+        )
         sets = [
             f"{n('task_type')} = {expr.value({'S': self._spec.task_type})}",
             f"{n('unique_key')} = {expr.value({'S': unique_key})}",
             f"{n('status')} = {expr.value({'S': task.status.value})}",
             f"{n('fields')} = {expr.value(to_attr(fields))}",
-            f"{n('gsi1pk')} = {expr.value({'S': f'{self._spec.task_type}#{task.status.value}'})}",
-            f"{n('gsi1sk')} = {expr.value({'S': order})}",
+            *index_sets,
             f"{n('updated_at')} = {expr.value({'S': utc_text(now)})}",
             f"{n('uuid')} = if_not_exists({n('uuid')}, {expr.value({'S': task.uuid})})",
-            f"{n('created_at')} = if_not_exists({n('created_at')}, "
-            f"{expr.value({'S': utc_text(now)})})",
+            f"{n('created_at')} = {created}",
             f"{n('attempts')} = if_not_exists({n('attempts')}, {expr.value({'N': '0'})})",
             f"{n('failures')} = if_not_exists({n('failures')}, {expr.value({'N': '0'})})",
             f"{n('version')} = if_not_exists({n('version')}, {expr.value({'N': '0'})}) "
             f"+ {expr.value({'N': '1'})}",
         ]
-        removes: list[str] = []
         for name in OPTIONAL_LIFECYCLE_FIELDS:
             value = getattr(task, name)
             if value is None:
@@ -244,10 +261,12 @@ class DynamoTaskDao(TaskClassDao[T]):
         n = expr.name
         status = change.status.value
         due = change.execute_after if isinstance(change.execute_after, datetime) else None
+        index_sets, removes = self.index.keys(
+            expr, change.status, unique_key, due=due, now=now, created_at=lambda: n("created_at")
+        )
         sets = [
             f"{n('status')} = {expr.value({'S': status})}",
-            f"{n('gsi1pk')} = {expr.value({'S': f'{self._spec.task_type}#{status}'})}",
-            f"{n('gsi1sk')} = {expr.value({'S': _order(change.status, due, now, unique_key)})}",
+            *index_sets,
             f"{n('updated_at')} = {expr.value({'S': utc_text(now)})}",
             f"{n('version')} = {n('version')} + {expr.value({'N': '1'})}",
         ]
@@ -257,7 +276,6 @@ class DynamoTaskDao(TaskClassDao[T]):
         ):
             if delta:
                 sets.append(f"{n(counter)} = {n(counter)} + {expr.value({'N': str(delta)})}")
-        removes: list[str] = []
         for name in OPTIONAL_LIFECYCLE_FIELDS:
             value = getattr(change, name)
             if value is KEEP:
@@ -395,54 +413,67 @@ class DynamoTaskDao(TaskClassDao[T]):
     # -- listing ---------------------------------------------------------------
 
     def count_by_status(self, status: AsyncTaskStatus) -> int:
-        """A ``Query`` with ``Select=COUNT`` on ``gsi1`` (one call per 1 MB of index read)."""
-        params: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": GSI_NAME,
-            "KeyConditionExpression": "#g = :g",
-            "ExpressionAttributeNames": {"#g": "gsi1pk"},
-            "ExpressionAttributeValues": {":g": {"S": f"{self._spec.task_type}#{status.value}"}},
-            "Select": "COUNT",
-        }
-        total = 0
+        """From the index: a ``Select=COUNT`` query per shard (FAILED, HALTED, SCHEDULED), or
+        the OPEN entries read and split (QUEUED, ATTEMPTED: in flight, so few). FULFILLED and
+        CANCELED are not indexed: counting them scans the whole table (billed per 4 KB read);
+        ``tasks stats`` leaves them out unless asked."""
+        self.index.require("count_by_status")
+        group = self.index.group(status)
+        if group is None:
+            return scan_count(self._call, self.table_name, self._spec.task_type, status)
+        if group != "OPEN":
+            return self.index.count(self._query, self.table_name, group)
+        total, cursor = 0, None
         while True:
-            out = self._call("query", **params)
-            total += int(out.get("Count", 0))
-            last = out.get("LastEvaluatedKey")
-            if not last:
+            page = self.find_by_status(status, limit=1000, cursor=cursor)
+            total += len(page.items) + len(page.unreadable)
+            if page.cursor is None:
                 return total
-            params["ExclusiveStartKey"] = last
+            cursor = page.cursor
 
     def find_by_status(
         self, status: AsyncTaskStatus, *, limit: int = 100, cursor: str | None = None
     ) -> Page[T]:
-        """Tasks in ``status``, oldest change first, from the ``gsi1`` index.
+        """Tasks in ``status`` from the ``gsi1`` index: QUEUED and ATTEMPTED oldest created
+        first, SCHEDULED earliest due first, FAILED and HALTED oldest change first.
 
-        Index reads are eventually consistent: a task that changed a moment ago
-        may still be listed under its old status (callers re-check with a
-        conditional write, as the sweeps do).
+        A page queries every shard, then reads the entries' items (eventually consistent:
+        a task that changed a moment ago may still be listed under its old status, so
+        callers re-check with a conditional write, as the sweeps do), so it may hold fewer
+        than ``limit`` tasks and still have a cursor. FULFILLED and CANCELED are not
+        indexed: their listing scans the table.
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        params: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": GSI_NAME,
-            "KeyConditionExpression": "#g = :g",
-            "ExpressionAttributeNames": {"#g": "gsi1pk"},
-            "ExpressionAttributeValues": {":g": {"S": f"{self._spec.task_type}#{status.value}"}},
-            "Limit": limit,
-            "ScanIndexForward": True,
+        self.index.require("find_by_status")
+        group = self.index.group(status)
+        if group is None:
+            rows, after = scan_page(
+                self._call,
+                self.table_name,
+                self._spec.task_type,
+                status,
+                limit=limit,
+                cursor=cursor,
+            )
+            return self._listing(rows, after)
+        entries, next_cursor = self.index.page(self._query, self.table_name, group, limit, cursor)
+        stored = {
+            item["pk"]["S"]: item
+            for item in self._batch_get([{"pk": e["pk"]} for e in entries], consistent=False)
         }
-        if cursor is not None:
-            params["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor))
-        out = self._call("query", **params)
+        rows = [stored[e["pk"]["S"]] for e in entries if e["pk"]["S"] in stored]
+        return self._listing(
+            [r for r in rows if r.get("status", {}).get("S") == status.value], next_cursor
+        )
+
+    def _query(self, **params: Any) -> Any:
+        return self._call("query", **params)
+
+    def _listing(self, rows: list[dict[str, AttributeValue]], cursor: str | None) -> Page[T]:
         items, unreadable = decode_listing(
-            ((str(from_attr(i.get("uuid", NO_UUID_ATTR))), i) for i in out.get("Items", [])),
+            ((str(from_attr(i.get("uuid", NO_UUID_ATTR))), i) for i in rows),
             self._decode,
             self._spec.task_type,
         )
-        last = out.get("LastEvaluatedKey")
-        next_cursor = (
-            base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
-        )
-        return Page(items=items, cursor=next_cursor, unreadable=unreadable)
+        return Page(items=items, cursor=cursor, unreadable=unreadable)

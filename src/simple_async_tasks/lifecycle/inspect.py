@@ -28,9 +28,17 @@ def show_task(dao: TaskDao[T], unique_key: str) -> T | None:
 
 
 def count_tasks(
-    dao: TaskDao[T], statuses: Iterable[AsyncTaskStatus] = tuple(AsyncTaskStatus)
+    dao: TaskDao[T], statuses: Iterable[AsyncTaskStatus] | None = None
 ) -> dict[AsyncTaskStatus, int]:
-    """How many tasks of the DAO's type are in each status."""
+    """How many tasks of the DAO's type are in each status.
+
+    By default every status the DAO counts from an index: all of them on memory and
+    SQLite; on DynamoDB all but FULFILLED and CANCELED, which only a scan of the whole
+    table can count (name them in ``statuses`` to pay for it).
+    """
+    if statuses is None:
+        indexed = getattr(dao, "indexed_statuses", None)
+        statuses = [s for s in AsyncTaskStatus if indexed is None or s in indexed]
     return {status: dao.count_by_status(status) for status in statuses}
 
 

@@ -16,7 +16,12 @@ from ..clock import Clock, system_clock
 from ..conditions import absent, status_in
 from ..contracts import TaskDao, TaskQueue
 from ..definition import TaskSpec, task_spec
-from ..errors import ConditionFailedError, PayloadMismatchError, TaskDefinitionError
+from ..errors import (
+    ConditionFailedError,
+    ConfigurationError,
+    PayloadMismatchError,
+    TaskDefinitionError,
+)
 from ..parcel import ParcelMeta, TaskParcel
 from ..serialization import check_round_trip, default_converter
 from ..task import AsyncTask, AsyncTaskStatus
@@ -76,12 +81,23 @@ class Enqueuer(Generic[T]):
             wait = candidate.execute_after - now
             if wait > self.queue.max_delay:
                 status = AsyncTaskStatus.SCHEDULED
+                self._refuse_unsweepable(wait)
             elif wait > timedelta(0):
                 delay = wait
         fresh = attrs.evolve(candidate, status=status, attempted_at=None, last_error=None)
         if status is AsyncTaskStatus.QUEUED:
             self.queue.check(TaskParcel(task=fresh, meta=meta), delay=delay)
         return fresh, delay
+
+    def _refuse_unsweepable(self, wait: timedelta) -> None:
+        indexed = getattr(self.dao, "indexed_statuses", None)
+        if indexed is not None and AsyncTaskStatus.SCHEDULED not in indexed:
+            raise ConfigurationError(
+                f"a {self.spec.task_type} due in {wait} waits longer than the queue's longest "
+                f"delay ({self.queue.max_delay}), so only the scheduler's promote_due can "
+                "enqueue it, and this DAO has no status index (status_index=False) to find "
+                "it by: turn the index on, or enqueue it nearer its time"
+            )
 
     def _meta(self) -> ParcelMeta:
         return ParcelMeta.for_queue(self.queue, self.spec.task_type)

@@ -98,17 +98,20 @@ def requeue_stale(
 
     seen: set[str] = set()
     for status in (S.QUEUED, S.FAILED, S.ATTEMPTED):
-        # the listing is oldest change first: stop at the first task changed after the cutoff
-        # a task renewed within the last lease still holds it
+        # listings are oldest first (by change, or by creation on DynamoDB's OPEN group): a
+        # task created after the horizon ends the scan, one changed after it is passed over.
+        # A task renewed within the last lease still holds it.
         horizon = now - settings.lease if status is S.ATTEMPTED else cutoff
         cursor: str | None = None
         done = False
         while not done and report.examined < max_tasks:
             page = dao.find_by_status(status, limit=page_size, cursor=cursor)
             for task in page.items:
-                if task.updated_at is not None and task.updated_at >= horizon:
+                if task.created_at is not None and task.created_at >= horizon:
                     done = True
                     break
+                if task.updated_at is not None and task.updated_at >= horizon:
+                    continue
                 key = spec.unique_key(task, converter)
                 if key in seen:  # touched by this sweep: it moved to the end of the listing
                     continue
