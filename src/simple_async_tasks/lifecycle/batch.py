@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -32,6 +31,7 @@ from ..errors import NotStartedError
 from ..parcel import TaskParcel
 from ..task import AsyncTask
 from . import decisions as decide
+from ._pools import shared_pool
 from .decisions import Attempt
 from .lease import KeepAlive
 from .options import OnFailure
@@ -127,8 +127,7 @@ def execute_many(
         return _guarded(lambda: executor.run(attempt, on_failure=on_failure, keep_alive=extend))
 
     if max_workers > 1 and len(attempts) > 1:
-        with ThreadPoolExecutor(min(max_workers, len(attempts))) as pool:
-            outcomes = list(pool.map(run, attempts))
+        outcomes = list(shared_pool(max_workers).map(run, attempts))
     else:
         outcomes = [run(pair) for pair in attempts]
     for (index, _), outcome in zip(attempts, outcomes, strict=True):
@@ -160,8 +159,7 @@ def _claim_each(
             return error
 
     if len(indexes) > 1:
-        with ThreadPoolExecutor(min(MAX_CONCURRENT_CLAIMS, len(indexes))) as pool:
-            claimed = list(pool.map(claim, indexes))
+        claimed = list(shared_pool(MAX_CONCURRENT_CLAIMS).map(claim, indexes))
     else:
         claimed = [claim(index) for index in indexes]
     attempts: list[tuple[int, Attempt[T]]] = []
