@@ -103,8 +103,12 @@ def _meta_str(meta: dict[str, Any], key: str, *, required: bool) -> str | None:
 def parse_parcel(body: str | bytes) -> RawParcel:
     """Parse a message body into its task data and meta.
 
+    ``meta`` may be missing (the TypeScript original made it optional and sent
+    none before 1.5.0): such a parcel has no task type and is routed by the
+    queue it came from (``create_sqs_handler(by_queue_arn=...)``).
+
     Raises:
-        ParcelDecodeError: the body is not JSON or not a ``{task, meta}`` object.
+        ParcelDecodeError: the body is not JSON or not a ``{task, meta?}`` object.
     """
     try:
         data = loads(body)
@@ -117,8 +121,12 @@ def parse_parcel(body: str | bytes) -> RawParcel:
     task, meta = data.get("task"), data.get("meta")
     if not isinstance(task, dict):
         raise ParcelDecodeError("message body has no 'task' object; is it a task parcel?")
+    if meta is None:  # simple-async-tasks (TypeScript) before 1.5.0 sends no meta
+        meta = {}
     if not isinstance(meta, dict):
-        raise ParcelDecodeError("message body has no 'meta' object; is it a task parcel?")
+        raise ParcelDecodeError(
+            f"parcel meta must be an object, got {type(meta).__name__}; is it a task parcel?"
+        )
     depth = meta.get("requeueDepth", 0)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
         raise ParcelDecodeError(f"parcel meta.requeueDepth must be an int >= 0, got {depth!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from .errors import SimpleAsyncTasksError, TaskDefinitionError, UnknownTaskTypeError
@@ -11,7 +12,7 @@ from .lifecycle.lease import KeepAlive
 from .lifecycle.options import OnFailure
 from .lifecycle.results import ExecuteOutcome
 from .parcel import RawParcel, parse_parcel
-from .task import AsyncTask
+from .task import AsyncTask, AsyncTaskStatus
 
 
 class ExecuteResultLike(Protocol):
@@ -107,6 +108,17 @@ def failure_reason(error: Exception) -> str:
     if isinstance(error, SimpleAsyncTasksError):
         return f"{type(error).__name__}: {error}"
     return type(error).__name__
+
+
+def backoff_of(outcome: ExecuteResultLike | Exception | None, now: datetime) -> timedelta | None:
+    """How long a failed task waits for its next attempt (its backoff), if it has one: a
+    message left on the queue should stay hidden that long, not its visibility timeout."""
+    if outcome is None or isinstance(outcome, Exception):
+        return None  # a bad body or a backend error: the visibility timeout decides
+    task = outcome.task
+    if task.status is not AsyncTaskStatus.FAILED or task.execute_after is None:
+        return None
+    return max(task.execute_after - now, timedelta(0))
 
 
 def settle(

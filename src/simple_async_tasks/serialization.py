@@ -55,6 +55,8 @@ def _structure_datetime(value: object, _: object) -> datetime:
         return value
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO-8601 string for a datetime, got {type(value).__name__}")
+    if value[-1:] in ("Z", "z"):  # JavaScript's toISOString(); Python 3.10 refuses the Z
+        value = value[:-1] + "+00:00"
     return datetime.fromisoformat(value)
 
 

@@ -27,8 +27,7 @@ from .backends.sqlite_queue import ReceivedMessage, SqliteTaskQueue
 from .clock import Clock, system_clock
 from .lifecycle.options import OnFailure
 from .lifecycle.scheduler import Scheduler
-from .routing import ExecuteResultLike, Executors, Router, failure_reason, settle
-from .task import AsyncTaskStatus
+from .routing import ExecuteResultLike, Executors, Router, backoff_of, failure_reason, settle
 
 logger = logging.getLogger("simple_async_tasks.worker")
 
@@ -153,15 +152,6 @@ class Worker:
         """Take no new message; ``run`` returns once the running tasks finish."""
         self._stop.set()
 
-    def _retry_delay(self, outcome: ExecuteResultLike | Exception | None) -> timedelta | None:
-        """How long a failed task waits for its next attempt (its backoff), if it has one."""
-        if outcome is None or isinstance(outcome, Exception):
-            return None  # a bad body or a backend error: the visibility timeout decides
-        task = outcome.task
-        if task.status is not AsyncTaskStatus.FAILED or task.execute_after is None:
-            return None
-        return max(task.execute_after - self.clock.now(), timedelta(0))
-
     def _deliver(self, delivery: Delivery) -> None:
         ok = False
         outcome: ExecuteResultLike | Exception | None = None
@@ -182,7 +172,7 @@ class Worker:
             if ok:
                 self.source.done(delivery)
             else:
-                delay = self._retry_delay(outcome)
+                delay = backoff_of(outcome, self.clock.now())
                 if delay is not None:
                     self.source.later(delivery, delay)
         except Exception as error:

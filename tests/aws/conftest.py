@@ -61,7 +61,7 @@ def lambda_event(messages: list[dict[str, Any]], arn: str) -> dict[str, Any]:
                 "body": m["Body"],
                 "attributes": m.get("Attributes", {}),
                 "messageAttributes": m.get("MessageAttributes", {}),
-                "md5OfBody": m["MD5OfBody"],
+                "md5OfBody": m.get("MD5OfBody", ""),
                 "eventSource": "aws:sqs",
                 "eventSourceARN": arn,
                 "awsRegion": REGION,

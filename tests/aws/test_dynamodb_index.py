@@ -74,7 +74,9 @@ def test_without_the_index_a_task_costs_table_writes_only(units, dynamodb):
     meter.take()
     dao.save(SendEmail(user_id="u1"), condition=None)
     dao.transition("u1", Transition(status=S.ATTEMPTED), condition=status_in(S.QUEUED))
-    dao.transition("u1", Transition(status=S.FULFILLED, final=True), condition=status_in(S.ATTEMPTED))
+    dao.transition(
+        "u1", Transition(status=S.FULFILLED, final=True), condition=status_in(S.ATTEMPTED)
+    )
     assert meter.take() == (3.0, 0.0)
     item = dynamodb.get_item(TableName="no-index", Key={"pk": {"S": "SendEmail#u1"}})["Item"]
     assert "gsi1pk" not in item

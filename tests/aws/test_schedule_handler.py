@@ -42,7 +42,9 @@ def test_schedule_handler_stops_when_time_runs_short(app):
     assert result["out_of_time"] is True
 
 
-def test_a_canceled_task_delivered_costs_one_refused_claim_and_never_runs(app, dynamodb, sqs, queue_url):
+def test_a_canceled_task_delivered_costs_one_refused_claim_and_never_runs(
+    app, dynamodb, sqs, queue_url
+):
     from collections import Counter
 
     from simple_async_tasks import cancel_task

@@ -43,8 +43,8 @@ def test_delayed_push_is_invisible_until_due(sqs, queue_url):
 
 def test_body_size_is_checked_before_sending(sqs, queue_url):
     queue = SqsTaskQueue(queue_url, client=sqs)
-    big = SendEmail(user_id="u1", email="x" * (256 * 1024))
-    with pytest.raises(QueueLimitError, match="262144-byte limit"):
+    big = SendEmail(user_id="u1", email="x" * (1024 * 1024))
+    with pytest.raises(QueueLimitError, match="1048576-byte limit"):
         queue.push(parcel(big))
     with pytest.raises(QueueLimitError):
         queue.push_many([parcel(SendEmail(user_id="ok")), parcel(big)])
@@ -59,9 +59,9 @@ def test_push_many_batches_by_ten_and_by_size(sqs, queue_url):
         queue.push_many([parcel(SendEmail(user_id=f"u{i}")) for i in range(25)])
         assert len(calls) == 3
         calls.clear()
-        # 4 bodies of ~100 KiB: at most 2 fit in one 256 KiB batch
+        # 4 bodies of ~400 KiB: at most 2 fit in one 1 MiB batch
         queue.push_many(
-            [parcel(SendEmail(user_id=f"b{i}", email="y" * 100_000)) for i in range(4)]
+            [parcel(SendEmail(user_id=f"b{i}", email="y" * 400_000)) for i in range(4)]
         )
         assert len(calls) == 2
     finally:

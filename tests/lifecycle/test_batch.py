@@ -71,7 +71,8 @@ def setup(clock, queue, n=10, **dao_kw):
     execute = with_execute_lifecycle(logic, dao=dao, queue=queue, clock=clock)
     for i in range(n):
         enqueue(i)
-    parcels = [decode_parcel(m.body, SendEmail, default_converter) for m in queue.receive(100)]
+    received = queue.receive(max(n, 100))
+    parcels = [decode_parcel(m.body, SendEmail, default_converter) for m in received]
     dao.calls.clear()
     return dao, execute, parcels, runs
 
@@ -149,3 +150,12 @@ def test_tasks_not_started_in_time_are_put_back(clock, queue, parallel):
     rerun = execute_many(execute, [parcels[2], parcels[3]])
     assert all(r.outcome is ExecuteOutcome.EXECUTED for r in rerun)
     assert set(runs.values()) == {1}
+
+
+def test_more_deliveries_than_one_transaction_takes_are_claimed_in_chunks(clock, queue):
+    dao, execute, parcels, runs = setup(clock, queue, n=230)
+    results = execute_many(execute, parcels)
+    assert all(r.outcome is ExecuteOutcome.EXECUTED for r in results)
+    assert dao.calls["transition_many"] == 3  # 100 + 100 + 30
+    assert set(runs.values()) == {1}
+    assert len(runs) == 230

@@ -19,6 +19,7 @@ from ..routing import (
     settle,
 )
 from .events import LambdaContext, SqsBatchResponse, SqsRecord
+from .visibility import hold_back
 
 logger = logging.getLogger("simple_async_tasks.lambda")
 
@@ -60,9 +61,12 @@ def create_sqs_handler(
     could not be decoded, routed or run is in ``batchItemFailures`` and is
     redelivered by SQS; the others are deleted.
 
-    Standard queues: the records of each task type are read in one call and
-    claimed in one transactional write, then run on up to ``max_workers``
-    threads, each task's final status written as soon as it returns. FIFO
+    Standard queues: the records of each task type are claimed together (on
+    DynamoDB one conditional write per record, issued concurrently), then run
+    on up to ``max_workers`` threads, each task's final status written as soon
+    as it returns. A failed record's message is hidden for its task's backoff
+    (``ChangeMessageVisibility``) before it is reported, so SQS brings it back
+    when the retry is due, not after the queue's visibility timeout. FIFO
     queues (``.fifo``): records run one by one, in order, and the records
     after the first failure are reported without running. When the Lambda has
     less than ``time_guard`` left, tasks not yet started are reported (and put
@@ -124,7 +128,7 @@ def _run_batched(
 ) -> list[str]:
     failed: set[str] = set()
     order: list[str] = []
-    groups: dict[int, tuple[RawExecutor, list[tuple[str, RawParcel]]]] = {}
+    groups: dict[int, tuple[RawExecutor, list[tuple[str, RawParcel, SqsRecord]]]] = {}
     for index, record in enumerate(records):
         message_id = _message_id(record, index)
         if message_id is None:
@@ -135,24 +139,25 @@ def _run_batched(
             failed.add(message_id)
             continue
         executor, raw = routed
-        groups.setdefault(id(executor), (executor, []))[1].append((message_id, raw))
+        groups.setdefault(id(executor), (executor, []))[1].append((message_id, raw, record))
     for executor, items in groups.values():
         if not may_start():
-            for message_id, _ in items:
+            for message_id, _, _ in items:
                 logger.warning(
                     "message %s not started: the Lambda is running out of time", message_id
                 )
                 failed.add(message_id)
             continue
         outcomes = executor.execute_many_raw(
-            [raw for _, raw in items],
+            [raw for _, raw, _ in items],
             on_failure=OnFailure.LEAVE_MESSAGE,
             max_workers=max_workers,
             may_start=may_start,
         )
-        for (message_id, _), outcome in zip(items, outcomes, strict=False):
+        for (message_id, _, record), outcome in zip(items, outcomes, strict=False):
             if not settle(message_id, executor, outcome, logger):
                 failed.add(message_id)
+                hold_back(executor, record, outcome)
     return [m for m in order if m in failed]
 
 
@@ -180,6 +185,8 @@ def _run_in_order(router: Router, records: list[Any], may_start: Callable[[], bo
             except Exception as error:
                 outcome = error
             ok = settle(message_id, executor, outcome, logger)
+            if not ok:
+                hold_back(executor, record, outcome)
         if not ok:
             failed.append(message_id)
             stop_reason = "an earlier message of this FIFO batch failed"

@@ -100,6 +100,24 @@ def item_size(item: dict[str, AttributeValue]) -> int:
     return sum(len(name.encode("utf-8")) + _size_of(attr) for name, attr in item.items())
 
 
+MAX_PARTITION_KEY_BYTES = 2048
+"""DynamoDB's limit for a partition key value; a request carrying a longer one is refused
+whole (a ``BatchGetItem`` with one such key fails for every key in it)."""
+
+
+def fits_partition_key(value: str) -> bool:
+    return len(value.encode("utf-8")) <= MAX_PARTITION_KEY_BYTES
+
+
+def check_partition_key(value: str, what: str) -> None:
+    if not fits_partition_key(value):
+        raise InvalidTaskError(
+            f"{what} is {len(value.encode('utf-8')):,} bytes as a DynamoDB key, over the "
+            f"{MAX_PARTITION_KEY_BYTES:,}-byte limit; choose unique (and mutex) fields with "
+            "shorter values, such as an id instead of a document"
+        )
+
+
 def check_item_size(item: dict[str, AttributeValue], what: str) -> None:
     size = item_size(item)
     if size > MAX_ITEM_BYTES:

@@ -6,14 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 from ..contracts import MutexLock
-from ._dynamo_codec import AttributeValue, utc_text
+from ._dynamo_codec import AttributeValue, check_partition_key, utc_text
 
 TTL_ATTRIBUTE = "expires_at"
 
 
 def lock_key(mutex_key: str) -> dict[str, AttributeValue]:
     """The key of the lock item of ``mutex_key``."""
-    return {"pk": {"S": f"MUTEX#{mutex_key}"}}
+    pk = f"MUTEX#{mutex_key}"
+    check_partition_key(pk, "a mutex key")
+    return {"pk": {"S": pk}}
 
 
 def lock_put(table: str, lock: MutexLock) -> dict[str, Any]:

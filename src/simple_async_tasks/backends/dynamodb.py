@@ -27,7 +27,15 @@ from ..serialization import (
     unstructure_task,
 )
 from ..task import LIFECYCLE_FIELDS, AsyncTask, AsyncTaskStatus
-from ._dynamo_codec import AttributeValue, check_item_size, from_attr, to_attr, utc_text
+from ._dynamo_codec import (
+    AttributeValue,
+    check_item_size,
+    check_partition_key,
+    fits_partition_key,
+    from_attr,
+    to_attr,
+    utc_text,
+)
 from ._dynamo_errors import error_code, raise_permanent
 from ._dynamo_expressions import Expression
 from ._dynamo_index import DEFAULT_SHARDS, GSI_NAME, StatusIndex, scan_count, scan_page
@@ -111,7 +119,9 @@ class DynamoTaskDao(TaskClassDao[T]):
     # -- item codec ----------------------------------------------------------
 
     def _pk(self, unique_key: str) -> AttributeValue:
-        return {"S": f"{self._spec.task_type}#{unique_key}"}
+        pk = f"{self._spec.task_type}#{unique_key}"
+        check_partition_key(pk, f"the unique key of a {self._spec.task_type} task")
+        return {"S": pk}
 
     def _key(self, unique_key: str) -> dict[str, AttributeValue]:
         return {"pk": self._pk(unique_key)}
@@ -145,10 +155,18 @@ class DynamoTaskDao(TaskClassDao[T]):
             return self._call(operation, **params)
         except Exception as error:
             if error_code(error) == "ConditionalCheckFailedException":
-                response = getattr(error, "response", {})
-                current = self._decode_optional(response.get("Item"))
-                raise ConditionFailedError(current) from None
+                item = getattr(error, "response", {}).get("Item")
+                if item is None:
+                    item = self._read_back(params["Key"])
+                raise ConditionFailedError(self._decode_optional(item)) from None
             raise
+
+    def _read_back(self, key: dict[str, AttributeValue]) -> dict[str, AttributeValue] | None:
+        """The stored item, for an engine that returned none with a failed condition
+        (``ReturnValuesOnConditionCheckFailure`` unsupported, or the item is absent)."""
+        out = self._call("get_item", TableName=self.table_name, Key=key, ConsistentRead=True)
+        item: dict[str, AttributeValue] | None = out.get("Item")
+        return item
 
     def get(self, unique_key: str) -> T | None:
         out = self._call(
@@ -158,7 +176,10 @@ class DynamoTaskDao(TaskClassDao[T]):
 
     def get_many(self, unique_keys: Sequence[str]) -> dict[str, T]:
         found: dict[str, T] = {}
-        keys = [self._key(k) for k in dict.fromkeys(unique_keys)]
+        prefix = f"{self._spec.task_type}#"
+        keys = [  # a key DynamoDB cannot hold is not stored; one in the call would sink it
+            self._key(k) for k in dict.fromkeys(unique_keys) if fits_partition_key(prefix + k)
+        ]
         for item in self._batch_get(keys, consistent=True):
             task = self._decode(item)
             found[self.unique_key(task)] = task
@@ -341,7 +362,8 @@ class DynamoTaskDao(TaskClassDao[T]):
             reasons = getattr(error, "response", {}).get("CancellationReasons", [])
             codes = [r.get("Code", "None") for r in reasons]
             if codes and codes[0] == "ConditionalCheckFailed":
-                raise ConditionFailedError(self._decode_optional(reasons[0].get("Item"))) from None
+                item = reasons[0].get("Item") or self._read_back(update["Key"])
+                raise ConditionFailedError(self._decode_optional(item)) from None
             if acquire is not None and len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                 held = reasons[1].get("Item") or {}
                 holder = from_attr(held.get("owner", {"S": "?"}))

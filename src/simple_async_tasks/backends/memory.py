@@ -142,7 +142,7 @@ class InMemoryTaskQueue(LocalQueue):
         clock: Clock = system_clock,
         converter: cattrs.Converter = default_converter,
         max_delay: timedelta = timedelta(minutes=15),
-        max_body_bytes: int = 256 * 1024,
+        max_body_bytes: int = 1024 * 1024,
         keep_history: bool = True,
     ) -> None:
         if order not in ("FIFO", "LIFO"):

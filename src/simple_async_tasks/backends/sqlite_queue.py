@@ -68,7 +68,7 @@ class SqliteTaskQueue(LocalQueue):
         visibility_timeout: timedelta = timedelta(minutes=5),
         max_receives: int = 5,
         max_delay: timedelta = timedelta(minutes=15),
-        max_body_bytes: int = 256 * 1024,
+        max_body_bytes: int = 1024 * 1024,
         timeout: float = 30.0,
     ) -> None:
         if max_receives < 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -24,13 +25,29 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("simple_async_tasks.sqs")
 
-MAX_BODY_BYTES = 256 * 1024
-"""SQS's limit for one message body (and for the bodies of one batch together)."""
+MAX_BODY_BYTES = 1024 * 1024
+"""SQS's limit for one message body (and for the bodies of one batch together): 1 MiB
+since August 2025 (botocore's model says so). Each 64 KiB of a body is billed as one
+request. A queue can set a lower ``MaximumMessageSize``; SQS then refuses the send."""
 MAX_DELAY = timedelta(seconds=900)
 """SQS's longest per-message delay."""
 MAX_BATCH = 10
 """SQS's most entries per SendMessageBatch."""
 BATCH_RETRIES = 3
+
+
+_GROUP_ID = re.compile(r"[!-~]{1,128}")
+"""What SQS takes as a MessageGroupId: 1 to 128 ASCII letters, digits and punctuation."""
+
+
+def message_group_id(key: str) -> str:
+    """``key`` as an SQS message group id: as is when SQS takes it, else its readable part
+    (other characters as ``_``, cut to 95) and ``~`` and 32 hex digits of its SHA-256, so
+    one key always maps to one group and distinct keys to distinct groups."""
+    if _GROUP_ID.fullmatch(key):
+        return key
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"{re.sub(r'[^!-~]', '_', key)[:95]}~{digest}"
 
 
 class SqsTaskQueue:
@@ -100,7 +117,7 @@ class SqsTaskQueue:
                     str(parcel.task.attempts),
                 ]
             )
-            entry["MessageGroupId"] = (mutex or spec.task_type)[:128]
+            entry["MessageGroupId"] = message_group_id(mutex or spec.task_type)
             entry["MessageDeduplicationId"] = hashlib.sha256(dedup.encode()).hexdigest()
         else:
             entry["DelaySeconds"] = math.ceil(delay.total_seconds())
@@ -116,7 +133,7 @@ class SqsTaskQueue:
     def push_many(
         self, parcels: Sequence[TaskParcel[AsyncTask]], *, delay: timedelta = timedelta(0)
     ) -> None:
-        """Send with SendMessageBatch: 10 entries and 256 KiB per call; failed entries retried."""
+        """Send with SendMessageBatch: 10 entries and 1 MiB per call; failed entries retried."""
         entries = [self._entry(p, delay) for p in parcels]
         batch: list[dict[str, Any]] = []
         size = 0

@@ -131,8 +131,7 @@ def stats(
         echo_json({t: {s.value: n for s, n in c.items()} for t, c in counts.items()})
         return
     rows = [
-        [t, *(c.get(s, "-") for s in AsyncTaskStatus), sum(c.values())]
-        for t, c in counts.items()
+        [t, *(c.get(s, "-") for s in AsyncTaskStatus), sum(c.values())] for t, c in counts.items()
     ]
     echo_table(["TYPE", *STATUSES, "TOTAL"], rows)
     if any(len(c) < len(AsyncTaskStatus) for c in counts.values()):

@@ -73,6 +73,19 @@ def execute_many(
     """
 
     alive = list(keep_alive) if keep_alive is not None else [None] * len(parcels)
+    if len(parcels) > MAX_BATCH and not getattr(executor.dao, "parallel_claims", False):
+        # a transactional claim takes at most 100 items; Lambda hands up to 10,000 records
+        out: list[ExecuteResult[T, R] | Exception] = []
+        for start in range(0, len(parcels), MAX_BATCH):
+            out += execute_many(
+                executor,
+                parcels[start : start + MAX_BATCH],
+                on_failure=on_failure,
+                keep_alive=alive[start : start + MAX_BATCH],
+                max_workers=max_workers,
+                may_start=may_start,
+            )
+        return out
 
     def single(index: int) -> ExecuteResult[T, R] | Exception:
         if not may_start():
@@ -137,6 +150,9 @@ def execute_many(
         results[index] = single(index)
     return [r if r is not None else RuntimeError("not run") for r in results]
 
+
+MAX_BATCH = 100
+"""The most deliveries claimed in one ``transition_many`` (DynamoDB's transaction limit)."""
 
 MAX_CONCURRENT_CLAIMS = 10
 """Claims in flight at once on a ``parallel_claims`` DAO (an SQS batch's size)."""
