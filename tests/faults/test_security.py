@@ -18,10 +18,10 @@ from simple_async_tasks import (
     InMemoryTaskDao,
     InMemoryTaskQueue,
     ParcelMeta,
+    RetryLaterError,
     RetryPolicy,
     TaskParcel,
     enqueue_many,
-    requeue_stale,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
@@ -143,8 +143,8 @@ TRANSACTION_ITEMS = {
 SQS_ACTIONS = {"SendMessageBatch": "SendMessage"}
 
 
-def _granted(template: dict[str, Any]) -> dict[str, set[str]]:
-    role = template["Resources"]["ExecutorRole"]["Properties"]
+def _granted(template: dict[str, Any], role_name: str) -> dict[str, set[str]]:
+    role = template["Resources"][role_name]["Properties"]
     grants: dict[str, set[str]] = {}
     for policy in role["Policies"]:
         for statement in policy["PolicyDocument"]["Statement"]:
@@ -157,60 +157,99 @@ def _granted(template: dict[str, Any]) -> dict[str, set[str]]:
     return grants
 
 
-@pytest.mark.aws
-def test_deploy_role_grants_exactly_what_the_code_calls(dynamodb, sqs, table, queue_url):
-    used: set[str] = set()
+class _Calls:
+    """The IAM actions behind the calls made through the clients while recording."""
 
-    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+    def __init__(self, *clients: Any) -> None:
+        self.used: set[str] = set()
+        self.clients = clients
+
+    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         service = model.service_model.endpoint_prefix
         if model.name == "TransactWriteItems":
             for item in params["TransactItems"]:
-                used.update(TRANSACTION_ITEMS[kind] for kind in item)
+                self.used.update(TRANSACTION_ITEMS[kind] for kind in item)
         else:
-            used.add(f"{service}:{SQS_ACTIONS.get(model.name, model.name)}")
+            self.used.add(f"{service}:{SQS_ACTIONS.get(model.name, model.name)}")
 
-    for client in (dynamodb, sqs):
-        client.meta.events.register("before-parameter-build", record)
-    try:
-        emails = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
-        accounts = DynamoTaskDao(SyncAccount, table_name=table, client=dynamodb)
-        queue = SqsTaskQueue(queue_url, client=sqs)
-        with_queue_lifecycle(get_new=lambda: SendEmail(user_id="a"), dao=emails, queue=queue)()
-        enqueue_many([SendEmail(user_id="b")], dao=emails, queue=queue)
-        enqueue_many([SyncAccount(account_id="x", job=1)], dao=accounts, queue=queue)
-        handler = create_sqs_handler(
-            [
-                with_execute_lifecycle(lambda t: None, dao=emails, queue=queue),
-                with_execute_lifecycle(lambda t: None, dao=accounts, queue=queue),
-            ]
-        )
-        messages = receive_all(sqs, queue_url)
-        assert len(messages) == 3
+    def __enter__(self) -> set[str]:
+        for client in self.clients:
+            client.meta.events.register("before-parameter-build", self._record)
+        return self.used
+
+    def __exit__(self, *_: object) -> None:
+        for client in self.clients:
+            client.meta.events.unregister("before-parameter-build", self._record)
+
+
+@pytest.mark.aws
+def test_each_function_role_grants_exactly_what_its_code_calls(dynamodb, sqs, table, queue_url):
+    from simple_async_tasks import Scheduler, recurring_schedule
+    from simple_async_tasks.testing import FakeClock
+
+    emails = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
+    accounts = DynamoTaskDao(SyncAccount, table_name=table, client=dynamodb)
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    with_queue_lifecycle(get_new=lambda: SendEmail(user_id="a"), dao=emails, queue=queue)()
+    enqueue_many([SendEmail(user_id="b")], dao=emails, queue=queue)
+    enqueue_many([SyncAccount(account_id="x", job=1)], dao=accounts, queue=queue)
+
+    def send(task: SendEmail) -> None:
+        if task.user_id == "b":
+            raise RetryLaterError("the provider asks to wait")  # a push of the retry
+
+    handler = create_sqs_handler(
+        [
+            with_execute_lifecycle(send, dao=emails, queue=queue),
+            with_execute_lifecycle(lambda t: None, dao=accounts, queue=queue),
+        ]
+    )
+    messages = receive_all(sqs, queue_url)
+    assert len(messages) == 3
+    with _Calls(dynamodb, sqs) as executor_used:
         response = handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
-        assert response == {"batchItemFailures": []}
-        assert accounts.get('["x",1]').status is AsyncTaskStatus.FULFILLED
-        emails.get_many(["a", "b"])
-        requeue_stale(dao=emails, queue=queue)
         now = datetime.now(timezone.utc)
         accounts.release_mutex(MutexLock(key="k", owner="o", acquired_at=now, expires_at=now))
-    finally:
-        for client in (dynamodb, sqs):
-            client.meta.events.unregister("before-parameter-build", record)
-    # the test harness's own calls are not the package's
-    used -= {"sqs:ReceiveMessage", "sqs:DeleteMessageBatch", "sqs:GetQueueAttributes"}
+    assert response == {"batchItemFailures": []}
+    assert accounts.get('["x",1]').status is AsyncTaskStatus.FULFILLED
+
+    clock = FakeClock(datetime.now(timezone.utc))
+    timed = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb, clock=clock)
+    later = SendEmail(user_id="later", execute_after=clock.now() + timedelta(days=1))
+    enqueue_many([later, SendEmail(user_id="lost")], dao=timed, queue=queue, clock=clock)
+    clock.advance(timedelta(days=1, minutes=1))  # "later" is due, "lost" is stale
+    schedule = recurring_schedule(
+        name="hourly",
+        get_new=lambda moment: SendEmail(user_id=f"h{moment.hour}"),
+        every=timedelta(hours=1),
+        start_at=clock.now(),
+        dao=timed,
+        queue=queue,
+        clock=clock,
+    )
+    with _Calls(dynamodb, sqs) as scheduler_used:
+        report = Scheduler(schedules=[schedule], clock=clock).run_once()
+    assert (report.enqueued, report.promoted) == (1, 1)
+    assert report.requeued >= 1  # "lost" (and "b", put back a day ago by this clock)
 
     template = yaml.load((ROOT / "deploy" / "template.yaml").read_text(), Loader=_CfnLoader)
-    granted = _granted(template)
-    expected = used | EVENT_SOURCE_MAPPING | {"logs:CreateLogStream", "logs:PutLogEvents"}
-    assert set(granted) == expected
-    for action, resources in granted.items():
-        text = " ".join(resources)
-        if action.startswith("dynamodb:"):
-            assert "TasksTable" in text
-        elif action.startswith("sqs:"):
-            assert "TasksQueue" in text
-            assert "DeadLetterQueue" not in text
-        else:
-            assert "ExecutorLogGroup" in text
-            assert "SchedulerLogGroup" in text
-    assert json.dumps(sorted(granted["dynamodb:Query"])).count("/index/gsi1") == 1
+    logs = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    for role, used, extra, log_group in (
+        ("ExecutorRole", executor_used, EVENT_SOURCE_MAPPING, "ExecutorLogGroup"),
+        ("SchedulerRole", scheduler_used, set(), "SchedulerLogGroup"),
+    ):
+        granted = _granted(template, role)
+        assert set(granted) == used | extra | logs, role
+        for action, resources in granted.items():
+            text = " ".join(resources)
+            if action.startswith("dynamodb:"):
+                assert "TasksTable" in text
+            elif action.startswith("sqs:"):
+                assert "TasksQueue" in text
+                assert "DeadLetterQueue" not in text
+            else:
+                assert text.count("LogGroup") == 1
+                assert log_group in text
+    assert "dynamodb:Query" not in _granted(template, "ExecutorRole")
+    scheduler_query = _granted(template, "SchedulerRole")["dynamodb:Query"]
+    assert json.dumps(sorted(scheduler_query)).count("/index/gsi1") == 1
