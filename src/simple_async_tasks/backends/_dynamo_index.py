@@ -119,6 +119,16 @@ class StatusIndex:
 
     # -- listings ----------------------------------------------------------
 
+    def _query(self, table: str, group: str, shard: int) -> dict[str, Any]:
+        """The ``Query`` parameters that read one shard of ``group``."""
+        return {
+            "TableName": table,
+            "IndexName": GSI_NAME,
+            "KeyConditionExpression": "#g = :g",
+            "ExpressionAttributeNames": {"#g": INDEX_PK},
+            "ExpressionAttributeValues": {":g": {"S": self.partition(group, shard)}},
+        }
+
     def page(
         self, query: Query, table: str, group: str, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, AttributeValue]], str | None]:
@@ -128,14 +138,7 @@ class StatusIndex:
         fetched: dict[int, list[dict[str, AttributeValue]]] = {}
         more: dict[int, Any] = {}
         for shard, start in state.items():
-            params: dict[str, Any] = {
-                "TableName": table,
-                "IndexName": GSI_NAME,
-                "KeyConditionExpression": "#g = :g",
-                "ExpressionAttributeNames": {"#g": INDEX_PK},
-                "ExpressionAttributeValues": {":g": {"S": self.partition(group, shard)}},
-                "Limit": limit,
-            }
+            params = {**self._query(table, group, shard), "Limit": limit}
             if start is not None:
                 params["ExclusiveStartKey"] = start
             out = query(**params)
@@ -169,14 +172,7 @@ class StatusIndex:
         """How many entries ``group`` holds (a ``Select=COUNT`` query per shard and MB)."""
         total = 0
         for shard in range(self.shards):
-            params: dict[str, Any] = {
-                "TableName": table,
-                "IndexName": GSI_NAME,
-                "KeyConditionExpression": "#g = :g",
-                "ExpressionAttributeNames": {"#g": INDEX_PK},
-                "ExpressionAttributeValues": {":g": {"S": self.partition(group, shard)}},
-                "Select": "COUNT",
-            }
+            params = {**self._query(table, group, shard), "Select": "COUNT"}
             while True:
                 out = query(**params)
                 total += int(out.get("Count", 0))
