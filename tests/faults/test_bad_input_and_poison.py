@@ -51,7 +51,7 @@ def nothing_written(dynamodb: Any, sqs: Any, table: str, queue_url: str) -> bool
             SerializationError,
             "cannot be written as JSON",
         ),
-        (lambda: RichTask(key="k", note="x" * 300_000), QueueLimitError, "262144-byte limit"),
+        (lambda: RichTask(key="k", note="x" * 1_100_000), QueueLimitError, "1048576-byte limit"),
         (lambda: RichTask(key="k", execute_after=datetime(2030, 1, 1)), InvalidTaskError, "naive"),
         (lambda: RichTask(key="k", scores={"": 1}), InvalidTaskError, "empty key"),
     ],
