@@ -31,6 +31,13 @@ def test_envelope_matches_the_typescript_original():
     assert body["task"]["status"] == "QUEUED"
 
 
+def test_typescript_parcel_without_meta_is_read_with_no_task_type():
+    raw = parse_parcel('{"task": {"user_id": "u1"}}')  # TS before 1.5.0 sent no meta
+    assert raw.task == {"user_id": "u1"}
+    assert raw.meta.task_type is None
+    assert raw.meta.requeue_depth == 0
+
+
 def test_typescript_parcel_without_task_type_and_unknown_meta_keys():
     body = json.dumps(
         {
@@ -58,7 +65,7 @@ def test_typescript_parcel_without_task_type_and_unknown_meta_keys():
         (b"\xff\xfe\x00", "not JSON"),
         ("[1, 2]", "must be a JSON object"),
         ('{"meta": {}}', "no 'task' object"),
-        ('{"task": {}}', "no 'meta' object"),
+        ('{"task": {}, "meta": "SQS"}', "meta must be an object"),
         ('{"task": {}, "meta": {"requeueDepth": -1}}', "requeueDepth"),
         ('{"task": {}, "meta": {"requeueDepth": true}}', "requeueDepth"),
         ('{"task": {}, "meta": {"taskType": 5}}', "taskType"),
