@@ -159,3 +159,21 @@ def test_more_deliveries_than_one_transaction_takes_are_claimed_in_chunks(clock,
     assert dao.calls["transition_many"] == 3  # 100 + 100 + 30
     assert set(runs.values()) == {1}
     assert len(runs) == 230
+
+
+@pytest.mark.timeout(30)  # a deadlock fails here, not at the suite's 300 s
+def test_a_task_that_runs_a_batch_of_its_own_does_not_deadlock_the_pool(clock, queue):
+    from simple_async_tasks import InMemoryTaskQueue
+    from simple_async_tasks.lifecycle._pools import pool_map
+
+    inner_queue = InMemoryTaskQueue(clock=clock)
+    _, inner, inner_parcels, inner_runs = setup(clock, inner_queue, n=4, parallel=True)
+
+    all_busy = threading.Barrier(10, timeout=5)
+
+    def outer(_: int) -> int:  # every pool thread busy, each running a batch of its own
+        all_busy.wait()
+        return len(execute_many(inner, inner_parcels, max_workers=10))
+
+    assert pool_map(10, outer, range(10)) == [4] * 10  # returns: nested batches run inline
+    assert set(inner_runs.values()) == {1}

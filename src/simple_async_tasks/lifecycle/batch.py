@@ -31,7 +31,7 @@ from ..errors import NotStartedError
 from ..parcel import TaskParcel
 from ..task import AsyncTask
 from . import decisions as decide
-from ._pools import shared_pool
+from ._pools import pool_map
 from .decisions import Attempt
 from .lease import KeepAlive
 from .options import OnFailure
@@ -140,7 +140,7 @@ def execute_many(
         return _guarded(lambda: executor.run(attempt, on_failure=on_failure, keep_alive=extend))
 
     if max_workers > 1 and len(attempts) > 1:
-        outcomes = list(shared_pool(max_workers).map(run, attempts))
+        outcomes = pool_map(max_workers, run, attempts)
     else:
         outcomes = [run(pair) for pair in attempts]
     for (index, _), outcome in zip(attempts, outcomes, strict=True):
@@ -175,7 +175,7 @@ def _claim_each(
             return error
 
     if len(indexes) > 1:
-        claimed = list(shared_pool(MAX_CONCURRENT_CLAIMS).map(claim, indexes))
+        claimed = pool_map(MAX_CONCURRENT_CLAIMS, claim, indexes)
     else:
         claimed = [claim(index) for index in indexes]
     attempts: list[tuple[int, Attempt[T]]] = []
