@@ -108,29 +108,28 @@ def execute_many(
 
     if getattr(executor.dao, "parallel_claims", False):
         attempts = _claim_each(executor, parcels, first, results)
-        to_claim: list[tuple[int, T]] = []
     else:
         to_claim, attempts, now = _sort_out(executor, parcels, keys, first, results)
-    if to_claim:
-        changes = [
-            (record, decide.claim(now, decide.new_lease_id(), executor.options))
-            for _, record in to_claim
-        ]
-        try:
-            claimed = executor.dao.transition_many(changes, condition=executor.claimable(now))
-        except Exception as error:
-            logger.info(
-                "batch claim of %d tasks failed (%s); claiming one by one",
-                len(to_claim),
-                type(error).__name__,
-            )
-            for index, _ in to_claim:
-                results[index] = single(index)
-        else:
-            attempts.extend(
-                (index, Attempt(parcels[index], keys[index], task, None))
-                for (index, _), task in zip(to_claim, claimed, strict=True)
-            )
+        if to_claim:
+            changes = [
+                (record, decide.claim(now, decide.new_lease_id(), executor.options))
+                for _, record in to_claim
+            ]
+            try:
+                claimed = executor.dao.transition_many(changes, condition=executor.claimable(now))
+            except Exception as error:
+                logger.info(
+                    "batch claim of %d tasks failed (%s); claiming one by one",
+                    len(to_claim),
+                    type(error).__name__,
+                )
+                for index, _ in to_claim:
+                    results[index] = single(index)
+            else:
+                attempts.extend(
+                    (index, Attempt(parcels[index], keys[index], task, None))
+                    for (index, _), task in zip(to_claim, claimed, strict=True)
+                )
 
     def run(pair: tuple[int, Attempt[T]]) -> ExecuteResult[T, R] | Exception:
         index, attempt = pair
