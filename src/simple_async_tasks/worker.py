@@ -12,7 +12,6 @@ no new message is taken, the running tasks finish, and ``run`` returns.
 from __future__ import annotations
 
 import logging
-import math
 import signal
 import threading
 import time
@@ -24,15 +23,13 @@ from typing import Any, Protocol
 import attrs
 
 from .backends.sqlite_queue import ReceivedMessage, SqliteTaskQueue
+from .backends.sqs import visibility_seconds
 from .clock import Clock, system_clock
 from .lifecycle.options import OnFailure
 from .lifecycle.scheduler import Scheduler
 from .routing import ExecuteResultLike, Executors, Router, backoff_of, failure_reason, settle
 
 logger = logging.getLogger("simple_async_tasks.worker")
-
-MAX_VISIBILITY_SECONDS = 12 * 60 * 60
-"""SQS's longest visibility timeout."""
 
 
 @attrs.frozen
@@ -99,9 +96,10 @@ class SqsSource:
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=delivery.handle)
 
     def later(self, delivery: Delivery, delay: timedelta) -> None:
-        seconds = min(max(math.ceil(delay.total_seconds()), 0), MAX_VISIBILITY_SECONDS)
         self.client.change_message_visibility(
-            QueueUrl=self.queue_url, ReceiptHandle=delivery.handle, VisibilityTimeout=seconds
+            QueueUrl=self.queue_url,
+            ReceiptHandle=delivery.handle,
+            VisibilityTimeout=visibility_seconds(delay),
         )
 
 

@@ -10,18 +10,14 @@ backoff with ``ChangeMessageVisibility`` and the record's receipt handle.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
+from ..backends.sqs import visibility_seconds
 from ..clock import system_clock
 from ..routing import ExecuteResultLike, RawExecutor, backoff_of, failure_reason
 
 logger = logging.getLogger("simple_async_tasks.lambda")
-
-MAX_VISIBILITY_SECONDS = 12 * 60 * 60
-"""SQS's longest visibility timeout."""
 
 
 def queue_url_of(arn: str) -> tuple[str, str]:
@@ -50,7 +46,7 @@ def hold_back(
     try:
         client, url = _client_and_url(executor, arn)
         client.change_message_visibility(
-            QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=_seconds(delay)
+            QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=visibility_seconds(delay)
         )
     except Exception as error:
         logger.warning(
@@ -58,10 +54,6 @@ def hold_back(
             record.get("messageId"),
             failure_reason(error),
         )
-
-
-def _seconds(delay: timedelta) -> int:
-    return min(max(math.ceil(delay.total_seconds()), 0), MAX_VISIBILITY_SECONDS)
 
 
 def _client_and_url(executor: RawExecutor, arn: str) -> tuple[Any, str]:

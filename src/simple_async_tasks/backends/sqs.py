@@ -31,6 +31,9 @@ since August 2025 (botocore's model says so). Each 64 KiB of a body is billed as
 request. A queue can set a lower ``MaximumMessageSize``; SQS then refuses the send."""
 MAX_DELAY = timedelta(seconds=900)
 """SQS's longest per-message delay."""
+MAX_VISIBILITY = timedelta(hours=12)
+"""SQS's longest visibility timeout."""
+
 MAX_BATCH = 10
 """SQS's most entries per SendMessageBatch."""
 BATCH_RETRIES = 3
@@ -48,6 +51,11 @@ def message_group_id(key: str) -> str:
         return key
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return f"{re.sub(r'[^!-~]', '_', key)[:95]}~{digest}"
+
+
+def visibility_seconds(delay: timedelta) -> int:
+    """``delay`` as a ``VisibilityTimeout``: whole seconds, rounded up, within SQS's range."""
+    return min(max(math.ceil(delay.total_seconds()), 0), int(MAX_VISIBILITY.total_seconds()))
 
 
 class SqsTaskQueue:
