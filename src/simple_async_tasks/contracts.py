@@ -91,7 +91,9 @@ class TaskDao(Protocol[T]):
     An implementation may set the class attribute ``parallel_claims = True``
     (``DynamoTaskDao`` does): a batch of deliveries is then claimed with one
     ``transition`` per task, issued concurrently, instead of one ``get_many``
-    and one ``transition_many`` (see ``lifecycle.batch``).
+    and one ``transition_many`` (see ``lifecycle.batch``). It may also have an
+    ``indexed_statuses`` attribute: the statuses it lists and counts cheaply
+    (see ``indexed_statuses``).
     """
 
     @property
@@ -170,6 +172,13 @@ class TaskDao(Protocol[T]):
     def count_by_status(self, status: AsyncTaskStatus) -> int:
         """How many tasks are in ``status`` (from the same index as ``find_by_status``)."""
         ...
+
+
+def indexed_statuses(dao: TaskDao[T]) -> frozenset[AsyncTaskStatus]:
+    """The statuses ``dao`` lists and counts from an index: its ``indexed_statuses`` when it
+    has one (``DynamoTaskDao``: none with ``status_index=False``), else every status."""
+    indexed: frozenset[AsyncTaskStatus] | None = getattr(dao, "indexed_statuses", None)
+    return frozenset(AsyncTaskStatus) if indexed is None else indexed
 
 
 class TaskQueue(Protocol[T_contra]):

@@ -73,7 +73,8 @@ def execute_many(
     """
 
     alive = list(keep_alive) if keep_alive is not None else [None] * len(parcels)
-    if len(parcels) > MAX_BATCH and not getattr(executor.dao, "parallel_claims", False):
+    parallel: bool = getattr(executor.dao, "parallel_claims", False)
+    if len(parcels) > MAX_BATCH and not parallel:
         # a transactional claim takes at most 100 items; Lambda hands up to 10,000 records
         out: list[ExecuteResult[T, R] | Exception] = []
         for start in range(0, len(parcels), MAX_BATCH):
@@ -106,7 +107,7 @@ def execute_many(
         else:
             first[key] = index
 
-    if getattr(executor.dao, "parallel_claims", False):
+    if parallel:
         attempts = _claim_each(executor, parcels, first, results)
     else:
         to_claim, attempts, now = _sort_out(executor, parcels, keys, first, results)

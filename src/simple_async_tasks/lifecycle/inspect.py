@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from ..contracts import Page, TaskDao
+from ..contracts import Page, TaskDao, indexed_statuses
 from ..task import AsyncTask, AsyncTaskStatus
 
 T = TypeVar("T", bound=AsyncTask)
@@ -37,8 +37,8 @@ def count_tasks(
     table can count (name them in ``statuses`` to pay for it).
     """
     if statuses is None:
-        indexed = getattr(dao, "indexed_statuses", None)
-        statuses = [s for s in AsyncTaskStatus if indexed is None or s in indexed]
+        indexed = indexed_statuses(dao)
+        statuses = [s for s in AsyncTaskStatus if s in indexed]
     return {status: dao.count_by_status(status) for status in statuses}
 
 

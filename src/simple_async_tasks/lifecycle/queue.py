@@ -14,7 +14,7 @@ from typing_extensions import ParamSpec
 
 from ..clock import Clock, system_clock
 from ..conditions import absent, status_in
-from ..contracts import TaskDao, TaskQueue
+from ..contracts import TaskDao, TaskQueue, indexed_statuses
 from ..definition import TaskSpec, task_spec
 from ..errors import (
     ConditionFailedError,
@@ -90,8 +90,7 @@ class Enqueuer(Generic[T]):
         return fresh, delay
 
     def _refuse_unsweepable(self, wait: timedelta) -> None:
-        indexed = getattr(self.dao, "indexed_statuses", None)
-        if indexed is not None and AsyncTaskStatus.SCHEDULED not in indexed:
+        if AsyncTaskStatus.SCHEDULED not in indexed_statuses(self.dao):
             raise ConfigurationError(
                 f"a {self.spec.task_type} due in {wait} waits longer than the queue's longest "
                 f"delay ({self.queue.max_delay}), so only the scheduler's promote_due can "

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from ..clock import Clock, system_clock
-from ..contracts import TaskDao, TaskQueue
+from ..contracts import TaskDao, TaskQueue, indexed_statuses
 from ..definition import task_spec
 from ..errors import ConfigurationError
 from .options import ExecuteOptions
@@ -24,11 +24,6 @@ SweepTarget = (
 )
 """A task type to sweep: its DAO and queue, and the ``ExecuteOptions`` it runs with (its
 retry policy and lease; the defaults when left out)."""
-
-
-def _sweepable(dao: TaskDao[Any]) -> bool:
-    indexed = getattr(dao, "indexed_statuses", None)
-    return indexed is None or bool(indexed)
 
 
 def _target(
@@ -77,14 +72,14 @@ class Scheduler:
         self.schedules = list(schedules)
         self.sweep = [_target(entry) for entry in sweep]
         for dao, _, _ in self.sweep:
-            if not _sweepable(dao):
+            if not indexed_statuses(dao):
                 raise ConfigurationError(
                     f"cannot sweep {task_spec(dao.task_class).task_type}: its DAO has no "
                     "status index (status_index=False) to find stale or due tasks by; "
                     "turn the index on, or leave the type out of sweep="
                 )
         for schedule in self.schedules:
-            if not _sweepable(schedule.dao):
+            if not indexed_statuses(schedule.dao):
                 continue  # its occurrences are enqueued; there is nothing to list them by
             if not any(d is schedule.dao and q is schedule.queue for d, q, _ in self.sweep):
                 self.sweep.append((schedule.dao, schedule.queue, ExecuteOptions()))
