@@ -49,7 +49,8 @@ GROUPS: dict[AsyncTaskStatus, str] = {
 }
 INDEXED_STATUSES = frozenset(GROUPS)
 
-Query = Callable[..., Any]
+Call = Callable[..., Any]
+"""The DAO's ``_call(operation, **params)``: one DynamoDB request, errors translated."""
 
 
 class StatusIndex:
@@ -88,20 +89,21 @@ class StatusIndex:
         *,
         due: datetime | None,
         now: datetime,
-        created_at: Callable[[], str],
+        created_at: str | None = None,
     ) -> tuple[list[str], list[str]]:
         """The SET and REMOVE clauses that put the record under its status's index keys.
 
-        ``created_at`` makes the update-expression operand of the record's creation time
-        (the OPEN group's sort key), so writing an OPEN record again leaves its entry as is;
-        it is called only when needed (DynamoDB refuses unused placeholders).
+        The OPEN group's sort key is the record's creation time, so writing an OPEN record
+        again leaves its entry as is: ``created_at`` is the update-expression operand that
+        gives it (a whole-task write's ``if_not_exists``), by default the stored attribute
+        (named only when used: DynamoDB refuses unused placeholders).
         """
         n = expr.name
         group = self.group(status)
         if group is None:
             return [], [n(INDEX_PK), n(INDEX_SK)]
         if group == "OPEN":
-            sort = created_at()
+            sort = created_at or n("created_at")
         elif status is S.SCHEDULED and due is not None:
             sort = expr.value({"S": utc_text(due)})
         else:
@@ -130,7 +132,7 @@ class StatusIndex:
         }
 
     def page(
-        self, query: Query, table: str, group: str, limit: int, cursor: str | None
+        self, call: Call, table: str, group: str, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, AttributeValue]], str | None]:
         """Up to ``limit`` index entries of ``group``, in sort-key order over every shard,
         and the cursor of the next page (None at the end)."""
@@ -141,7 +143,7 @@ class StatusIndex:
             params = {**self._query(table, group, shard), "Limit": limit}
             if start is not None:
                 params["ExclusiveStartKey"] = start
-            out = query(**params)
+            out = call("query", **params)
             fetched[shard] = list(out.get("Items", []))
             more[shard] = out.get("LastEvaluatedKey")
         merged = sorted(
@@ -168,18 +170,11 @@ class StatusIndex:
                 following[shard] = start
         return [entry[3] for entry in merged], _encode_cursor(following)
 
-    def count(self, query: Query, table: str, group: str) -> int:
+    def count(self, call: Call, table: str, group: str) -> int:
         """How many entries ``group`` holds (a ``Select=COUNT`` query per shard and MB)."""
-        total = 0
-        for shard in range(self.shards):
-            params = {**self._query(table, group, shard), "Select": "COUNT"}
-            while True:
-                out = query(**params)
-                total += int(out.get("Count", 0))
-                if not out.get("LastEvaluatedKey"):
-                    break
-                params["ExclusiveStartKey"] = out["LastEvaluatedKey"]
-        return total
+        return sum(
+            _count(call, "query", self._query(table, group, shard)) for shard in range(self.shards)
+        )
 
 
 def _scan_params(table: str, task_type: str, status: AsyncTaskStatus) -> dict[str, Any]:
@@ -192,7 +187,7 @@ def _scan_params(table: str, task_type: str, status: AsyncTaskStatus) -> dict[st
 
 
 def scan_page(
-    call: Query,
+    call: Call,
     table: str,
     task_type: str,
     status: AsyncTaskStatus,
@@ -218,12 +213,17 @@ def scan_page(
     return rows, _encode_cursor({0: last}) if last is not None else None
 
 
-def scan_count(call: Query, table: str, task_type: str, status: AsyncTaskStatus) -> int:
+def scan_count(call: Call, table: str, task_type: str, status: AsyncTaskStatus) -> int:
     """How many items of ``task_type`` are in ``status``: a scan of the whole table."""
-    params = {**_scan_params(table, task_type, status), "Select": "COUNT"}
+    return _count(call, "scan", _scan_params(table, task_type, status))
+
+
+def _count(call: Call, operation: str, params: dict[str, Any]) -> int:
+    """The ``Count`` of a ``Select=COUNT`` query or scan, summed over its pages (1 MB each)."""
+    params = {**params, "Select": "COUNT"}
     total = 0
     while True:
-        out = call("scan", **params)
+        out = call(operation, **params)
         total += int(out.get("Count", 0))
         if not out.get("LastEvaluatedKey"):
             return total

@@ -119,9 +119,12 @@ class DynamoTaskDao(TaskClassDao[T]):
     # -- item codec ----------------------------------------------------------
 
     def _pk(self, unique_key: str) -> AttributeValue:
-        pk = f"{self._spec.task_type}#{unique_key}"
+        pk = self._pk_text(unique_key)
         check_partition_key(pk, f"the unique key of a {self._spec.task_type} task")
         return {"S": pk}
+
+    def _pk_text(self, unique_key: str) -> str:
+        return f"{self._spec.task_type}#{unique_key}"
 
     def _key(self, unique_key: str) -> dict[str, AttributeValue]:
         return {"pk": self._pk(unique_key)}
@@ -176,10 +179,9 @@ class DynamoTaskDao(TaskClassDao[T]):
 
     def get_many(self, unique_keys: Sequence[str]) -> dict[str, T]:
         found: dict[str, T] = {}
-        prefix = f"{self._spec.task_type}#"
-        keys = [  # a key DynamoDB cannot hold is not stored; one in the call would sink it
-            self._key(k) for k in dict.fromkeys(unique_keys) if fits_partition_key(prefix + k)
-        ]
+        pks = (self._pk_text(k) for k in dict.fromkeys(unique_keys))
+        # a key DynamoDB cannot hold is not stored; one in the call would sink every key
+        keys = [{"pk": {"S": pk}} for pk in pks if fits_partition_key(pk)]
         for item in self._batch_get(keys, consistent=True):
             task = self._decode(item)
             found[self.unique_key(task)] = task
@@ -226,7 +228,7 @@ class DynamoTaskDao(TaskClassDao[T]):
             unique_key,
             due=task.execute_after,
             now=now,
-            created_at=lambda: created,
+            created_at=created,
         )
         sets = [
             f"{n('task_type')} = {expr.value({'S': self._spec.task_type})}",
@@ -282,9 +284,7 @@ class DynamoTaskDao(TaskClassDao[T]):
         n = expr.name
         status = change.status.value
         due = change.execute_after if isinstance(change.execute_after, datetime) else None
-        index_sets, removes = self.index.keys(
-            expr, change.status, unique_key, due=due, now=now, created_at=lambda: n("created_at")
-        )
+        index_sets, removes = self.index.keys(expr, change.status, unique_key, due=due, now=now)
         sets = [
             f"{n('status')} = {expr.value({'S': status})}",
             *index_sets,
@@ -444,7 +444,7 @@ class DynamoTaskDao(TaskClassDao[T]):
         if group is None:
             return scan_count(self._call, self.table_name, self._spec.task_type, status)
         if group != "OPEN":
-            return self.index.count(self._query, self.table_name, group)
+            return self.index.count(self._call, self.table_name, group)
         total, cursor = 0, None
         while True:
             page = self.find_by_status(status, limit=1000, cursor=cursor)
@@ -479,7 +479,7 @@ class DynamoTaskDao(TaskClassDao[T]):
                 cursor=cursor,
             )
             return self._listing(rows, after)
-        entries, next_cursor = self.index.page(self._query, self.table_name, group, limit, cursor)
+        entries, next_cursor = self.index.page(self._call, self.table_name, group, limit, cursor)
         stored = {
             item["pk"]["S"]: item
             for item in self._batch_get([{"pk": e["pk"]} for e in entries], consistent=False)
@@ -488,9 +488,6 @@ class DynamoTaskDao(TaskClassDao[T]):
         return self._listing(
             [r for r in rows if r.get("status", {}).get("S") == status.value], next_cursor
         )
-
-    def _query(self, **params: Any) -> Any:
-        return self._call("query", **params)
 
     def _listing(self, rows: list[dict[str, AttributeValue]], cursor: str | None) -> Page[T]:
         items, unreadable = decode_listing(
