@@ -6,6 +6,12 @@ from datetime import timedelta
 
 from .errors import QueueLimitError
 
+MAX_BODY_BYTES = 1024 * 1024
+"""SQS's limit for one message body (and for the bodies of one batch together): 1 MiB
+since August 2025 (botocore's model says so); the in-memory and SQLite queues take it as
+their default. Each 64 KiB of a body is billed as one SQS request. A queue can set a lower
+``MaximumMessageSize``; SQS then refuses the send."""
+
 
 def check_delay(delay: timedelta, max_delay: timedelta, *, queue: str) -> None:
     if delay < timedelta(0) or delay > max_delay:

@@ -15,6 +15,7 @@ from typing import Literal, TypeVar
 import attrs
 import cattrs
 
+from .._limits import MAX_BODY_BYTES
 from ..clock import Clock, system_clock
 from ..contracts import MutexLock, Page
 from ..serialization import default_converter
@@ -142,7 +143,7 @@ class InMemoryTaskQueue(LocalQueue):
         clock: Clock = system_clock,
         converter: cattrs.Converter = default_converter,
         max_delay: timedelta = timedelta(minutes=15),
-        max_body_bytes: int = 1024 * 1024,
+        max_body_bytes: int = MAX_BODY_BYTES,
         keep_history: bool = True,
     ) -> None:
         if order not in ("FIFO", "LIFO"):

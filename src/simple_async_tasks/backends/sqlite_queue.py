@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 import cattrs
 
+from .._limits import MAX_BODY_BYTES
 from ..clock import Clock, system_clock
 from ..serialization import default_converter
 from ._local_queue import LocalQueue
@@ -68,7 +69,7 @@ class SqliteTaskQueue(LocalQueue):
         visibility_timeout: timedelta = timedelta(minutes=5),
         max_receives: int = 5,
         max_delay: timedelta = timedelta(minutes=15),
-        max_body_bytes: int = 1024 * 1024,
+        max_body_bytes: int = MAX_BODY_BYTES,
         timeout: float = 30.0,
     ) -> None:
         if max_receives < 1:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import cattrs
 
-from .._limits import check_body_size, check_delay
+from .._limits import MAX_BODY_BYTES, check_body_size, check_delay
 from ..definition import task_spec
 from ..errors import QueueLimitError, QueueSendError
 from ..parcel import TaskParcel, encode_parcel
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("simple_async_tasks.sqs")
 
-MAX_BODY_BYTES = 1024 * 1024
-"""SQS's limit for one message body (and for the bodies of one batch together): 1 MiB
-since August 2025 (botocore's model says so). Each 64 KiB of a body is billed as one
-request. A queue can set a lower ``MaximumMessageSize``; SQS then refuses the send."""
 MAX_DELAY = timedelta(seconds=900)
 """SQS's longest per-message delay."""
 MAX_VISIBILITY = timedelta(hours=12)
