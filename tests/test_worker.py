@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -174,3 +175,35 @@ def test_a_failing_poll_or_scheduler_run_does_not_stop_the_worker(tmp_path):
     assert dao.get("a").status is S.FULFILLED
     assert (summary.poll_errors, summary.scheduler_errors) == (1, 1)
     assert summary.scheduler_runs >= 1
+
+
+class _CountingEvent(threading.Event):
+    """A stop event that counts how often the worker waited on it."""
+
+    waits = 0
+
+    def wait(self, timeout=None):
+        self.waits += 1
+        return super().wait(timeout)
+
+
+def test_a_full_worker_waits_for_a_task_to_finish_instead_of_polling(tmp_path):
+    """While every slot is busy the worker sleeps until a task finishes: it used to wake
+    every 10 ms, which capped it at about 100 tasks per second per slot."""
+    from datetime import timedelta
+
+    dao = SqliteTaskDao(SendEmail, tmp_path / "t.db")
+    queue = SqliteTaskQueue(tmp_path / "t.db")
+    enqueue = with_queue_lifecycle(get_new=lambda u: SendEmail(user_id=u), dao=dao, queue=queue)
+    enqueue("slow")
+    release = threading.Event()
+    execute = with_execute_lifecycle(lambda task: release.wait(5), dao=dao, queue=queue)
+    worker = Worker(execute, SqliteSource(queue), concurrency=1, poll_wait=timedelta(seconds=5))
+    worker._stop = stop = _CountingEvent()
+    worker._wake = wake = _CountingEvent()
+    threading.Timer(0.5, release.set).start()
+    worker.on_progress = lambda summary: worker.stop()
+    summary = worker.run(handle_signals=False)
+    assert summary.succeeded == 1
+    assert dao.get("slow").status is S.FULFILLED
+    assert stop.waits + wake.waits <= 3  # polling every 10 ms for 0.5 s made about 50

@@ -6,7 +6,14 @@ deleted when its delivery is done with (executed, skipped or put back) and
 left for redelivery when it failed: made visible again when the task's
 backoff ends, or after the visibility timeout when the failure has no
 retry (a bad body, a backend error). SIGTERM and SIGINT stop it gracefully:
-no new message is taken, the running tasks finish, and ``run`` returns.
+no new message is taken, the running tasks finish, the messages taken ahead
+and not started are handed back, and ``run`` returns.
+
+Messages are taken in batches: a worker holds up to ``concurrency`` running
+and ``prefetch`` waiting for a free slot, and takes more when a whole batch
+of slots is free. Deletes of finished messages are sent with the next take
+(one transaction on SQLite, one ``DeleteMessageBatch`` per 10 on SQS): a
+crash before then redelivers them, and their records make that a skip.
 """
 
 from __future__ import annotations
@@ -15,21 +22,51 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
 from .backends.sqlite_queue import ReceivedMessage, SqliteTaskQueue
-from .backends.sqs import visibility_seconds
+from .backends.sqs import delete_batches, visibility_seconds
 from .clock import Clock, system_clock
 from .lifecycle.options import OnFailure
 from .lifecycle.scheduler import Scheduler
 from .routing import ExecuteResultLike, Executors, Router, backoff_of, failure_reason, settle
 
 logger = logging.getLogger("simple_async_tasks.worker")
+
+
+H = TypeVar("H")
+
+
+class _Pending(Generic[H]):
+    """Handles of finished messages waiting to be deleted, shared by the worker's threads.
+
+    ``taken()`` hands them out and keeps them if the block fails, so a failed take or
+    flush deletes them next time (or the queue redelivers them and they are skipped)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handles: list[H] = []
+
+    def add(self, handle: H) -> None:
+        with self._lock:
+            self._handles.append(handle)
+
+    @contextmanager
+    def taken(self) -> Iterator[list[H]]:
+        with self._lock:
+            handles, self._handles = self._handles, []
+        try:
+            yield handles
+        except BaseException:
+            with self._lock:
+                self._handles[:0] = handles
+            raise
 
 
 @attrs.frozen
@@ -44,9 +81,19 @@ class Delivery:
 class MessageSource(Protocol):
     """Where a worker takes messages from."""
 
-    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]: ...
+    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
+        """Up to ``max_messages`` messages, waiting up to ``wait`` for one; first deletes
+        what ``done`` left pending."""
+        ...
 
-    def done(self, delivery: Delivery) -> None: ...
+    def done(self, delivery: Delivery) -> None:
+        """The delivery is finished with: delete its message now, or with the next
+        ``take`` or ``flush``."""
+        ...
+
+    def flush(self) -> None:
+        """Delete the messages ``done`` left pending (the worker calls it as it stops)."""
+        ...
 
     def later(self, delivery: Delivery, delay: timedelta) -> None:
         """Deliver the message again after ``delay``, unless it is deleted first: a failed
@@ -60,14 +107,20 @@ class SqliteSource:
 
     def __init__(self, queue: SqliteTaskQueue) -> None:
         self.queue = queue
+        self._finished = _Pending[ReceivedMessage]()
 
     def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
-        found = self.queue.receive(max_messages)
+        with self._finished.taken() as finished:
+            found = self.queue.receive(max_messages, delete=finished)
         return [Delivery(m.message_id, m.body, m) for m in found]
 
     def done(self, delivery: Delivery) -> None:
-        handle: ReceivedMessage = delivery.handle
-        self.queue.delete(handle)
+        self._finished.add(delivery.handle)
+
+    def flush(self) -> None:
+        with self._finished.taken() as finished:
+            if finished:
+                self.queue.delete_many(finished)
 
     def later(self, delivery: Delivery, delay: timedelta) -> None:
         handle: ReceivedMessage = delivery.handle
@@ -80,8 +133,10 @@ class SqsSource:
     def __init__(self, queue_url: str, client: Any) -> None:
         self.queue_url = queue_url
         self.client = client
+        self._finished = _Pending[str]()
 
     def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
+        self.flush()
         out = self.client.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(max_messages, 10),
@@ -93,7 +148,11 @@ class SqsSource:
         ]
 
     def done(self, delivery: Delivery) -> None:
-        self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=delivery.handle)
+        self._finished.add(delivery.handle)
+
+    def flush(self) -> None:
+        with self._finished.taken() as handles:
+            delete_batches(self.client, self.queue_url, handles)
 
     def later(self, delivery: Delivery, delay: timedelta) -> None:
         self.client.change_message_visibility(
@@ -131,9 +190,16 @@ class Worker:
         poll_wait: timedelta = timedelta(seconds=1),
         on_progress: Callable[[WorkerSummary], None] | None = None,
         clock: Clock = system_clock,
+        prefetch: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        if prefetch is not None and prefetch < 0:
+            raise ValueError(f"prefetch must be 0 or more, got {prefetch}")
+        self.prefetch = concurrency if prefetch is None else prefetch
+        """Messages held waiting for a free slot, beyond the running ones (default: as many
+        as ``concurrency``); 0 takes one message per free slot. Long tasks with several
+        workers: 0, so that no message waits behind a long task while another worker idles."""
         self.router = Router(executors)
         self.source = source
         self.concurrency = concurrency
@@ -144,11 +210,14 @@ class Worker:
         self.clock = clock
         self.summary = WorkerSummary()
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        """Set when a delivery finishes or the worker is stopped: the loop waits on it."""
         self._lock = threading.Lock()
 
     def stop(self) -> None:
         """Take no new message; ``run`` returns once the running tasks finish."""
         self._stop.set()
+        self._wake.set()
 
     def _deliver(self, delivery: Delivery) -> None:
         ok = False
@@ -206,6 +275,39 @@ class Worker:
             self._stop.wait(max(self.poll_wait.total_seconds(), 1.0))
             return []
 
+    def _wanted(self, held: int) -> int:
+        """How many messages to take while ``held`` are running or waiting: none until a
+        batch of slots (``min(concurrency, prefetch)``, at least 1) is free."""
+        room = self.concurrency + self.prefetch - held
+        return room if room >= max(1, min(self.concurrency, self.prefetch)) else 0
+
+    def _wait_for_a_slot(self, next_schedule: float) -> None:
+        """Sleep until a delivery finishes, the worker stops or the scheduler is due."""
+        timeout = 1.0
+        if self.scheduler is not None:
+            timeout = min(timeout, max(next_schedule - time.monotonic(), 0.0))
+        self._wake.wait(timeout)
+
+    def _hand_back(self, held: dict[Future[None], Delivery]) -> None:
+        """Stopping: give back the messages taken ahead and not started, visible at once."""
+        for future, delivery in held.items():
+            if not future.cancel():
+                continue
+            try:
+                self.source.later(delivery, timedelta(0))
+            except Exception as error:  # it comes back after its visibility timeout
+                logger.warning(
+                    "message %s: could not hand it back: %s",
+                    delivery.message_id,
+                    failure_reason(error),
+                )
+
+    def _flush(self) -> None:
+        try:
+            self.source.flush()
+        except Exception as error:  # redelivered later, and skipped: their tasks are done
+            logger.warning("could not delete finished messages: %s", failure_reason(error))
+
     def run(
         self, *, handle_signals: bool = True, max_idle: timedelta | None = None
     ) -> WorkerSummary:
@@ -214,23 +316,25 @@ class Worker:
         if handle_signals and threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.signal(signum, lambda *_: self.stop())
-        running: set[Future[None]] = set()
+        held: dict[Future[None], Delivery] = {}
         next_schedule = time.monotonic()
         idle_since = time.monotonic()
+        wake = lambda _: self._wake.set()  # noqa: E731
         try:
             with ThreadPoolExecutor(self.concurrency) as pool:
                 while not self._stop.is_set():
+                    self._wake.clear()
                     if self.scheduler is not None and time.monotonic() >= next_schedule:
                         self._run_scheduler(self.scheduler)
                         next_schedule = time.monotonic() + self.schedule_every.total_seconds()
-                    running = {f for f in running if not f.done()}
-                    free = self.concurrency - len(running)
-                    if free <= 0:
-                        self._stop.wait(0.01)
+                    held = {f: d for f, d in held.items() if not f.done()}
+                    wanted = self._wanted(len(held))
+                    if not wanted:
+                        self._wait_for_a_slot(next_schedule)
                         continue
-                    deliveries = self._take(free)
+                    deliveries = self._take(wanted)
                     if not deliveries:
-                        if running:
+                        if held:
                             idle_since = time.monotonic()
                         elif max_idle is not None and (
                             time.monotonic() - idle_since >= max_idle.total_seconds()
@@ -239,9 +343,14 @@ class Worker:
                         self._stop.wait(min(self.poll_wait.total_seconds(), 0.2))
                         continue
                     idle_since = time.monotonic()
-                    running.update(pool.submit(self._deliver, d) for d in deliveries)
-                if running:
-                    logger.info("stopping: waiting for %d running task(s)", len(running))
+                    for delivery in deliveries:
+                        future = pool.submit(self._deliver, delivery)
+                        future.add_done_callback(wake)
+                        held[future] = delivery
+                self._hand_back(held)
+                if any(not f.done() for f in held):
+                    logger.info("stopping: waiting for the running task(s)")
+            self._flush()
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

@@ -99,3 +99,39 @@ def test_fifo_groups_by_mutex_and_dedups_by_unique_key(sqs, fifo_queue_url):
     assert groups == ["SendEmail", "SyncAccount#acc", "SyncAccount#acc"]
     with pytest.raises(QueueLimitError, match=r"FIFO queue .* does not allow a per-message delay"):
         queue.push(same, delay=timedelta(seconds=5))
+
+
+def test_the_worker_deletes_finished_messages_in_batches(sqs, queue_url):
+    """Deletes ride with the next receive (and the last ones with the worker's stop):
+    one DeleteMessageBatch per up to 10 messages instead of one DeleteMessage each."""
+    from simple_async_tasks import InMemoryTaskDao, with_execute_lifecycle, with_queue_lifecycle
+    from simple_async_tasks.worker import SqsSource, Worker
+
+    dao = InMemoryTaskDao(SendEmail)
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    enqueue = with_queue_lifecycle(get_new=lambda u: SendEmail(user_id=u), dao=dao, queue=queue)
+    for i in range(12):
+        enqueue(f"u{i}")
+    calls: dict[str, int] = {}
+
+    def count(event_name, **_):
+        name = event_name.rsplit(".", 1)[-1]
+        calls[name] = calls.get(name, 0) + 1
+
+    sqs.meta.events.register("before-call.sqs.*", count)
+    try:
+        worker = Worker(
+            with_execute_lifecycle(lambda task: None, dao=dao, queue=queue),
+            SqsSource(queue_url, sqs),
+            concurrency=4,
+            poll_wait=timedelta(seconds=1),
+        )
+        worker.run(handle_signals=False, max_idle=timedelta(seconds=1))
+    finally:
+        sqs.meta.events.unregister("before-call.sqs.*", count)
+    assert {t.status.value for t in dao.all()} == {"FULFILLED"}
+    assert calls.get("DeleteMessage", 0) == 0
+    assert 2 <= calls["DeleteMessageBatch"] <= 6
+    left = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    assert left["ApproximateNumberOfMessages"] == "0"
+    assert left["ApproximateNumberOfMessagesNotVisible"] == "0"

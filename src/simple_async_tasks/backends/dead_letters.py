@@ -20,11 +20,10 @@ import attrs
 from ..errors import ConfigurationError, ParcelDecodeError, QueueSendError
 from ..parcel import parse_parcel
 from .sqlite_queue import SqliteTaskQueue
+from .sqs import MAX_BATCH, delete_batches
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-
-SQS_BATCH = 10
 
 
 @attrs.frozen
@@ -139,7 +138,7 @@ class SqsDeadLetters:
     def _receive(self, count: int) -> list[dict[str, Any]]:
         out = self.client.receive_message(
             QueueUrl=self.dlq_url,
-            MaxNumberOfMessages=min(count, SQS_BATCH),
+            MaxNumberOfMessages=min(count, MAX_BATCH),
             VisibilityTimeout=self.visibility_timeout,
             WaitTimeSeconds=1,  # long polling asks every server: an empty answer means empty
             MessageSystemAttributeNames=["All"],
@@ -149,7 +148,7 @@ class SqsDeadLetters:
     def _batches(self, limit: int | None) -> Iterator[list[dict[str, Any]]]:
         seen: set[str] = set()
         while limit is None or len(seen) < limit:
-            wanted = SQS_BATCH if limit is None else limit - len(seen)
+            wanted = MAX_BATCH if limit is None else limit - len(seen)
             fresh = [m for m in self._receive(wanted) if m["MessageId"] not in seen]
             if not fresh:
                 return
@@ -173,8 +172,8 @@ class SqsDeadLetters:
 
     def _release(self, handles: Sequence[str]) -> None:
         """Make received messages visible again at once."""
-        for start in range(0, len(handles), SQS_BATCH):
-            chunk = handles[start : start + SQS_BATCH]
+        for start in range(0, len(handles), MAX_BATCH):
+            chunk = handles[start : start + MAX_BATCH]
             self.client.change_message_visibility_batch(
                 QueueUrl=self.dlq_url,
                 Entries=[
@@ -204,14 +203,7 @@ class SqsDeadLetters:
             sent = {int(s["Id"]) for s in out.get("Successful", [])}
             failures.extend(dict(f) for f in out.get("Failed", []))
             done = [m for i, m in enumerate(batch) if i in sent]
-            if done:
-                self.client.delete_message_batch(
-                    QueueUrl=self.dlq_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                        for i, m in enumerate(done)
-                    ],
-                )
+            delete_batches(self.client, self.dlq_url, [m["ReceiptHandle"] for m in done])
             moved += len(done)
         if failures:
             raise QueueSendError(

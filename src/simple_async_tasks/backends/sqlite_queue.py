@@ -3,6 +3,7 @@ receive counts and a dead-letter table, like SQS on one machine."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -94,11 +95,19 @@ class SqliteTaskQueue(LocalQueue):
                 [(self.name, body, visible) for body in bodies],
             )
 
-    def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
-        """Take up to ``max_messages`` visible messages, hiding them for the visibility timeout."""
+    def receive(
+        self, max_messages: int = 10, *, delete: Sequence[ReceivedMessage] = ()
+    ) -> list[ReceivedMessage]:
+        """Take up to ``max_messages`` visible messages, hiding them for the visibility timeout.
+
+        ``delete``: finished messages to delete in the same transaction (the worker's
+        batched deletes), as ``delete_many`` does.
+        """
         now = self._clock.now()
         out: list[ReceivedMessage] = []
         with self.db.write() as conn:
+            if delete:
+                self._delete(conn, delete)
             rows = conn.execute(
                 "SELECT id, body, receive_count FROM messages "
                 "WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, id LIMIT ?",
@@ -124,12 +133,22 @@ class SqliteTaskQueue(LocalQueue):
 
     def delete(self, message: ReceivedMessage) -> bool:
         """Delete a processed message; False if its receipt expired (it was received again)."""
+        return self.delete_many([message]) == 1
+
+    def delete_many(self, messages: Sequence[ReceivedMessage]) -> int:
+        """Delete processed messages in one transaction; return how many were still held
+        (a message whose receipt expired was received again and is left alone)."""
         with self.db.write() as conn:
-            cursor = conn.execute(
-                "DELETE FROM messages WHERE id = ? AND receipt = ?",
-                (int(message.message_id), message.receipt),
-            )
-            return cursor.rowcount == 1
+            return self._delete(conn, messages)
+
+    @staticmethod
+    def _delete(conn: sqlite3.Connection, messages: Sequence[ReceivedMessage]) -> int:
+        before = conn.total_changes
+        conn.executemany(
+            "DELETE FROM messages WHERE id = ? AND receipt = ?",
+            [(int(m.message_id), m.receipt) for m in messages],
+        )
+        return conn.total_changes - before
 
     def release(self, message: ReceivedMessage, *, delay: timedelta = timedelta(0)) -> None:
         """Make a received message visible again after ``delay`` (a failed delivery)."""

@@ -31,7 +31,7 @@ MAX_VISIBILITY = timedelta(hours=12)
 """SQS's longest visibility timeout."""
 
 MAX_BATCH = 10
-"""SQS's most entries per SendMessageBatch."""
+"""SQS's most entries per batch call (send, delete, change visibility, receive)."""
 BATCH_RETRIES = 3
 
 
@@ -52,6 +52,28 @@ def message_group_id(key: str) -> str:
 def visibility_seconds(delay: timedelta) -> int:
     """``delay`` as a ``VisibilityTimeout``: whole seconds, rounded up, within SQS's range."""
     return min(max(math.ceil(delay.total_seconds()), 0), int(MAX_VISIBILITY.total_seconds()))
+
+
+def delete_batches(client: Any, queue_url: str, handles: Sequence[str]) -> None:
+    """Delete received messages with one ``DeleteMessageBatch`` per 10 receipt handles.
+
+    An entry SQS refuses (an expired receipt handle) is logged, not raised: its
+    message is delivered again and its task's record makes that delivery a skip.
+    """
+    for start in range(0, len(handles), MAX_BATCH):
+        chunk = handles[start : start + MAX_BATCH]
+        out = client.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
+        )
+        for failed in out.get("Failed", []):
+            logger.warning(
+                "could not delete a finished message from %s (%s: %s); it will be delivered "
+                "again and skipped",
+                queue_url,
+                failed.get("Code"),
+                failed.get("Message", ""),
+            )
 
 
 class SqsTaskQueue:
