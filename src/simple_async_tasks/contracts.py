@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Generic, Literal, Protocol, TypeVar
 
@@ -216,3 +217,22 @@ class TaskQueue(Protocol[T_contra]):
     ) -> None:
         """Send several parcels, batched where the queue allows."""
         ...
+
+
+class SharedStore(Protocol):
+    """A store a DAO and a queue can both write in one transaction (one SQLite file)."""
+
+    def write(self) -> AbstractContextManager[object]:
+        """A write transaction; inside another of the same thread, the block joins it."""
+        ...
+
+
+def joint_write(dao: object, queue: object) -> AbstractContextManager[object]:
+    """One transaction for a DAO's writes and a queue's pushes when both live in one store
+    that offers it (their ``db``: SQLite on one file), so the record and its message are
+    stored together or not at all; else a block that does nothing (each write stands
+    alone, and the sweeps repair what a crash between them leaves)."""
+    store: SharedStore | None = getattr(dao, "db", None)
+    if store is not None and id(store) == id(getattr(queue, "db", None)):
+        return store.write()
+    return nullcontext()

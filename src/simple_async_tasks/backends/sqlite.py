@@ -1,19 +1,18 @@
 """Durable embedded backends on SQLite (standard library): no server, nothing lost on restart.
 
 ``SqliteTaskDao`` keeps task records in one database file; every write runs
-in a ``BEGIN IMMEDIATE`` transaction (SQLite's write lock, shared by every
-thread and process using the file), which reads the record, checks the
-condition and writes (``UPDATE ... WHERE version = ?``) atomically. The file
-is in WAL mode, so readers never wait for the writer.
+in a write transaction (``SqliteDatabase.write``: SQLite's write lock, shared
+by every thread and process using the file), which reads the record, checks
+the condition and writes (``UPDATE ... WHERE version = ?``) atomically. The
+file is in WAL mode, so readers never wait for the writer.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -27,27 +26,9 @@ from ..serialization import default_converter, dumps, structure_task, unstructur
 from ..task import AsyncTask, AsyncTaskStatus
 from ._locked_dao import LockedDao
 from ._records import NO_UUID, decode_listing, order_key, utc_text
+from ._sqlite_db import SqliteDatabase
 
 T = TypeVar("T", bound=AsyncTask)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-    pk TEXT PRIMARY KEY,
-    task_type TEXT NOT NULL,
-    unique_key TEXT NOT NULL,
-    status TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    order_key TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (task_type, status, order_key, unique_key);
-CREATE TABLE IF NOT EXISTS mutexes (
-    key TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    acquired_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-);
-"""
 
 
 def _uuid_in(data: str) -> str:
@@ -56,36 +37,6 @@ def _uuid_in(data: str) -> str:
         return str(json.loads(data)["uuid"])
     except (ValueError, KeyError, TypeError):
         return NO_UUID
-
-
-class SqliteConnections:
-    """One connection per thread to a database file, in WAL mode, with a busy timeout."""
-
-    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
-        self.path = str(path)
-        self.timeout = timeout
-        self._local = threading.local()
-
-    def get(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction: the file's write lock for its whole duration."""
-        conn = self.get()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
 
 class SqliteTaskDao(LockedDao[T, sqlite3.Connection]):
@@ -101,8 +52,7 @@ class SqliteTaskDao(LockedDao[T, sqlite3.Connection]):
         timeout: float = 30.0,
     ) -> None:
         super().__init__(task_class, clock, converter)
-        self.db = SqliteConnections(path, timeout=timeout)
-        self.db.get().executescript(_SCHEMA)
+        self.db = SqliteDatabase.of(path, timeout=timeout)
 
     def _pk(self, unique_key: str) -> str:
         return f"{self._spec.task_type}#{unique_key}"

@@ -17,26 +17,7 @@ from ..clock import Clock, system_clock
 from ..serialization import default_converter
 from ._local_queue import LocalQueue
 from ._records import utc_text as _utc
-from .sqlite import SqliteConnections
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    queue TEXT NOT NULL,
-    body TEXT NOT NULL,
-    visible_at TEXT NOT NULL,
-    receive_count INTEGER NOT NULL DEFAULT 0,
-    receipt TEXT
-);
-CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue, visible_at, id);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY,
-    queue TEXT NOT NULL,
-    body TEXT NOT NULL,
-    receive_count INTEGER NOT NULL,
-    dead_at TEXT NOT NULL
-);
-"""
+from ._sqlite_db import SqliteDatabase
 
 
 @attrs.frozen
@@ -82,8 +63,7 @@ class SqliteTaskQueue(LocalQueue):
         self.max_receives = max_receives
         self._max_delay = max_delay
         self._max_body_bytes = max_body_bytes
-        self.db = SqliteConnections(path, timeout=timeout)
-        self.db.get().executescript(_SCHEMA)
+        self.db = SqliteDatabase.of(path, timeout=timeout)
         self._url = f"sqlite://{Path(path)}#{name}"
 
     def push_bodies(self, bodies: Sequence[str], *, delay: timedelta = timedelta(0)) -> None:

@@ -14,7 +14,7 @@ from typing_extensions import ParamSpec
 
 from ..clock import Clock, system_clock
 from ..conditions import absent, status_in
-from ..contracts import TaskDao, TaskQueue, indexed_statuses
+from ..contracts import TaskDao, TaskQueue, indexed_statuses, joint_write
 from ..definition import TaskSpec, task_spec
 from ..errors import (
     ConditionFailedError,
@@ -147,9 +147,10 @@ class Enqueuer(Generic[T]):
         """
         meta = self._meta()
         fresh, delay = self._prepare(candidate, meta)
-        stored, written = self._save(fresh)
-        if written and stored.status is AsyncTaskStatus.QUEUED:
-            self.queue.push(TaskParcel(task=stored, meta=meta), delay=delay)
+        with joint_write(self.dao, self.queue):
+            stored, written = self._save(fresh)
+            if written and stored.status is AsyncTaskStatus.QUEUED:
+                self.queue.push(TaskParcel(task=stored, meta=meta), delay=delay)
         logger.debug("enqueued %s %s as %s", self.spec.task_type, stored.uuid, stored.status.value)
         return stored
 
