@@ -28,12 +28,18 @@ class _Combinable:
 class Absent(_Combinable):
     """No record is stored under the key."""
 
+    def holds(self, record: AsyncTask | None) -> bool:
+        return record is None
+
 
 @attrs.frozen
 class StatusIn(_Combinable):
     """The stored status is one of ``statuses``."""
 
     statuses: frozenset[AsyncTaskStatus]
+
+    def holds(self, record: AsyncTask | None) -> bool:
+        return record is not None and record.status in self.statuses
 
 
 @attrs.frozen
@@ -42,12 +48,18 @@ class VersionEquals(_Combinable):
 
     version: int
 
+    def holds(self, record: AsyncTask | None) -> bool:
+        return record is not None and record.version == self.version
+
 
 @attrs.frozen
 class AttemptsEqual(_Combinable):
     """The stored attempt count is exactly ``attempts`` (still the same attempt)."""
 
     attempts: int
+
+    def holds(self, record: AsyncTask | None) -> bool:
+        return record is not None and record.attempts == self.attempts
 
 
 @attrs.frozen
@@ -56,12 +68,18 @@ class FailuresBelow(_Combinable):
 
     limit: int
 
+    def holds(self, record: AsyncTask | None) -> bool:
+        return record is not None and record.failures < self.limit
+
 
 @attrs.frozen
 class LeaseIs(_Combinable):
     """The stored ``lease_id`` is ``lease_id``: the attempt holding it is still current."""
 
     lease_id: str
+
+    def holds(self, record: AsyncTask | None) -> bool:
+        return record is not None and record.lease_id == self.lease_id
 
 
 @attrs.frozen
@@ -70,12 +88,24 @@ class DueBy(_Combinable):
 
     moment: datetime
 
+    def holds(self, record: AsyncTask | None) -> bool:
+        if record is None:
+            return False
+        due = record.execute_after
+        return due is None or due <= self.moment
+
 
 @attrs.frozen
 class LeaseExpiredBy(_Combinable):
     """``lease_until`` is unset or not later than ``moment`` (the attempt's lease lapsed)."""
 
     moment: datetime
+
+    def holds(self, record: AsyncTask | None) -> bool:
+        if record is None:
+            return False
+        until = record.lease_until
+        return until is None or until <= self.moment
 
 
 @attrs.frozen
@@ -84,6 +114,13 @@ class UpdatedBefore(_Combinable):
 
     moment: datetime
 
+    def holds(self, record: AsyncTask | None) -> bool:
+        return (
+            record is not None
+            and record.updated_at is not None
+            and record.updated_at < self.moment
+        )
+
 
 @attrs.frozen
 class AllOf(_Combinable):
@@ -91,12 +128,24 @@ class AllOf(_Combinable):
 
     conditions: tuple[Condition, ...]
 
+    def holds(self, record: AsyncTask | None) -> bool:
+        for condition in self.conditions:
+            if not condition.holds(record):
+                return False
+        return True
+
 
 @attrs.frozen
 class AnyOf(_Combinable):
     """At least one of ``conditions`` holds."""
 
     conditions: tuple[Condition, ...]
+
+    def holds(self, record: AsyncTask | None) -> bool:
+        for condition in self.conditions:
+            if condition.holds(record):
+                return True
+        return False
 
 
 Condition = (
@@ -133,28 +182,6 @@ def evaluate(condition: Condition, record: AsyncTask | None) -> bool:
 
     The reference semantics every backend must match.
     """
-    if isinstance(condition, Absent):
-        return record is None
-    if isinstance(condition, AllOf):
-        return all(evaluate(c, record) for c in condition.conditions)
-    if isinstance(condition, AnyOf):
-        return any(evaluate(c, record) for c in condition.conditions)
-    if record is None:
-        return False
-    if isinstance(condition, StatusIn):
-        return record.status in condition.statuses
-    if isinstance(condition, VersionEquals):
-        return record.version == condition.version
-    if isinstance(condition, AttemptsEqual):
-        return record.attempts == condition.attempts
-    if isinstance(condition, FailuresBelow):
-        return record.failures < condition.limit
-    if isinstance(condition, LeaseIs):
-        return record.lease_id == condition.lease_id
-    if isinstance(condition, DueBy):
-        return record.execute_after is None or record.execute_after <= condition.moment
-    if isinstance(condition, LeaseExpiredBy):
-        return record.lease_until is None or record.lease_until <= condition.moment
-    if isinstance(condition, UpdatedBefore):
-        return record.updated_at is not None and record.updated_at < condition.moment
-    raise TypeError(f"unknown condition {condition!r}")
+    if not isinstance(condition, _Combinable):
+        raise TypeError(f"unknown condition {condition!r}")
+    return condition.holds(record)

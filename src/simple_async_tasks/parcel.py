@@ -10,7 +10,6 @@ Compatible with the TypeScript original's envelope::
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -18,14 +17,10 @@ import cattrs
 
 from .errors import ParcelDecodeError, SerializationError
 from .serialization import dumps, loads, structure_task, unstructure_task
-from .task import AsyncTask
+from .task import AsyncTask, new_uuid
 
 T_co = TypeVar("T_co", bound=AsyncTask, covariant=True)
 T = TypeVar("T", bound=AsyncTask)
-
-
-def _new_uuid() -> str:
-    return str(uuid.uuid4())
 
 
 class QueueAddress(Protocol):
@@ -48,7 +43,7 @@ class ParcelMeta:
     """Where it was sent."""
     task_type: str | None
     """The task type, for routing; None in parcels from the TypeScript original."""
-    enqueue_uuid: str = attrs.field(factory=_new_uuid)
+    enqueue_uuid: str = attrs.field(factory=new_uuid)
     """One id per enqueue, kept across requeues of the same parcel."""
     requeue_depth: int = 0
     """How many times the parcel was put back on the queue to retry later."""
@@ -130,7 +125,7 @@ def parse_parcel(body: str | bytes) -> RawParcel:
     depth = meta.get("requeueDepth", 0)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
         raise ParcelDecodeError(f"parcel meta.requeueDepth must be an int >= 0, got {depth!r}")
-    enqueue_uuid = _meta_str(meta, "enqueueUuid", required=False) or _new_uuid()
+    enqueue_uuid = _meta_str(meta, "enqueueUuid", required=False) or new_uuid()
     return RawParcel(
         task=task,
         meta=ParcelMeta(

@@ -153,10 +153,16 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# One encoder and one decoder for the process: ``json.dumps`` and ``json.loads`` build a
+# new one per call when given options, which cost as much as the encoding itself.
+
+
 def dumps(value: JsonValue) -> str:
     """Compact JSON text; raises SerializationError for NaN, infinities or odd types."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise SerializationError(
             f"value cannot be written as JSON: {exc}. Use JSON-friendly field types "
@@ -167,7 +173,9 @@ def dumps(value: JsonValue) -> str:
 
 def loads(text: str | bytes) -> JsonValue:
     """Parse JSON text strictly (no NaN or Infinity)."""
-    return json.loads(text, parse_constant=_reject_constant)
+    if not isinstance(text, str):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    return _DECODER.decode(text)
 
 
 def unstructure_task(task: object, converter: cattrs.Converter | None = None) -> dict[str, Any]:

@@ -7,14 +7,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
-import attrs
 import cattrs
 
 from ..clock import Clock
 from ..contracts import KEEP, Transition
 from ..definition import task_spec
 from ..errors import SerializationError
-from ..task import AsyncTask, AsyncTaskStatus
+from ..task import AsyncTask, AsyncTaskStatus, with_lifecycle
 
 T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
@@ -74,17 +73,20 @@ def stamp_save(task: T, stored: T | None, now: datetime) -> T:
     ``stored``: the counts change only through transitions.
     """
     if stored is None:
-        return attrs.evolve(
-            task, created_at=now, updated_at=now, version=1, attempts=0, failures=0
+        return with_lifecycle(
+            task,
+            {"created_at": now, "updated_at": now, "version": 1, "attempts": 0, "failures": 0},
         )
-    return attrs.evolve(
+    return with_lifecycle(
         task,
-        uuid=stored.uuid,
-        created_at=stored.created_at,
-        attempts=stored.attempts,
-        failures=stored.failures,
-        updated_at=now,
-        version=stored.version + 1,
+        {
+            "uuid": stored.uuid,
+            "created_at": stored.created_at,
+            "attempts": stored.attempts,
+            "failures": stored.failures,
+            "updated_at": now,
+            "version": stored.version + 1,
+        },
     )
 
 
@@ -108,7 +110,7 @@ MAX_TRANSITIONS_PER_BATCH = 100
 def as_seeded(task: T) -> T:
     """A task stored exactly as given by ``seed``, except that version 0 (never stored)
     becomes 1."""
-    return attrs.evolve(task, version=1) if task.version == 0 else task
+    return with_lifecycle(task, {"version": 1}) if task.version == 0 else task
 
 
 def check_batch_size(count: int) -> None:
@@ -134,4 +136,4 @@ def apply_transition(stored: T, change: Transition, now: datetime) -> T:
         value = getattr(change, name)
         if value is not KEEP:
             changes[name] = value
-    return attrs.evolve(stored, **changes)
+    return with_lifecycle(stored, changes)

@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Generic, Literal, TypeVar
 
-import attrs
 import cattrs
 from typing_extensions import ParamSpec
 
@@ -24,7 +23,7 @@ from ..errors import (
 )
 from ..parcel import ParcelMeta, TaskParcel
 from ..serialization import check_round_trip, default_converter
-from ..task import AsyncTask, AsyncTaskStatus
+from ..task import AsyncTask, AsyncTaskStatus, with_lifecycle
 
 P = ParamSpec("P")
 T = TypeVar("T", bound=AsyncTask)
@@ -84,7 +83,9 @@ class Enqueuer(Generic[T]):
                 self._refuse_unsweepable(wait)
             elif wait > timedelta(0):
                 delay = wait
-        fresh = attrs.evolve(candidate, status=status, attempted_at=None, last_error=None)
+        fresh = with_lifecycle(
+            candidate, {"status": status, "attempted_at": None, "last_error": None}
+        )
         if status is AsyncTaskStatus.QUEUED:
             self.queue.check(TaskParcel(task=fresh, meta=meta), delay=delay)
         return fresh, delay
