@@ -129,7 +129,7 @@ class AllOf(_Combinable):
     conditions: tuple[Condition, ...]
 
     def holds(self, record: AsyncTask | None) -> bool:
-        for condition in self.conditions:
+        for condition in self.conditions:  # noqa: SIM110 (a loop is twice as fast as all())
             if not condition.holds(record):
                 return False
         return True
@@ -142,7 +142,7 @@ class AnyOf(_Combinable):
     conditions: tuple[Condition, ...]
 
     def holds(self, record: AsyncTask | None) -> bool:
-        for condition in self.conditions:
+        for condition in self.conditions:  # noqa: SIM110 (a loop is twice as fast as any())
             if condition.holds(record):
                 return True
         return False
