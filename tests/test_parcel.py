@@ -3,14 +3,19 @@ from __future__ import annotations
 import base64
 import json
 import pickle
+from datetime import datetime
+from typing import ClassVar
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from simple_async_tasks import ParcelDecodeError, ParcelMeta, TaskParcel
-from simple_async_tasks.parcel import decode_parcel, encode_parcel, parse_parcel
+from simple_async_tasks import AsyncTask, ParcelDecodeError, ParcelMeta, TaskParcel
+from simple_async_tasks.parcel import body_size_bound, decode_parcel, encode_parcel, parse_parcel
 from simple_async_tasks.serialization import default_converter
 
-from .tasks import SendEmail
+from .tasks import Color, RichTask, SendEmail
 
 
 def test_envelope_matches_the_typescript_original():
@@ -101,3 +106,71 @@ def test_wrong_field_type_is_a_decode_error():
     body = json.dumps({"task": {"user_id": 42}, "meta": {"taskType": "SendEmail"}})
     with pytest.raises(ParcelDecodeError, match="user_id"):
         decode_parcel(body, SendEmail, default_converter)
+
+
+@attrs.frozen(kw_only=True)
+class Scalars(AsyncTask):
+    unique: ClassVar[tuple[str, ...]] = ("key",)
+    key: str
+    count: int = 0
+    ratio: float = 0.0
+    flag: bool = False
+    note: str | None = None
+    color: Color | None = None
+    when: datetime | None = None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.text(),
+    count=st.integers(),
+    ratio=st.floats(allow_nan=False, allow_infinity=False),
+    flag=st.booleans(),
+    note=st.none() | st.text(),
+    color=st.none() | st.sampled_from(Color),
+    when=st.none() | st.datetimes(timezones=st.timezones()),
+    version=st.integers(0, 2**63),
+    depth=st.integers(0, 10**6),
+    url=st.text(),
+)
+def test_the_size_bound_of_a_parcel_is_never_below_its_encoded_size(
+    key, count, ratio, flag, note, color, when, version, depth, url
+):
+    """``check`` trusts this bound instead of encoding, so it must hold for every value."""
+    task = Scalars(
+        key=key,
+        count=count,
+        ratio=ratio,
+        flag=flag,
+        note=note,
+        color=color,
+        when=when,
+        version=version,
+        created_at=when,
+        lease_id=note,
+    )
+    meta = ParcelMeta(queue_type="SQS", queue_url=url, task_type="Scalars", requeue_depth=depth)
+    parcel = TaskParcel(task=task, meta=meta)
+    bound = body_size_bound(parcel, default_converter)
+    assert bound is not None
+    assert bound >= len(encode_parcel(parcel, default_converter).encode("utf-8"))
+
+
+def test_a_parcel_near_the_limit_is_checked_by_encoding_it():
+    from simple_async_tasks import InMemoryTaskQueue, QueueLimitError
+
+    queue = InMemoryTaskQueue(max_body_bytes=4096)
+    meta = ParcelMeta(queue_type="MEMORY", queue_url="memory://q", task_type="SendEmail")
+    queue.check(TaskParcel(task=SendEmail(user_id="u", email="x" * 300), meta=meta))
+    # about 600 bytes of JSON, whose bound (with the stamp margin) is over 4096: encoded
+    queue.check(TaskParcel(task=SendEmail(user_id="u", email="x" * 500), meta=meta))
+    with pytest.raises(QueueLimitError, match="4096-byte limit"):
+        queue.check(TaskParcel(task=SendEmail(user_id="u", email="x" * 4000), meta=meta))
+
+
+def test_a_task_with_a_field_of_another_type_has_no_bound():
+    parcel = TaskParcel(
+        task=RichTask(key="k"),
+        meta=ParcelMeta(queue_type="SQS", queue_url="q", task_type="rich-task"),
+    )
+    assert body_size_bound(parcel, default_converter) is None

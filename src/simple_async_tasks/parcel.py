@@ -16,7 +16,7 @@ import attrs
 import cattrs
 
 from .errors import ParcelDecodeError, SerializationError
-from .serialization import dumps, loads, structure_task, unstructure_task
+from .serialization import dumps, json_size_bound, loads, structure_task, unstructure_task
 from .task import AsyncTask, new_uuid
 
 T_co = TypeVar("T_co", bound=AsyncTask, covariant=True)
@@ -84,6 +84,32 @@ def encode_parcel(parcel: TaskParcel[AsyncTask], converter: cattrs.Converter) ->
         "taskType": parcel.meta.task_type,
     }
     return dumps({"task": unstructure_task(parcel.task, converter), "meta": meta})
+
+
+STAMP_MARGIN = 1024
+"""Bytes a parcel may grow by between ``TaskQueue.check`` and the push of the stored task:
+the timestamps, version and counts the DAO writes on save, and a stored uuid of up to
+about 130 characters in place of the candidate's."""
+
+
+def body_size_bound(parcel: TaskParcel[AsyncTask], converter: cattrs.Converter) -> int | None:
+    """An upper bound of the UTF-8 size of ``encode_parcel(parcel)``, without encoding it
+    (see ``serialization.json_size_bound``), or None when only the encoding can tell."""
+    task = json_size_bound(parcel.task, converter)
+    if task is None:
+        return None
+    meta = parcel.meta
+    strings = (meta.queue_type, meta.queue_url, meta.enqueue_uuid, meta.task_type or "")
+    return task + 120 + sum(6 * len(text) + 2 for text in strings) + len(str(meta.requeue_depth))
+
+
+def fits_without_encoding(
+    parcel: TaskParcel[AsyncTask], max_bytes: int, converter: cattrs.Converter
+) -> bool:
+    """Whether the parcel, and the stored task's parcel after a save, surely fit in
+    ``max_bytes`` (``STAMP_MARGIN``), told without encoding it."""
+    bound = body_size_bound(parcel, converter)
+    return bound is not None and bound + STAMP_MARGIN <= max_bytes
 
 
 def _meta_str(meta: dict[str, Any], key: str, *, required: bool) -> str | None:

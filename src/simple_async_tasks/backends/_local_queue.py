@@ -9,7 +9,7 @@ from datetime import timedelta
 import cattrs
 
 from .._limits import check_body_size, check_delay
-from ..parcel import TaskParcel, encode_parcel
+from ..parcel import TaskParcel, encode_parcel, fits_without_encoding
 from ..task import AsyncTask
 
 
@@ -36,7 +36,12 @@ class LocalQueue:
         return body
 
     def check(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
-        self._encode(parcel, delay)
+        """Raise ``QueueLimitError`` if the push of this parcel (or of the task the DAO
+        stores from it) would be refused; encodes it only when its size is in doubt."""
+        if fits_without_encoding(parcel, self._max_body_bytes, self._converter):
+            check_delay(delay, self._max_delay, queue=self._url)
+        else:
+            self._encode(parcel, delay)
 
     def push(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
         self.push_bodies([self._encode(parcel, delay)], delay=delay)

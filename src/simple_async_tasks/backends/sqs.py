@@ -16,7 +16,7 @@ import cattrs
 from .._limits import MAX_BODY_BYTES, check_body_size, check_delay
 from ..definition import task_spec
 from ..errors import QueueLimitError, QueueSendError
-from ..parcel import TaskParcel, encode_parcel
+from ..parcel import TaskParcel, encode_parcel, fits_without_encoding
 from ..serialization import default_converter
 from ..task import AsyncTask
 
@@ -150,7 +150,12 @@ class SqsTaskQueue:
         return entry
 
     def check(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
-        self._entry(parcel, delay)
+        """Raise ``QueueLimitError`` if sending this parcel (or the task the DAO stores
+        from it) would be refused; encodes it only when its size is in doubt."""
+        if self.fifo or not fits_without_encoding(parcel, MAX_BODY_BYTES, self._converter):
+            self._entry(parcel, delay)
+        else:
+            check_delay(delay, MAX_DELAY, queue=self._url)
 
     def push(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
         entry = self._entry(parcel, delay)
