@@ -18,9 +18,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+BASELINE = "import attrs, cattrs, cattrs.preconf.json"
+"""What any program on our two dependencies pays: the baseline of the ratios below."""
+
+MEMORY_PROGRAM = (
+    "from simple_async_tasks import AsyncTask, InMemoryTaskDao, InMemoryTaskQueue, "
+    "with_execute_lifecycle, with_queue_lifecycle"
+)
+
 CASES = [
     ("python -c pass (the interpreter alone)", "pass"),
+    ("import attrs, cattrs (our dependencies: the baseline)", BASELINE),
     ("import simple_async_tasks", "import simple_async_tasks"),
+    ("a program on the memory backend (its imports)", MEMORY_PROGRAM),
+    (
+        "the same, with logging (which most programs import)",
+        f"import logging; {MEMORY_PROGRAM}",
+    ),
     (
         "from simple_async_tasks import TaskApp (loaded on first use)",
         "from simple_async_tasks import TaskApp",
@@ -48,6 +62,20 @@ def wall(code: str) -> float:
     return time.perf_counter() - start
 
 
+def unneeded_modules() -> list[str]:
+    """The SQLite, scheduler, sweep, worker, app and command-line modules a program on the
+    memory backend imported (none, when they load on first use)."""
+    code = (
+        f"import sys; {MEMORY_PROGRAM}; "
+        "print(' '.join(sorted(m for m in sys.modules if m == 'sqlite3' or any(part in m for "
+        "part in ('sqlite', 'scheduler', 'sweeps', 'control', 'worker', '.app', '.cli')))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return out.stdout.split()
+
+
 def top_imports(code: str, n: int = 10) -> list[tuple[int, str]]:
     out = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
@@ -71,18 +99,30 @@ def main() -> None:
     args = parser.parse_args()
     runs = 3 if args.quick else 10
     print(f"median wall time of {runs} fresh processes, Python {sys.version.split()[0]}")
-    base = None
+    medians: dict[str, float] = {}
     for name, code in CASES:
         try:
             times = [wall(code) for _ in range(runs)]
         except subprocess.CalledProcessError:
             print(f"{name:<55} (not installed)")
             continue
-        median = statistics.median(times) * 1000
-        base = median if base is None else base
-        print(f"{name:<55} {median:>8.1f} ms   (+{median - base:.1f} ms over the interpreter)")
-    print("\nlargest self import times of `import simple_async_tasks` (µs):")
-    for micros, name in top_imports("import simple_async_tasks"):
+        medians[code] = median = statistics.median(times) * 1000
+        interpreter = medians["pass"]
+        over = median - medians.get(BASELINE, interpreter)
+        print(
+            f"{name:<55} {median:>8.1f} ms   (+{median - interpreter:.1f} ms over the "
+            f"interpreter, {over:+.1f} ms over attrs + cattrs)"
+        )
+    base = medians[BASELINE] - medians["pass"]
+    ours = medians[MEMORY_PROGRAM] - medians["pass"]
+    print(
+        f"\nthe memory-backend program costs {ours / base:.2f}× the import of attrs + cattrs "
+        f"({ours - base:+.1f} ms of our own modules)"
+    )
+    print("modules of a memory-backend program that it does not need (must be none):")
+    print("   ", unneeded_modules() or "none")
+    print("\nlargest self import times of the memory-backend program (µs):")
+    for micros, name in top_imports(MEMORY_PROGRAM):
         print(f"{micros:>8}  {name}")
 
 

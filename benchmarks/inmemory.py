@@ -1,4 +1,5 @@
-"""Enqueue + execute of trivial tasks on the in-memory backends, against a bare call and peers.
+"""Enqueue + execute of trivial tasks on the in-memory backends, against a bare call, the
+same-semantics floor (``_floor.py``) and peers.
 
 Peers (``pip install --group bench``): dramatiq's StubBroker with a worker, and
 huey's in-memory immediate mode, each running the same trivial function.
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
+from _floor import floor
 
 from simple_async_tasks import (
     AsyncTask,
@@ -121,6 +123,8 @@ def main() -> None:
     count, runs = (1_000, 1) if args.quick else (args.tasks, args.runs)
 
     rows = [("bare function call", best_of(runs, bare, count))]
+    same = best_of(runs, lambda c: floor(c, work), count)
+    rows.append(("same-semantics floor (_floor.py)", same))
     ours = best_of(runs, lifecycle, count)
     rows.append(("simple-async-tasks in memory (enqueue + drain)", ours))
     rows.append(
@@ -148,6 +152,10 @@ def main() -> None:
             f"{name:<48} {count / seconds:>12,.0f} {seconds / count * 1e6:>9.2f} "
             f"{seconds / base:>8.1f}×   {seconds / ours:>5.2f}× ours"
         )
+    print(f"\nours / the same-semantics floor: {ours / same:.2f}× the time")
+    stub = dict(rows).get("dramatiq StubBroker + worker")
+    if stub is not None:
+        print(f"dramatiq StubBroker / ours: {stub / ours:.2f}× the time")
 
 
 if __name__ == "__main__":

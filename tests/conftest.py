@@ -65,7 +65,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def queue(clock: FakeClock) -> InMemoryTaskQueue:
-    return InMemoryTaskQueue(clock=clock)
+    return InMemoryTaskQueue(clock=clock, keep_history=True)
 
 
 @pytest.fixture(params=["memory", "sqlite"])

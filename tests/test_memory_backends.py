@@ -177,3 +177,17 @@ def test_queue_is_thread_safe(clock):
         batches = list(pool.map(lambda _: queue.receive(10), range(300)))
     ids = [m.message_id for b in batches for m in b]
     assert len(ids) == len(set(ids)) == 2000
+
+
+def test_the_queue_keeps_no_history_unless_asked(clock):
+    """A long-running app on the memory queue must not grow with every message it sent."""
+    queue = InMemoryTaskQueue(clock=clock)
+    for i in range(50):
+        queue.push(parcel(f"u{i}"))
+        queue.receive(1)
+    assert queue.history is None
+    assert len(queue) == 0
+    kept = InMemoryTaskQueue(clock=clock, keep_history=True)
+    kept.push(parcel("u1"))
+    kept.receive(1)
+    assert [parse_parcel(m.body).task["user_id"] for m in kept.history] == ["u1"]

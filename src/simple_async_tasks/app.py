@@ -22,11 +22,10 @@ import os
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import attrs
 import cattrs
-from typing_extensions import ParamSpec
 
 from .backends.memory import InMemoryTaskDao, InMemoryTaskQueue
 from .backends.opened import Backend

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import threading
-import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -144,7 +144,7 @@ class InMemoryTaskQueue(LocalQueue):
         converter: cattrs.Converter = default_converter,
         max_delay: timedelta = timedelta(minutes=15),
         max_body_bytes: int = MAX_BODY_BYTES,
-        keep_history: bool = True,
+        keep_history: bool = False,
     ) -> None:
         if order not in ("FIFO", "LIFO"):
             raise ValueError(f"order must be 'FIFO' or 'LIFO', got {order!r}")
@@ -159,9 +159,11 @@ class InMemoryTaskQueue(LocalQueue):
         self._delayed: list[tuple[datetime, int, QueuedMessage]] = []
         self._seq = itertools.count()
         self._ids = itertools.count(1)
-        self._id_prefix = uuid.uuid4().hex[:12]
+        self._id_prefix = os.urandom(6).hex()
         self.history: list[QueuedMessage] | None = [] if keep_history else None
-        """Every message ever pushed, in order (None when ``keep_history=False``)."""
+        """Every message ever pushed, in order, with ``keep_history=True`` (for tests that
+        assert on delays and requeues); None by default, so that a long-running app does
+        not keep every message it ever sent."""
 
     @property
     def clock(self) -> Clock:

@@ -9,10 +9,9 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 
 import click
-from typing_extensions import ParamSpec
 
 from ..app import BACKEND_ENV, QUEUE_ENV, TaskApp
 from ..backends.opened import Backend

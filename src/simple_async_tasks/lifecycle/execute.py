@@ -10,7 +10,6 @@ of deliveries is ``execute_many`` (``lifecycle.batch``) over the same steps.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -33,13 +32,12 @@ from ..parcel import ParcelMeta, RawParcel, TaskParcel, structure_parcel
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 from . import decisions as decide
-from .batch import execute_many
 from .calling import call_logic, refuse_async
 from .decisions import Attempt
 from .lease import KeepAlive, Lease, enter, heartbeats, leave
 from .options import ExecuteOptions, OnFailure
 from .results import ExecuteOutcome, ExecuteResult, describe_error
-from .retry import RetryPolicy
+from .retry import RetryPolicy, random_fraction
 
 T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
@@ -157,6 +155,8 @@ class TaskExecutor(Generic[T, R]):
                 extends.append(extend)
                 slots.append(len(results))
                 results.append(None)
+        from .batch import execute_many  # threads: only for those who run batches
+
         ran = execute_many(
             self,
             parcels,
@@ -487,7 +487,7 @@ def with_execute_lifecycle(
     lease: timedelta | None = None,
     clock: Clock = system_clock,
     converter: cattrs.Converter = default_converter,
-    rand: Callable[[], float] = random.random,
+    rand: Callable[[], float] = random_fraction,
 ) -> TaskExecutor[T, R]:
     """Wrap business ``logic`` into an executor of delivered parcels.
 

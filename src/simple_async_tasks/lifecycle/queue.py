@@ -6,10 +6,9 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, ParamSpec, TypeVar
 
 import cattrs
-from typing_extensions import ParamSpec
 
 from ..clock import Clock, system_clock
 from ..conditions import absent, status_in
