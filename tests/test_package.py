@@ -73,3 +73,33 @@ def test_every_error_derives_from_the_one_base():
     for cls in classes:
         assert issubclass(cls, simple_async_tasks.SimpleAsyncTasksError), cls
         assert cls.__name__ in errors.__doc__, f"{cls.__name__} missing from the tree docstring"
+
+
+def test_a_program_on_the_memory_backend_imports_no_other_backend_or_tool():
+    """The package loads on first use: a memory-backend program pays for nothing else."""
+    code = (
+        "import sys\n"
+        "from simple_async_tasks import (AsyncTask, InMemoryTaskDao, InMemoryTaskQueue,\n"
+        "    with_execute_lifecycle, with_queue_lifecycle)\n"
+        "from tests.tasks import SendEmail\n"
+        "dao, queue = InMemoryTaskDao(SendEmail), InMemoryTaskQueue()\n"
+        "with_queue_lifecycle(get_new=lambda: SendEmail(user_id='u'), dao=dao, queue=queue)()\n"
+        "execute = with_execute_lifecycle(lambda t: None, dao=dao, queue=queue)\n"
+        "from simple_async_tasks.parcel import parse_parcel\n"
+        "(message,) = queue.receive(1)\n"
+        "assert execute.execute_raw(parse_parcel(message.body)).outcome.value == 'EXECUTED'\n"
+        "print(' '.join(sorted(m for m in sys.modules if m in ('sqlite3', 'random', 'uuid')\n"
+        "    or m.startswith('concurrent') or any(part in m for part in ('sqlite', 'scheduler',\n"
+        "    'sweeps', 'control', 'worker', 'recurring', '.app', '.cli', '.aws')))))\n"
+    )
+    root = __file__.rsplit("/tests/", 1)[0]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert out.stdout.split() == []
+
+
+def test_every_public_name_loads():
+    for name in simple_async_tasks.__all__:
+        assert getattr(simple_async_tasks, name) is not None, name
+    assert set(simple_async_tasks.__all__) <= set(dir(simple_async_tasks))
