@@ -44,15 +44,19 @@ def bare(count: int) -> None:
         work(n)
 
 
-def lifecycle(count: int) -> None:
+def lifecycle(
+    count: int, *, keep_history: bool = False
+) -> tuple[InMemoryTaskDao[Trivial], InMemoryTaskQueue]:
+    """Enqueue ``count`` tasks and drain them; return the backends (every task FULFILLED)."""
     dao = InMemoryTaskDao(Trivial)
-    queue = InMemoryTaskQueue(keep_history=False)
+    queue = InMemoryTaskQueue(keep_history=keep_history)
     enqueue = with_queue_lifecycle(get_new=lambda n: Trivial(n=n), dao=dao, queue=queue)
     execute = with_execute_lifecycle(lambda t: work(t.n), dao=dao, queue=queue)
     for n in range(count):
         enqueue(n)
     report = drain(queue, execute)
     assert len(report.results) == count and not report.failures
+    return dao, queue
 
 
 def lifecycle_without_heartbeat(count: int) -> None:
@@ -105,7 +109,7 @@ def huey_immediate(count: int) -> None:
         hwork(n)
 
 
-def best_of(runs: int, fn: Callable[[int], None], count: int) -> float:
+def best_of(runs: int, fn: Callable[[int], object], count: int) -> float:
     best = float("inf")
     for _ in range(runs):
         start = time.perf_counter()

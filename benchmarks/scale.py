@@ -17,15 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from inmemory import Trivial, lifecycle, work
+from inmemory import Trivial, lifecycle
 
-from simple_async_tasks import (
-    InMemoryTaskDao,
-    InMemoryTaskQueue,
-    with_execute_lifecycle,
-    with_queue_lifecycle,
-)
-from simple_async_tasks.testing import drain
+from simple_async_tasks import InMemoryTaskDao
 
 
 def saved_per_task(count: int) -> float:
@@ -46,14 +40,7 @@ def fulfilled_per_task(count: int, *, keep_history: bool) -> float:
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    dao = InMemoryTaskDao(Trivial)
-    queue = InMemoryTaskQueue(keep_history=keep_history)
-    enqueue = with_queue_lifecycle(get_new=lambda n: Trivial(n=n), dao=dao, queue=queue)
-    execute = with_execute_lifecycle(lambda t: work(t.n), dao=dao, queue=queue)
-    for n in range(count):
-        enqueue(n)
-    report = drain(queue, execute)
-    del report
+    dao, queue = lifecycle(count, keep_history=keep_history)
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
