@@ -92,6 +92,12 @@ the timestamps, version and counts the DAO writes on save, and a stored uuid of 
 about 130 characters in place of the candidate's."""
 
 
+_ENVELOPE_BYTES = 120
+"""The parcel's own punctuation and keys around the task and the meta values
+(``{"task":...,"meta":{"queueType":...,"queueUrl":...}}``: 86 bytes, and ``null`` for
+a missing task type), rounded up."""
+
+
 def body_size_bound(parcel: TaskParcel[AsyncTask], converter: cattrs.Converter) -> int | None:
     """An upper bound of the UTF-8 size of ``encode_parcel(parcel)``, without encoding it
     (see ``serialization.json_size_bound``), or None when only the encoding can tell."""
@@ -100,7 +106,12 @@ def body_size_bound(parcel: TaskParcel[AsyncTask], converter: cattrs.Converter) 
         return None
     meta = parcel.meta
     strings = (meta.queue_type, meta.queue_url, meta.enqueue_uuid, meta.task_type or "")
-    return task + 120 + sum(6 * len(text) + 2 for text in strings) + len(str(meta.requeue_depth))
+    return (
+        task
+        + _ENVELOPE_BYTES
+        + sum(6 * len(text) + 2 for text in strings)
+        + len(str(meta.requeue_depth))
+    )
 
 
 def fits_without_encoding(

@@ -287,13 +287,20 @@ def _scalar_check(hint: Any) -> Callable[[object], bool] | None:
         return lambda v: isinstance(v, datetime)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return lambda v: isinstance(v, hint)
-    if get_origin(hint) in (Union, types.UnionType):
-        options = [a for a in get_args(hint) if a is not type(None)]
-        if len(options) == 1:
-            inner = _scalar_check(options[0])
-            if inner is not None:
-                return lambda v: v is None or inner(v)
+    inner_hint = _optional_of(hint)
+    if inner_hint is not None:
+        inner = _scalar_check(inner_hint)
+        if inner is not None:
+            return lambda v: v is None or inner(v)
     return None
+
+
+def _optional_of(hint: Any) -> Any:
+    """``X`` for a declared ``X | None`` (or ``Optional[X]``), else None."""
+    if get_origin(hint) not in (Union, types.UnionType):
+        return None
+    options = [a for a in get_args(hint) if a is not type(None)]
+    return options[0] if len(options) == 1 else None
 
 
 _plans: dict[type, list[tuple[str, Callable[[object], bool]]] | None] = {}
@@ -335,12 +342,11 @@ def _scalar_bound(hint: Any) -> Callable[[Any], int] | None:
         return lambda v: 48  # isoformat with microseconds and an offset in seconds: 42
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return lambda v: 6 * len(str(v.value)) + 2
-    if get_origin(hint) in (Union, types.UnionType):
-        options = [a for a in get_args(hint) if a is not type(None)]
-        if len(options) == 1:
-            inner = _scalar_bound(options[0])
-            if inner is not None:
-                return lambda v: 4 if v is None else inner(v)
+    inner_hint = _optional_of(hint)
+    if inner_hint is not None:
+        inner = _scalar_bound(inner_hint)
+        if inner is not None:
+            return lambda v: 4 if v is None else inner(v)
     return None
 
 
@@ -354,9 +360,9 @@ def json_size_bound(task: object, converter: cattrs.Converter | None = None) -> 
     if converter is not None and converter is not default_converter:
         return None
     cls = type(task)
-    plan = _bound_plans.get(cls, ())
-    if plan == ():
-        plan = _bound_plans[cls] = _bound_plan(cls)
+    if cls not in _bound_plans:
+        _bound_plans[cls] = _bound_plan(cls)
+    plan = _bound_plans[cls]
     if plan is None:
         return None
     size = 2
