@@ -26,13 +26,14 @@ import platform
 import sqlite3
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
 import attrs
+
+from inmemory import best_of
 
 from simple_async_tasks import AsyncTask, TaskApp
 from simple_async_tasks.parcel import parse_parcel
@@ -131,14 +132,13 @@ def ours_loop(count: int, path: Path) -> None:
 
 
 def timed(fn: Callable[[int, Path], None], count: int, rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
+    """The best time of ``rounds`` runs, each on a fresh file."""
+
+    def on_a_fresh_file(tasks: int) -> None:
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "bench.db"
-            start = time.perf_counter()
-            fn(count, path)
-            best = min(best, time.perf_counter() - start)
-    return best
+            fn(tasks, Path(folder) / "bench.db")
+
+    return best_of(rounds, on_a_fresh_file, count)
 
 
 def main() -> None:
