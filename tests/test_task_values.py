@@ -56,3 +56,17 @@ def test_with_lifecycle_runs_init_for_a_class_with_a_post_init_hook():
     changed = with_lifecycle(task, {"version": 2})
     assert changed.version == 2
     assert Counted.inits == [1]  # the hook ran: the copy went through __init__ (evolve)
+
+
+@attrs.frozen(kw_only=True, cache_hash=True)
+class CachedHash(AsyncTask):
+    unique: ClassVar[tuple[str, ...]] = ("n",)
+    n: int
+
+
+def test_with_lifecycle_keeps_a_cached_hash_class_hashable():
+    task = CachedHash(n=1)
+    hash(task)
+    changed = with_lifecycle(task, {"version": 2})
+    assert hash(changed) == hash(attrs.evolve(task, version=2))
+    assert changed == attrs.evolve(task, version=2)

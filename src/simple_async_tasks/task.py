@@ -101,15 +101,16 @@ _layouts: dict[type, tuple[str, ...] | None] = {}
 
 def _layout(cls: type) -> tuple[str, ...] | None:
     """The attribute names of ``cls`` when ``with_lifecycle`` may copy them without its
-    ``__init__`` (no ``__attrs_post_init__`` or hash cache to keep), else None."""
+    ``__init__``: no ``__attrs_post_init__``, and no slot but the fields' (attrs keeps a
+    cached hash in one, which ``__init__`` sets); else None."""
     try:
         return _layouts[cls]
     except KeyError:
         pass
-    plain = not hasattr(cls, "__attrs_post_init__") and "__attrs_cached_hash__" not in getattr(
-        cls, "__slots__", ()
-    )
-    names = tuple(a.name for a in attrs.fields(cls)) if plain else None
+    names: tuple[str, ...] | None = tuple(a.name for a in attrs.fields(cls))
+    slots = {s for klass in cls.__mro__ for s in getattr(klass, "__slots__", ())}
+    if hasattr(cls, "__attrs_post_init__") or slots - set(names or ()) - {"__weakref__"}:
+        names = None
     _layouts[cls] = names
     return names
 
