@@ -29,24 +29,12 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar
 
-import attrs
 
-from inmemory import best_of
+from inmemory import Trivial, best_of, work
 
-from simple_async_tasks import AsyncTask, TaskApp
+from simple_async_tasks import TaskApp
 from simple_async_tasks.parcel import parse_parcel
-
-
-@attrs.frozen(kw_only=True)
-class Trivial(AsyncTask):
-    unique: ClassVar[tuple[str, ...]] = ("n",)
-    n: int
-
-
-def work(n: int) -> int:
-    return n * 2
 
 
 def plain_sqlite(count: int, path: Path) -> None:
