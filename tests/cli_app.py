@@ -52,8 +52,9 @@ def _run(task_type: str, key: str) -> None:
 
 
 @app.task(Charge, retry=RetryPolicy(max_attempts=1))
-def charge(task: Charge) -> None:
+def charge(task: Charge) -> dict[str, str]:
     _run("Charge", task.order_id)
+    return {"receipt": f"r-{task.order_id}"}
 
 
 @app.task(Notify, retry=RetryPolicy(max_attempts=5, initial_delay=timedelta(0), jitter=0))

@@ -74,10 +74,10 @@ def test_stats_and_paginated_list(env):
 
     page = ["tasks", "list", "--type", "Charge", "--limit", "2", "--json"]
     first = _json(run_cli(*page, "--status", "queued", env=env))
-    assert [t["uniqueKey"] for t in first["tasks"]] == ["o1", "o2"]  # oldest first
+    assert [t["unique_key"] for t in first["tasks"]] == ["o1", "o2"]  # oldest first
     assert first["cursor"]
     rest = _json(run_cli(*page, "--status", "QUEUED", "--cursor", first["cursor"], env=env))
-    assert [t["uniqueKey"] for t in rest["tasks"]] == ["o3"]
+    assert [t["unique_key"] for t in rest["tasks"]] == ["o3"]
     assert rest["cursor"] is None
 
     listing = run_cli("tasks", "list", env=env)
@@ -86,7 +86,7 @@ def test_stats_and_paginated_list(env):
     assert sum("QUEUED" in line for line in listing.stdout.splitlines()) == 4
 
     shown = _json(run_cli("tasks", "show", "u1", "--json", env=env))
-    assert shown["taskType"] == "Notify"
+    assert shown["task_type"] == "Notify"
     assert shown["status"] == "QUEUED"
     assert (shown["attempts"], shown["failures"]) == (0, 0)
     # logs name tasks by uuid: the same task is found by it
@@ -101,10 +101,13 @@ def test_retry_of_a_failed_task_which_then_runs(env, tmp_path):
     app.enqueue(Charge(order_id="o1"))
     _worker(env)
     failed = _json(run_cli("tasks", "list", "--status", "FAILED", "--json", env=env))
-    assert [(t["uniqueKey"], t["attempts"], t["failures"]) for t in failed["tasks"]] == [
+    assert [(t["unique_key"], t["attempts"], t["failures"]) for t in failed["tasks"]] == [
         ("o1", 1, 1)
     ]
     assert "marked to fail" in failed["tasks"][0]["last_error"]
+    assert failed["tasks"][0]["retry"] == "failed for good"  # Charge has one attempt
+    table = run_cli("tasks", "list", "--status", "FAILED", env=env).stdout
+    assert "FAILED (failed for good)" in table
 
     (tmp_path / "fail-o1").unlink()  # the cause is fixed
     retried = run_cli("tasks", "retry", "o1", env=env)
@@ -117,6 +120,10 @@ def test_retry_of_a_failed_task_which_then_runs(env, tmp_path):
     _worker(env)
     assert app.dao(Charge).get("o1").status is S.FULFILLED
     assert runs(tmp_path) == ["start Charge o1", "start Charge o1", "done Charge o1"]
+    shown = _json(run_cli("tasks", "show", "o1", "--json", env=env))
+    assert (shown["result"], shown["retry"]) == ({"receipt": "r-o1"}, None)
+    text = run_cli("tasks", "show", "o1", env=env).stdout
+    assert 'result         {"receipt":"r-o1"}' in text.splitlines()
 
 
 def test_retry_all_failed(env, tmp_path):
@@ -127,7 +134,7 @@ def test_retry_all_failed(env, tmp_path):
     for order in ("o1", "o2"):
         (tmp_path / f"fail-{order}").unlink()
     out = _json(run_cli("tasks", "retry", "--all-failed", "--json", env=env))
-    assert sorted(r["uniqueKey"] for r in out) == ["o1", "o2"]
+    assert sorted(r["unique_key"] for r in out) == ["o1", "o2"]
     _worker(env)
     assert {app.dao(Charge).get(o).status for o in ("o1", "o2")} == {S.FULFILLED}
 
@@ -165,7 +172,7 @@ def test_dead_letters_are_listed_and_redriven(env, tmp_path):
     app.enqueue(Notify(user_id="u1"))
     _worker(env)  # fails on each of max_receives=2 receives, then is dead-lettered
     letters = _json(run_cli("dlq", "list", "--json", env=env))
-    assert [(d["taskType"], d["receiveCount"]) for d in letters] == [("Notify", 2)]
+    assert [(d["task_type"], d["receive_count"]) for d in letters] == [("Notify", 2)]
     table = run_cli("dlq", "list", env=env).stdout
     assert "Notify" in table
     assert app.dao(Notify).get("u1").status is S.FAILED

@@ -19,10 +19,12 @@ def test_quickstart_prints_final_statuses():
         cwd=ROOT,
     )
     lines = out.stdout.splitlines()
-    assert "queued tasks: 2 (3 calls, 1 duplicate)" in lines
-    assert "deliveries: 3, emails sent: 2" in lines
+    assert "queued tasks: 3 (4 calls, 1 duplicate)" in lines
+    assert "deliveries: 4, emails sent: 3" in lines
     assert any(line.startswith("u1: FULFILLED runs=1 failures=0") for line in lines)
     assert any(line.startswith("u2: FULFILLED runs=2 failures=1") for line in lines)
+    assert any(line.startswith("u3: FULFILLED runs=1 failures=0") for line in lines)
+    assert "u1's result, read back from its record: 'sent to ada@example.com'" in lines
     assert "attempt 1 failed (ConnectionError); retry in 1s" in out.stderr
     assert "grace@example.com" not in out.stderr  # logs carry ids, not payloads
 
@@ -113,7 +115,8 @@ def test_the_readme_worker_commands_run(tmp_path):
         assert out.returncode == 0, (command, out.stderr)
         outputs.append(out.stdout)
     listing = outputs[-1].splitlines()
-    assert [line.split()[:3] for line in listing[1:]] == [
+    assert sorted(line.split()[:3] for line in listing[1:]) == [
         ["SendWelcomeEmail", "u1", "FULFILLED"],
         ["SendWelcomeEmail", "u2", "FULFILLED"],
+        ["SendWelcomeEmail", "u3", "QUEUED"],  # due in ten minutes
     ]

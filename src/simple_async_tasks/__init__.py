@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from .lifecycle.sweeps import SweepReport, promote_due, requeue_stale
     from .parcel import ParcelMeta, TaskParcel
     from .serialization import default_converter, make_converter
+    from .task_function import TaskFunction
 
 __version__ = "0.1.0"
 
@@ -93,6 +94,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "TaskApp": (".app", "TaskApp"),
     "TaskDao": (".contracts", "TaskDao"),
     "TaskExecutor": (".lifecycle.execute", "TaskExecutor"),
+    "TaskFunction": (".task_function", "TaskFunction"),
     "TaskParcel": (".parcel", "TaskParcel"),
     "TaskQueue": (".contracts", "TaskQueue"),
     "Transition": (".contracts", "Transition"),
@@ -175,6 +177,7 @@ __all__ = [
     "TaskDao",
     "TaskDefinitionError",
     "TaskExecutor",
+    "TaskFunction",
     "TaskNotFoundError",
     "TaskParcel",
     "TaskQueue",

@@ -12,7 +12,7 @@ tests; and so the command line can find everything from one name
     @app.task(SendWelcomeEmail, retry=RetryPolicy(max_attempts=3))
     def send_welcome_email(task: SendWelcomeEmail) -> None: ...
 
-    enqueue_welcome_email = app.enqueuer(new_welcome_email)
+    send_welcome_email.enqueue(user_id="u1", email="ada@example.com")
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from .lifecycle.retry import RetryPolicy
 from .lifecycle.scheduler import Scheduler
 from .serialization import default_converter
 from .task import AsyncTask
+from .task_function import TaskFunction
 
 if TYPE_CHECKING:
     from .worker import Worker, WorkerSummary
@@ -119,29 +120,35 @@ class TaskApp:
 
     def task(
         self,
-        task_class: type[T],
+        task_class: Callable[P, T],
         *,
         retry: RetryPolicy | None = None,
         options: ExecuteOptions | None = None,
         retention: timedelta | None = None,
-    ) -> Callable[[Callable[[T], R]], Callable[[T], R]]:
-        """Decorate the business logic of ``task_class``; the function is returned unchanged.
+        keep_result: bool | None = None,
+    ) -> Callable[[Callable[[T], R]], TaskFunction[P, T, R]]:
+        """Decorate the business logic of ``task_class``: returns a ``TaskFunction``,
+        which runs the logic when called and enqueues tasks from the class's fields
+        (``.enqueue(...)``, ``.enqueue_in(delay, ...)``, ``.enqueue_at(due, ...)``).
 
         ``options`` are the task type's ``ExecuteOptions`` (lease, retry, time limit, ...),
-        used by its executor and by the scheduler's sweeps; ``retry`` is a shortcut that
-        replaces ``options.retry``. ``retention`` is how long a DynamoDB store keeps
-        finished tasks (other stores keep them).
+        used by its executor and by the scheduler's sweeps; ``retry`` and ``keep_result``
+        are shortcuts that replace ``options.retry`` and ``options.keep_result``.
+        ``retention`` is how long a DynamoDB store keeps finished tasks (other stores
+        keep them).
 
         Raises:
             TaskDefinitionError: ``task_class`` is not a valid task class, its task type
                 is registered already, or ``logic`` is an async function.
         """
-        spec = task_spec(task_class)
+        spec = task_spec(cast("type[T]", task_class))
         chosen = options or ExecuteOptions()
         if retry is not None:
             chosen = attrs.evolve(chosen, retry=retry)
+        if keep_result is not None:
+            chosen = attrs.evolve(chosen, keep_result=keep_result)
 
-        def register(logic: Callable[[T], R]) -> Callable[[T], R]:
+        def register(logic: Callable[[T], R]) -> TaskFunction[P, T, R]:
             refuse_async(logic, spec.task_type)
             with self._lock:
                 if spec.task_type in self._tasks:
@@ -149,8 +156,8 @@ class TaskApp:
                         f"task type {spec.task_type!r} is registered with this app already; "
                         "give each task class one logic function (or set a distinct task_type)"
                     )
-                self._tasks[spec.task_type] = _Registration(task_class, logic, chosen, retention)
-            return logic
+                self._tasks[spec.task_type] = _Registration(spec.cls, logic, chosen, retention)
+            return TaskFunction(self, task_class, logic)
 
         return register
 
@@ -229,6 +236,15 @@ class TaskApp:
             known = ", ".join(self._tasks) or "none"
             raise ConfigurationError(f"this app has no task type {task_type!r}; it has: {known}")
         return found.task_class
+
+    def options(self, task_type: str) -> ExecuteOptions:
+        """The ``ExecuteOptions`` registered for ``task_type``.
+
+        Raises:
+            ConfigurationError: no such task type; the message lists the known ones.
+        """
+        self.task_class(task_type)
+        return self._tasks[task_type].options
 
     def _registration(self, task_class: type[AsyncTask]) -> _Registration:
         found = self._tasks.get(task_spec(task_class).task_type)

@@ -47,6 +47,8 @@ class Transition:
     execute_after: datetime | Literal[Keep.KEEP] | None = KEEP
     lease_id: str | Literal[Keep.KEEP] | None = KEEP
     lease_until: datetime | Literal[Keep.KEEP] | None = KEEP
+    result: str | Literal[Keep.KEEP] | None = KEEP
+    """The logic's return value as JSON text (set when FULFILLED)."""
     final: bool = False
     """The task is done for good (FULFILLED, or FAILED with no attempts left):
     backends with retention let such records expire."""

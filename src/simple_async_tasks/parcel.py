@@ -83,7 +83,9 @@ def encode_parcel(parcel: TaskParcel[AsyncTask], converter: cattrs.Converter) ->
         "requeueDepth": parcel.meta.requeue_depth,
         "taskType": parcel.meta.task_type,
     }
-    return dumps({"task": unstructure_task(parcel.task, converter), "meta": meta})
+    task = unstructure_task(parcel.task, converter)
+    task.pop("result", None)  # a queued task has none, and the consumer does not need it
+    return dumps({"task": task, "meta": meta})
 
 
 STAMP_MARGIN = 1024

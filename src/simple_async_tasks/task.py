@@ -88,6 +88,9 @@ class AsyncTask:
     """The error of the last failed attempt, as ``Type: message``."""
     execute_after: datetime | None = None
     """The task must not run before this moment (UTC). None: as soon as possible."""
+    result: str | None = None
+    """What the logic returned, as JSON text, kept when the task is FULFILLED (unless its
+    task type turned it off); ``TaskFunction.result`` reads it back typed."""
 
 
 LIFECYCLE_FIELDS: frozenset[str] = frozenset(a.name for a in attrs.fields(AsyncTask))

@@ -69,7 +69,7 @@ def test_list_and_stats(env):
     table = run_cli("tasks", "stats", env=env).stdout
     assert "not indexed by this backend" in table
     listed = _json(run_cli("tasks", "list", "--type", "Charge", "--json", env=env))
-    assert [t["uniqueKey"] for t in listed["tasks"]] == ["o1", "o2"]
+    assert [t["unique_key"] for t in listed["tasks"]] == ["o1", "o2"]
     assert "u1" in run_cli("tasks", "list", env=env).stdout
 
 
@@ -99,7 +99,7 @@ def test_dead_letters_are_listed_and_redriven(env, tmp_path):
     app.enqueue(Notify(user_id="u1"))
     _worker(env)  # two failed receives; SQS moves the message on the third
     letters = _json(run_cli("dlq", "list", "--json", env=env))
-    assert [d["taskType"] for d in letters] == ["Notify"]
+    assert [d["task_type"] for d in letters] == ["Notify"]
     (tmp_path / "fail-u1").unlink()
     moved = _json(run_cli("dlq", "redrive", "--json", env=env))
     assert moved == {"redriven": 1}

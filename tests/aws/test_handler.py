@@ -23,20 +23,24 @@ def deliver(app, sqs, queue_url, context=None):
 
 def test_end_to_end_every_task_fulfilled(app, sqs, queue_url):
     for i in range(12):
-        app.enqueue_invoice_email(f"inv-{i}", f"c{i}@example.com", 1000 + i)
-    app.enqueue_invoice_email("inv-0", "c0@example.com", 1000)  # duplicate
+        app.send_invoice_email.enqueue(
+            invoice_id=f"inv-{i}", email=f"c{i}@example.com", amount_cents=1000 + i
+        )
+    app.send_invoice_email.enqueue(
+        invoice_id="inv-0", email="c0@example.com", amount_cents=1000
+    )  # duplicate
     for rev in (1, 2):
-        app.enqueue_crm_sync("cust-1", rev)
+        app.sync_customer.enqueue(customer_id="cust-1", revision=rev)
     messages, response = deliver(app, sqs, queue_url)
     assert len(messages) == 14
     assert response == {"batchItemFailures": []}
     for i in range(12):
-        task = app.invoice_dao.get(f"inv-{i}")
+        task = app.tasks.dao(app.SendInvoiceEmail).get(f"inv-{i}")
         assert (task.status, task.attempts) == (S.FULFILLED, 1)
-    assert app.crm_dao.get('["cust-1",1]').status is S.FULFILLED
-    assert app.crm_dao.get('["cust-1",2]').status is S.FULFILLED
+    assert app.tasks.dao(app.SyncCustomerToCrm).get('["cust-1",1]').status is S.FULFILLED
+    assert app.tasks.dao(app.SyncCustomerToCrm).get('["cust-1",2]').status is S.FULFILLED
     assert sorted(app.OUTBOX).count("invoice inv-0 to c0@example.com") == 1
-    assert app.crm_dao.mutex_holder("SyncCustomerToCrm#cust-1") is None
+    assert app.tasks.dao(app.SyncCustomerToCrm).mutex_holder("SyncCustomerToCrm#cust-1") is None
     # redelivering the same batch runs nothing again
     app.OUTBOX.clear()
     assert app.handler(lambda_event(messages, queue_arn(sqs, queue_url)), None) == {
@@ -46,22 +50,22 @@ def test_end_to_end_every_task_fulfilled(app, sqs, queue_url):
 
 
 def test_bad_records_fail_alone(app, sqs, queue_url):
-    app.enqueue_invoice_email("good-1", "a@x", 1)
-    app.enqueue_invoice_email("good-2", "b@x", 2)
-    app.enqueue_invoice_email("boom", "c@x", 3)
+    app.send_invoice_email.enqueue(invoice_id="good-1", email="a@x", amount_cents=1)
+    app.send_invoice_email.enqueue(invoice_id="good-2", email="b@x", amount_cents=2)
+    app.send_invoice_email.enqueue(invoice_id="boom", email="c@x", amount_cents=3)
     sqs.send_message(QueueUrl=queue_url, MessageBody="{not json")
     sqs.send_message(
         QueueUrl=queue_url,
         MessageBody=json.dumps({"task": {"x": 1}, "meta": {"taskType": "NoSuchTask"}}),
     )
-    original = app.execute_invoice_email.logic
+    original = app.tasks.executor(app.SendInvoiceEmail).logic
 
     def logic(task):
         if task.invoice_id == "boom":
             raise RuntimeError("mail provider down")
         return original(task)
 
-    app.execute_invoice_email.logic = logic
+    app.tasks.executor(app.SendInvoiceEmail).logic = logic
     messages, response = deliver(app, sqs, queue_url)
     by_body = {m["MessageId"]: m["Body"] for m in messages}
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
@@ -70,9 +74,9 @@ def test_bad_records_fail_alone(app, sqs, queue_url):
     assert "{not json" in failed_bodies
     assert any("NoSuchTask" in b for b in failed_bodies)
     assert any('"boom"' in b for b in failed_bodies)
-    assert app.invoice_dao.get("good-1").status is S.FULFILLED
-    assert app.invoice_dao.get("good-2").status is S.FULFILLED
-    boom = app.invoice_dao.get("boom")
+    assert app.tasks.dao(app.SendInvoiceEmail).get("good-1").status is S.FULFILLED
+    assert app.tasks.dao(app.SendInvoiceEmail).get("good-2").status is S.FULFILLED
+    boom = app.tasks.dao(app.SendInvoiceEmail).get("boom")
     assert boom.status is S.FAILED
     assert boom.last_error == "RuntimeError: mail provider down"
 
@@ -80,28 +84,28 @@ def test_bad_records_fail_alone(app, sqs, queue_url):
 def test_parcel_without_task_type_is_routed_by_queue_arn(app, sqs, queue_url):
     from simple_async_tasks.aws import create_sqs_handler
 
-    app.enqueue_invoice_email("ts-1", "a@x", 1)
+    app.send_invoice_email.enqueue(invoice_id="ts-1", email="a@x", amount_cents=1)
     (message,) = receive_all(sqs, queue_url)
     body = json.loads(message["Body"])
     del body["meta"]["taskType"]  # as the TypeScript original sends it
     message["Body"] = json.dumps(body)
     arn = queue_arn(sqs, queue_url)
-    both = [app.execute_invoice_email, app.execute_crm_sync]
+    both = [app.tasks.executor(app.SendInvoiceEmail), app.tasks.executor(app.SyncCustomerToCrm)]
     unrouted = create_sqs_handler(both)
     assert len(unrouted(lambda_event([message], arn), None)["batchItemFailures"]) == 1
-    routed = create_sqs_handler(both, by_queue_arn={arn: app.execute_invoice_email})
+    routed = create_sqs_handler(both, by_queue_arn={arn: app.tasks.executor(app.SendInvoiceEmail)})
     assert routed(lambda_event([message], arn), None) == {"batchItemFailures": []}
-    assert app.invoice_dao.get("ts-1").status is S.FULFILLED
+    assert app.tasks.dao(app.SendInvoiceEmail).get("ts-1").status is S.FULFILLED
 
 
 def test_running_out_of_time_reports_the_untouched_records(app, sqs, queue_url):
     for i in range(5):
-        app.enqueue_invoice_email(f"t-{i}", "a@x", i)
+        app.send_invoice_email.enqueue(invoice_id=f"t-{i}", email="a@x", amount_cents=i)
     context = Context([60_000, 60_000, 60_000, 5_000])  # one look per batch, one per task
     _messages, response = deliver(app, sqs, queue_url, context)
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
     assert len(failed) == 3  # the tasks run on threads, so which three is not fixed
-    statuses = [app.invoice_dao.get(f"t-{i}").status for i in range(5)]
+    statuses = [app.tasks.dao(app.SendInvoiceEmail).get(f"t-{i}").status for i in range(5)]
     assert statuses.count(S.FULFILLED) == 2
     assert statuses.count(S.QUEUED) == 3
 
@@ -112,10 +116,10 @@ def test_fifo_failure_reports_it_and_everything_after_it(
     app = load_app(monkeypatch, aws_endpoint, table, fifo_queue_url)
     try:
         for rev in range(1, 11):
-            app.enqueue_crm_sync("cust-fifo", rev)
+            app.sync_customer.enqueue(customer_id="cust-fifo", revision=rev)
         app.CRM_RATE_LIMITED.add("cust-fifo")
         ran = []
-        original = app.execute_crm_sync.logic
+        original = app.tasks.executor(app.SyncCustomerToCrm).logic
 
         def logic(task):
             ran.append(task.revision)
@@ -123,7 +127,7 @@ def test_fifo_failure_reports_it_and_everything_after_it(
                 raise RuntimeError("fails at record 3")
             return original(task)
 
-        app.execute_crm_sync.logic = logic
+        app.tasks.executor(app.SyncCustomerToCrm).logic = logic
         app.CRM_RATE_LIMITED.clear()
         messages = receive_all(sqs, fifo_queue_url)
         assert len(messages) == 10

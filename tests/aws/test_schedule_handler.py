@@ -17,13 +17,13 @@ def test_schedule_handler_recovers_a_lost_push(app, sqs, queue_url):
     def lost(parcel, delay=timedelta(0)):
         raise _Lost  # the process died between the save and the push
 
-    app.queue.push = lost
+    app.tasks.queue.push = lost
     try:
-        app.enqueue_invoice_email("lost-1", "a@x", 1)
+        app.send_invoice_email.enqueue(invoice_id="lost-1", email="a@x", amount_cents=1)
     except _Lost:
         pass
     finally:
-        del app.queue.push
+        del app.tasks.queue.push
     assert receive_all(sqs, queue_url) == []
     app.scheduler.requeue_after = timedelta(0)
     event = {"source": "aws.events", "detail-type": "Scheduled Event"}
@@ -34,7 +34,7 @@ def test_schedule_handler_recovers_a_lost_push(app, sqs, queue_url):
     assert len(messages) == 1
     response = app.handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
     assert response == {"batchItemFailures": []}
-    assert app.invoice_dao.get("lost-1").status is AsyncTaskStatus.FULFILLED
+    assert app.tasks.dao(app.SendInvoiceEmail).get("lost-1").status is AsyncTaskStatus.FULFILLED
 
 
 def test_schedule_handler_stops_when_time_runs_short(app):
@@ -50,16 +50,16 @@ def test_a_canceled_task_delivered_costs_one_refused_claim_and_never_runs(
     from simple_async_tasks import cancel_task
 
     for i in range(3):
-        app.enqueue_invoice_email(f"c{i}", "a@x", i)
+        app.send_invoice_email.enqueue(invoice_id=f"c{i}", email="a@x", amount_cents=i)
     for i in range(3):
-        cancel_task(app.invoice_dao, f"c{i}")
+        cancel_task(app.tasks.dao(app.SendInvoiceEmail), f"c{i}")
     messages = receive_all(sqs, queue_url)
     calls: Counter[str] = Counter()
 
     def count(model, **_):
         calls[model.name] += 1
 
-    client = app.invoice_dao.client
+    client = app.tasks.dao(app.SendInvoiceEmail).client
     client.meta.events.register("before-call", count)
     try:
         response = app.handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
@@ -70,5 +70,8 @@ def test_a_canceled_task_delivered_costs_one_refused_claim_and_never_runs(
     assert app.OUTBOX == []
     # one failed conditional claim per record (no read first), which changes nothing
     assert calls == Counter({"UpdateItem": 4})
-    assert all(app.invoice_dao.get(f"c{i}").version == 2 for i in range(3))
-    assert all(app.invoice_dao.get(f"c{i}").status is AsyncTaskStatus.CANCELED for i in range(3))
+    assert all(app.tasks.dao(app.SendInvoiceEmail).get(f"c{i}").version == 2 for i in range(3))
+    assert all(
+        app.tasks.dao(app.SendInvoiceEmail).get(f"c{i}").status is AsyncTaskStatus.CANCELED
+        for i in range(3)
+    )

@@ -275,3 +275,21 @@ def test_inspection_counts_lists_and_shows(make_dao):
     assert [(t.user_id, t.last_error) for t in failed.items] == [("u0", "E: x")]
     assert show_task(dao, "u3").user_id == "u3"
     assert show_task(dao, "nobody") is None
+
+
+def test_a_transition_keeps_the_result_and_a_save_clears_it(make_dao):
+    dao = make_dao(SendEmail)
+    dao.save(SendEmail(user_id="u1"), condition=None)
+    text = '{"id":"m-1","sizes":[1,2.5],"ok":true,"note":"é"}'
+    done = dao.transition(
+        "u1",
+        Transition(status=S.FULFILLED, result=text, final=True),
+        condition=status_in(S.QUEUED),
+    )
+    assert done.result == text
+    assert dao.get("u1").result == text
+    later = dao.transition("u1", Transition(status=S.FULFILLED), condition=status_in(S.FULFILLED))
+    assert later.result == text  # kept unless the transition names it
+    again = dao.save(attrs.evolve(later, status=S.QUEUED, result=None), condition=None)
+    assert again.result is None
+    assert dao.get("u1").result is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import ClassVar
 
@@ -99,7 +98,8 @@ def wrong_logic(task: str) -> None: ...
 with_execute_lifecycle(wrong_logic, dao=dao, queue=queue)  # type: ignore[arg-type]
 
 
-# TaskApp: the decorator returns the logic unchanged, the enqueuer keeps get_new's signature.
+# TaskApp: the decorator returns a TaskFunction: it runs the logic, and enqueues from the
+# class's own fields, typed by them.
 app = TaskApp("memory://", clock=clock)
 
 
@@ -108,7 +108,21 @@ def resize_in_app(task: Resize) -> bytes:
     return task.image_id.encode()
 
 
-assert_type(resize_in_app, Callable[[Resize], bytes])
+assert_type(resize_in_app(Resize(image_id="img-0", width=1)), bytes)  # the logic itself
+assert_type(resize_in_app.enqueue(image_id="img-6", width=320), Resize)
+assert_type(resize_in_app.enqueue_in(timedelta(minutes=5), image_id="img-7", width=1), Resize)
+assert_type(
+    resize_in_app.enqueue_at(clock.now() + timedelta(hours=1), image_id="img-8", width=1),
+    Resize,
+)
+assert_type(resize_in_app.result("img-6"), bytes | None)
+resize_in_app.enqueue(image_id="img-6", width="wide")  # type: ignore[arg-type]
+resize_in_app.enqueue(image_id="img-6", colour="red")  # type: ignore[call-arg]
+resize_in_app.enqueue_in(5, image_id="img-6", width=1)  # type: ignore[arg-type]
+resize_in_app.enqueue_at(timedelta(5), image_id="img-6", width=1)  # type: ignore[arg-type]
+resize_in_app(b"x")  # type: ignore[arg-type]
+
+# The lower level stays for factories that compute fields: the enqueuer keeps their signature.
 enqueue_in_app = app.enqueuer(get_new)
 assert_type(enqueue_in_app("img-4", 320, hq=True), Resize)
 enqueue_in_app("img-4", colour="red")  # type: ignore[call-arg]

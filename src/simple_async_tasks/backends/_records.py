@@ -26,6 +26,7 @@ OPTIONAL_LIFECYCLE_FIELDS = (
     "execute_after",
     "lease_id",
     "lease_until",
+    "result",
 )
 """The lifecycle fields a ``Transition`` may set, clear or keep."""
 

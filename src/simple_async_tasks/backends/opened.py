@@ -143,9 +143,10 @@ class Backend:
             )
         from .sqs import SqsTaskQueue
 
-        return SqsTaskQueue(
+        return SqsTaskQueue(  # its client is made on first use (boto3 loads then)
             self._sqs_queue_url(location),
-            client=self._sqs_client(location),
+            region=location.region,
+            endpoint_url=location.endpoint,
             converter=self.converter,
         )
 

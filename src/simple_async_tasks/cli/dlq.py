@@ -60,10 +60,10 @@ def list_command(
         echo_json(
             [
                 {
-                    "messageId": d.message_id,
-                    "taskType": d.task_type,
-                    "receiveCount": d.receive_count,
-                    "deadAt": d.dead_at.isoformat() if d.dead_at else None,
+                    "message_id": d.message_id,
+                    "task_type": d.task_type,
+                    "receive_count": d.receive_count,
+                    "dead_at": d.dead_at.isoformat() if d.dead_at else None,
                     "body": d.body,
                 }
                 for d in letters

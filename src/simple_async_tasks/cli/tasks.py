@@ -15,7 +15,7 @@ from ..definition import task_spec
 from ..errors import ConfigurationError, SimpleAsyncTasksError, TaskNotFoundError
 from ..lifecycle.control import cancel, halt, resume, retry
 from ..lifecycle.inspect import count_tasks, find_task_by_uuid, list_tasks
-from ..serialization import unstructure_task
+from ..serialization import dumps, loads, unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
 from ._common import (
     EXIT_OK,
@@ -72,12 +72,28 @@ def _dao(app: TaskApp, task_type: str) -> TaskDao[Any]:
     return app.dao(app.task_class(task_type))
 
 
+def retry_state(app: TaskApp, task: AsyncTask) -> str | None:
+    """For a FAILED task, whether another attempt comes: ``retry due <time>``, or
+    ``failed for good`` once its task type's retry policy has no attempt left."""
+    if task.status is not AsyncTaskStatus.FAILED:
+        return None
+    options = app.options(task_spec(type(task)).task_type)
+    if task.failures >= options.retry.max_attempts:
+        return "failed for good"
+    due = task.execute_after
+    return f"retry due {due.isoformat(timespec='seconds')}" if due else "retry due now"
+
+
 def task_json(app: TaskApp, dao: TaskDao[Any], task: AsyncTask) -> dict[str, Any]:
-    """A task as scripts see it: its type and unique key first, then every field."""
+    """A task as scripts see it: its type, unique key and retry state first, then every
+    field, its result as the JSON value the logic returned."""
+    fields = unstructure_task(task, app.converter)
+    fields["result"] = None if task.result is None else loads(task.result)
     return {
-        "taskType": task_spec(type(task)).task_type,
-        "uniqueKey": dao.unique_key(task),
-        **unstructure_task(task, app.converter),
+        "task_type": task_spec(type(task)).task_type,
+        "unique_key": dao.unique_key(task),
+        "retry": retry_state(app, task),
+        **fields,
     }
 
 
@@ -186,7 +202,9 @@ def list_command(
                 key = dao.unique_key(task)
                 error = shorten(task.last_error)
                 runs = f"{task.attempts}/{task.failures}"
-                rows.append([name, key, task.status.value, runs, updated, error])
+                state = retry_state(app, task)
+                shown = f"{task.status.value} ({state})" if state else task.status.value
+                rows.append([name, key, shown, runs, updated, error])
     if as_json:
         echo_json({"tasks": found, "cursor": next_cursor})
         return
@@ -243,7 +261,8 @@ def show(
         return
     width = max(len(k) for k in data)
     for key, value in data.items():
-        click.echo(f"{key.ljust(width)}  {'' if value is None else value}")
+        text = dumps(value) if key == "result" and value is not None else value
+        click.echo(f"{key.ljust(width)}  {'' if text is None else text}")
 
 
 Action = Callable[[TaskApp, TaskDao[Any], str], AsyncTask]
@@ -286,7 +305,7 @@ def _run_action(
             task = action(app, dao, key)
         except SimpleAsyncTasksError as error:
             code = max(code, exit_code_of(error))
-            results.append({"uniqueKey": key, "ok": False, "error": str(error)})
+            results.append({"unique_key": key, "ok": False, "error": str(error)})
             if not as_json:
                 click.echo(f"error: {error}", err=True)
             continue

@@ -184,6 +184,11 @@ def give_up(current: AsyncTask) -> Transition:
 FULFILLED = Transition(status=S.FULFILLED, lease_until=None, final=True)
 
 
+def fulfilled_with(result: str) -> Transition:
+    """FULFILLED, keeping the logic's result (JSON text)."""
+    return Transition(status=S.FULFILLED, lease_until=None, result=result, final=True)
+
+
 def retry_later(due: datetime) -> Transition:
     """Back to QUEUED, due later; no failure is counted."""
     return Transition(status=S.QUEUED, execute_after=due, lease_until=None)

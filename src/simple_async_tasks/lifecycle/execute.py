@@ -36,7 +36,7 @@ from .calling import call_logic, refuse_async
 from .decisions import Attempt
 from .lease import KeepAlive, Lease, enter, heartbeats, leave
 from .options import ExecuteOptions, OnFailure
-from .results import ExecuteOutcome, ExecuteResult, describe_error
+from .results import ExecuteOutcome, ExecuteResult, describe_error, encode_result
 from .retry import RetryPolicy, random_fraction
 
 T = TypeVar("T", bound=AsyncTask)
@@ -368,7 +368,7 @@ class TaskExecutor(Generic[T, R]):
             lease.close()
             heartbeats.forget(lease)
             leave(token)
-        final, _ = self.record(attempt, decide.FULFILLED)
+        final, _ = self.record(attempt, self._fulfilled(attempt, result))
         logger.info(
             "executed %s %s (attempt %d), now %s",
             self.spec.task_type,
@@ -379,6 +379,13 @@ class TaskExecutor(Generic[T, R]):
         return ExecuteResult(task=final, outcome=ExecuteOutcome.EXECUTED, result=result)
 
     # -- record --------------------------------------------------------------
+
+    def _fulfilled(self, attempt: Attempt[T], result: object) -> Transition:
+        if result is None or not self.options.keep_result:
+            return decide.FULFILLED
+        where = f"{self.spec.task_type} {attempt.task.uuid}"
+        text = encode_result(result, self.converter, self.options.max_result_bytes, where)
+        return decide.FULFILLED if text is None else decide.fulfilled_with(text)
 
     def record(self, attempt: Attempt[T], change: Transition) -> tuple[T, bool]:
         """Write the end of ``attempt`` if it still holds the task; release its lock.

@@ -15,6 +15,9 @@ _ZERO = timedelta(0)
 _positive = must(timedelta, lambda v: v > _ZERO, "be positive")
 _not_negative = must(timedelta, lambda v: v >= _ZERO, "not be negative")
 _depth = must(int, lambda v: v >= 0, "be >= 0")
+MAX_RESULT_LIMIT = 350 * 1024
+"""The largest ``max_result_bytes``: a DynamoDB item holds 400 KB, the task included."""
+_result_bytes = must(int, lambda v: 0 < v <= MAX_RESULT_LIMIT, f"be in 1..{MAX_RESULT_LIMIT}")
 
 
 def _positive_or_none(
@@ -53,6 +56,13 @@ class ExecuteOptions:
         default=timedelta(seconds=10), validator=_not_negative
     )
     """The longest wait before trying again a task whose mutex is held."""
+    keep_result: bool = True
+    """Keep what the logic returns on the FULFILLED record (as JSON, through the
+    converter), for ``TaskFunction.result`` and ``tasks show``. Turn it off for results
+    that are large, private or of no use later."""
+    max_result_bytes: int = attrs.field(default=64 * 1024, validator=_result_bytes)
+    """The longest result kept, in bytes of JSON, checked before the write: a longer one
+    is not kept (logged as an error; the task is FULFILLED all the same)."""
 
 
 class OnFailure(enum.Enum):
