@@ -30,15 +30,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _aws import Bill, Job, LockedJob, Meter, events, queue_arn, receive
 
-from simple_async_tasks import (
-    Scheduler,
-    enqueue_many,
-    promote_due,
-    recurring_schedule,
-    requeue_stale,
-    with_execute_lifecycle,
-    with_queue_lifecycle,
-)
+from simple_async_tasks import enqueue_many, with_execute_lifecycle, with_queue_lifecycle
+from simple_async_tasks.operations import Scheduler, promote_due, recurring_schedule, requeue_stale
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler, create_table
 from simple_async_tasks.testing import FakeClock
 from simple_async_tasks.testing.local_aws import LocalAws, local_aws

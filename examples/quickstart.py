@@ -21,7 +21,8 @@ from typing import ClassVar
 
 import attrs
 
-from simple_async_tasks import AsyncTask, AsyncTaskStatus, RetryPolicy, TaskApp, count_tasks
+from simple_async_tasks import AsyncTask, AsyncTaskStatus, RetryPolicy, TaskApp
+from simple_async_tasks.operations import count_tasks
 from simple_async_tasks.testing import FakeClock, drain
 
 app = TaskApp()

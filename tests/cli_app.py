@@ -2,7 +2,8 @@
 file and fails while a marker file exists.
 
 ``SAT_CLI_DIR`` names the directory of ``runs.log`` and of the ``fail-KEY``
-markers; ``SAT_CLI_SLOW`` makes every run take that many seconds.
+markers; ``SAT_CLI_SLOW`` makes every run take that many seconds, ``SAT_CLI_SLOW_IMPORT`` the
+import of this module.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from simple_async_tasks import AsyncTask, RetryPolicy, TaskApp
 
 ROOT = Path(__file__).resolve().parents[1]
 
-app = TaskApp()
+time.sleep(float(os.environ.get("SAT_CLI_SLOW_IMPORT", "0")))  # a heavy app to import
+
+app = TaskApp(os.environ.get("SAT_CLI_OWN_URL"))  # its own URL, when a test gives one
 
 
 @attrs.frozen(kw_only=True)

@@ -7,14 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from simple_async_tasks import (
-    AsyncTaskStatus,
-    ConfigurationError,
-    RetryPolicy,
-    SqliteTaskQueue,
-    TaskApp,
-    TaskDefinitionError,
-)
+from simple_async_tasks import AsyncTaskStatus, RetryPolicy, SqliteTaskQueue, TaskApp
+from simple_async_tasks.errors import ConfigurationError, TaskDefinitionError
 from simple_async_tasks.testing import FakeClock, drain
 
 from .tasks import SendEmail, SyncAccount

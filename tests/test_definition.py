@@ -9,11 +9,11 @@ from simple_async_tasks import (
     AsyncTask,
     InMemoryTaskDao,
     InMemoryTaskQueue,
-    TaskDefinitionError,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
 from simple_async_tasks.definition import task_spec
+from simple_async_tasks.errors import TaskDefinitionError
 
 from .tasks import RichTask, SendEmail, SyncAccount
 
@@ -25,7 +25,7 @@ def test_task_type_is_the_class_name_unless_set():
 
 def test_unique_and_mutex_keys():
     spec = task_spec(SyncAccount)
-    from simple_async_tasks import default_converter as conv
+    from simple_async_tasks.serialization import default_converter as conv
 
     task = SyncAccount(account_id="a1", job=7)
     assert spec.unique_key(task, conv) == '["a1",7]'

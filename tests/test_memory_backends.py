@@ -5,15 +5,7 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from simple_async_tasks import (
-    AsyncTaskStatus,
-    ConditionFailedError,
-    InMemoryTaskQueue,
-    MutexHeldError,
-    ParcelMeta,
-    QueueLimitError,
-    TaskParcel,
-)
+from simple_async_tasks import AsyncTaskStatus, InMemoryTaskQueue
 from simple_async_tasks.conditions import (
     LeaseExpiredBy,
     UpdatedBefore,
@@ -22,7 +14,8 @@ from simple_async_tasks.conditions import (
     evaluate,
     status_in,
 )
-from simple_async_tasks.contracts import MutexLock, Transition
+from simple_async_tasks.contracts import MutexLock, ParcelMeta, TaskParcel, Transition
+from simple_async_tasks.errors import ConditionFailedError, MutexHeldError, QueueLimitError
 from simple_async_tasks.parcel import parse_parcel
 
 from .tasks import SendEmail

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simple_async_tasks import AsyncTask, ParcelDecodeError, ParcelMeta, TaskParcel
+from simple_async_tasks import AsyncTask
+from simple_async_tasks.contracts import ParcelMeta, TaskParcel
+from simple_async_tasks.errors import ParcelDecodeError
 from simple_async_tasks.parcel import body_size_bound, decode_parcel, encode_parcel, parse_parcel
 from simple_async_tasks.serialization import default_converter
 
@@ -157,7 +159,8 @@ def test_the_size_bound_of_a_parcel_is_never_below_its_encoded_size(
 
 
 def test_a_parcel_near_the_limit_is_checked_by_encoding_it():
-    from simple_async_tasks import InMemoryTaskQueue, QueueLimitError
+    from simple_async_tasks import InMemoryTaskQueue
+    from simple_async_tasks.errors import QueueLimitError
 
     queue = InMemoryTaskQueue(max_body_bytes=4096)
     meta = ParcelMeta(queue_type="MEMORY", queue_url="memory://q", task_type="SendEmail")

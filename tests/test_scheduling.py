@@ -19,17 +19,18 @@ from simple_async_tasks import (
     AsyncTaskStatus,
     InMemoryTaskDao,
     InMemoryTaskQueue,
-    InvalidTaskError,
+    with_execute_lifecycle,
+    with_queue_lifecycle,
+)
+from simple_async_tasks.errors import InvalidTaskError, TaskDefinitionError
+from simple_async_tasks.operations import (
     Scheduler,
-    TaskDefinitionError,
     cancel_task,
     halt_task,
     promote_due,
     recurring_schedule,
     resume_task,
     retry_task,
-    with_execute_lifecycle,
-    with_queue_lifecycle,
 )
 from simple_async_tasks.parcel import decode_parcel
 from simple_async_tasks.serialization import default_converter

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simple_async_tasks import AsyncTaskStatus, ParcelMeta, SerializationError, TaskParcel
+from simple_async_tasks import AsyncTaskStatus
+from simple_async_tasks.contracts import ParcelMeta, TaskParcel
+from simple_async_tasks.errors import SerializationError
 from simple_async_tasks.parcel import decode_parcel, encode_parcel
 from simple_async_tasks.serialization import (
     default_converter,
@@ -141,7 +143,7 @@ def test_extra_fields_are_ignored():
 
 
 def test_converter_is_replaceable():
-    from simple_async_tasks import make_converter
+    from simple_async_tasks.serialization import make_converter
 
     conv = make_converter()
     conv.register_unstructure_hook(Color, lambda c: c.name)

@@ -17,14 +17,13 @@ import pytest
 
 from simple_async_tasks import (
     AsyncTaskStatus,
-    ParcelMeta,
-    QueueLimitError,
     SqliteTaskDao,
     SqliteTaskQueue,
-    TaskParcel,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
+from simple_async_tasks.contracts import ParcelMeta, TaskParcel
+from simple_async_tasks.errors import QueueLimitError
 from simple_async_tasks.parcel import decode_parcel, parse_parcel
 from simple_async_tasks.serialization import default_converter
 

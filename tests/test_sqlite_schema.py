@@ -7,13 +7,9 @@ import sqlite3
 
 import pytest
 
-from simple_async_tasks import (
-    ConfigurationError,
-    SqliteTaskDao,
-    SqliteTaskQueue,
-    with_queue_lifecycle,
-)
+from simple_async_tasks import SqliteTaskDao, SqliteTaskQueue, with_queue_lifecycle
 from simple_async_tasks.backends._sqlite_db import SCHEMA_VERSION
+from simple_async_tasks.errors import BackendError, ConfigurationError
 from simple_async_tasks.parcel import parse_parcel
 
 from .tasks import SendEmail
@@ -122,7 +118,8 @@ def test_an_enqueue_whose_push_fails_stores_no_record(tmp_path):
 
     queue = BrokenQueue(tmp_path / "t.db")
     enqueue = with_queue_lifecycle(get_new=lambda u: SendEmail(user_id=u), dao=dao, queue=queue)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(BackendError, match="disk I/O error") as failed:
         enqueue("u1")
+    assert isinstance(failed.value.__cause__, sqlite3.OperationalError)
     assert dao.get("u1") is None
     assert len(queue) == 0

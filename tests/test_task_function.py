@@ -11,8 +11,8 @@ from typing import ClassVar
 import attrs
 import pytest
 
-from simple_async_tasks import AsyncTask, AsyncTaskStatus, InvalidTaskError, TaskApp
-from simple_async_tasks.errors import TaskNotFoundError
+from simple_async_tasks import AsyncTask, AsyncTaskStatus, TaskApp
+from simple_async_tasks.errors import InvalidTaskError, TaskNotFoundError
 from simple_async_tasks.testing import FakeClock, drain
 
 S = AsyncTaskStatus

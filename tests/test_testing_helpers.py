@@ -9,10 +9,10 @@ from simple_async_tasks import (
     ExecuteOutcome,
     InMemoryTaskDao,
     InMemoryTaskQueue,
-    UnknownTaskTypeError,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
+from simple_async_tasks.errors import UnknownTaskTypeError
 from simple_async_tasks.testing import FakeClock, drain
 
 from .tasks import SendEmail, SyncAccount

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from simple_async_tasks import ConfigurationError
-from simple_async_tasks.backends.opened import Backend
-from simple_async_tasks.backends.urls import (
+from simple_async_tasks.app.backend import Backend
+from simple_async_tasks.app.urls import (
     DynamoUrl,
     MemoryUrl,
     SqliteUrl,
     SqsUrl,
     parse_backend_url,
 )
+from simple_async_tasks.errors import ConfigurationError
 
 from .tasks import SendEmail
 

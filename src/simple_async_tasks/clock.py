@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Protocol
 
+__all__ = ["Clock", "SystemClock", "system_clock"]
+
 
 class Clock(Protocol):
     """Tells the current time as a timezone-aware UTC datetime."""

@@ -1,4 +1,6 @@
-"""The contracts every backend implements: ``TaskDao`` and ``TaskQueue``.
+"""The contracts every backend implements: ``TaskDao`` and ``TaskQueue`` (the lifecycle's),
+``MessageSource`` (what a worker takes messages from) and ``DeadLetterBox``; with the
+values they exchange and the conditions of their writes.
 
 Each state change is one conditional write: the condition is data (see
 ``conditions``), checked and applied atomically by the backend. A failed
@@ -12,13 +14,63 @@ import enum
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import attrs
 
-from .conditions import Condition
-from .parcel import TaskParcel
+from .conditions import (
+    Absent,
+    AllOf,
+    AnyOf,
+    AttemptsEqual,
+    Condition,
+    DueBy,
+    FailuresBelow,
+    LeaseExpiredBy,
+    LeaseIs,
+    StatusIn,
+    UpdatedBefore,
+    VersionEquals,
+    absent,
+    status_in,
+)
+from .errors import ParcelDecodeError
+from .parcel import ParcelMeta, QueueAddress, RawParcel, TaskParcel, parse_parcel
 from .task import AsyncTask, AsyncTaskStatus
+
+__all__ = [
+    "KEEP",
+    "Absent",
+    "AllOf",
+    "AnyOf",
+    "AttemptsEqual",
+    "Condition",
+    "DeadLetter",
+    "DeadLetterBox",
+    "Delivery",
+    "DueBy",
+    "FailuresBelow",
+    "Keep",
+    "LeaseExpiredBy",
+    "LeaseIs",
+    "MessageSource",
+    "MutexLock",
+    "Page",
+    "ParcelMeta",
+    "QueueAddress",
+    "QueuedMessage",
+    "RawParcel",
+    "ReceivedMessage",
+    "StatusIn",
+    "TaskDao",
+    "TaskParcel",
+    "TaskQueue",
+    "Transition",
+    "UpdatedBefore",
+    "VersionEquals",
+    "absent",
+    "status_in",
+]
 
 T = TypeVar("T", bound=AsyncTask)
 T_contra = TypeVar("T_contra", bound=AsyncTask, contravariant=True)
@@ -238,3 +290,99 @@ def joint_write(dao: object, queue: object) -> AbstractContextManager[object]:
     if store is not None and id(store) == id(getattr(queue, "db", None)):
         return store.write()
     return nullcontext()
+
+
+@attrs.frozen
+class Delivery:
+    """A message taken from a ``MessageSource``, with what the source needs to settle it."""
+
+    message_id: str
+    body: str
+    handle: Any
+    """The source's own handle (an SQS receipt handle, a SQLite row)."""
+
+
+class MessageSource(Protocol):
+    """Where a worker takes messages from: ``SqliteSource``, ``SqsSource``."""
+
+    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
+        """Up to ``max_messages`` messages, waiting up to ``wait`` for one; first deletes
+        what ``done`` left pending."""
+        ...
+
+    def done(self, delivery: Delivery) -> None:
+        """The delivery is finished with: delete its message now, or with the next
+        ``take`` or ``flush``."""
+        ...
+
+    def flush(self) -> None:
+        """Delete the messages ``done`` left pending (the worker calls it as it stops)."""
+        ...
+
+    def later(self, delivery: Delivery, delay: timedelta) -> None:
+        """Deliver the message again after ``delay``, unless it is deleted first: a failed
+        task's backoff, or the visibility extended while its lease is renewed."""
+        ...
+
+
+@attrs.frozen
+class DeadLetter:
+    """One dead-lettered message: one a queue gave up on after too many receives."""
+
+    message_id: str
+    body: str
+    receive_count: int | None
+    """Receives before it was given up on (SQS: receives so far, listing included)."""
+    dead_at: datetime | None
+    """When it was moved aside (SQLite), or first sent (SQS)."""
+
+    @property
+    def task_type(self) -> str | None:
+        """The task type its parcel names, or None when the body is not a parcel."""
+        try:
+            return parse_parcel(self.body).meta.task_type
+        except ParcelDecodeError:
+            return None
+
+
+class DeadLetterBox(Protocol):
+    """The dead letters of one queue: ``SqliteDeadLetters``, ``SqsDeadLetters``.
+
+    Redriving puts messages back on their queue; the execute lifecycle still decides
+    from the stored record, so a redriven message of a task that finished meanwhile is
+    skipped, never run twice.
+    """
+
+    @property
+    def location(self) -> str:
+        """Where the dead letters are (for messages to a person)."""
+        ...
+
+    def list(self, limit: int = 100) -> list[DeadLetter]:
+        """Up to ``limit`` dead letters, oldest first where the backend knows the order."""
+        ...
+
+    def redrive(self, limit: int | None = None) -> int:
+        """Move up to ``limit`` (default: all) dead letters back to the queue; return how many."""
+        ...
+
+
+@attrs.frozen
+class QueuedMessage:
+    """A message held by ``InMemoryTaskQueue`` (what ``receive`` returns in tests)."""
+
+    message_id: str
+    body: str
+    visible_at: datetime
+    delay: timedelta
+
+
+@attrs.frozen
+class ReceivedMessage:
+    """A message taken from a ``SqliteTaskQueue``; delete it when done, or let it become
+    visible again."""
+
+    message_id: str
+    receipt: str
+    body: str
+    receive_count: int

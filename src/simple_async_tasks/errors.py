@@ -20,7 +20,8 @@ The whole tree::
     ├── InvalidEventError            a Lambda handler was given an event it does not handle
     ├── NotStartedError              a claimed task was put back: the Lambda ran short of time
     ├── ConfigurationError           a wrong backend URL, app reference or setting
-    └── BackendError                 a backend call failed for good (permissions, missing table)
+    └── BackendError                 a backend call failed (boto3 and sqlite3 errors, translated)
+        ├── BackendUnavailableError  throttled, unreachable or locked: retrying later may work
         └── QueueSendError           messages could not be sent after retries
 
 Each message says what happened and what to do about it.
@@ -30,6 +31,30 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Generic, TypeVar
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailableError",
+    "ConditionFailedError",
+    "ConfigurationError",
+    "InvalidEventError",
+    "InvalidTaskError",
+    "LeaseLostError",
+    "MutexHeldError",
+    "NotStartedError",
+    "ParcelDecodeError",
+    "PayloadMismatchError",
+    "QueueLimitError",
+    "QueueSendError",
+    "RequeueDepthExceededError",
+    "RetryLaterError",
+    "SerializationError",
+    "SimpleAsyncTasksError",
+    "TaskDefinitionError",
+    "TaskNotFoundError",
+    "TimeLimitExceededError",
+    "UnknownTaskTypeError",
+]
 
 T = TypeVar("T")
 
@@ -209,7 +234,18 @@ class ConfigurationError(SimpleAsyncTasksError, ValueError):
 
 
 class BackendError(SimpleAsyncTasksError):
-    """A storage or queue backend failed in a way retrying will not fix."""
+    """A storage or queue backend call failed. Every boto3/botocore and ``sqlite3`` error
+    leaves a backend as this (or as ``ConfigurationError`` when a setting is the cause),
+    with the original on ``__cause__`` and its code on ``.code``."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        self.code = code
+        """The backend's own error code (``ResourceNotFoundException``, ``SQLITE_BUSY``)."""
+        super().__init__(message)
+
+
+class BackendUnavailableError(BackendError):
+    """The backend is throttled, unreachable or locked: the same call may work later."""
 
 
 class QueueSendError(BackendError):

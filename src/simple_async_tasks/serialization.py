@@ -33,6 +33,8 @@ from .task import LIFECYCLE_FIELDS
 
 T = TypeVar("T")
 
+__all__ = ["default_converter", "make_converter"]
+
 JsonValue = Any
 """A value made only of dict, list, str, int, float, bool and None."""
 

@@ -22,144 +22,24 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any
 
 import attrs
 
-from .backends.sqlite_queue import ReceivedMessage, SqliteTaskQueue
-from .backends.sqs import delete_batches, visibility_seconds
+from .backends.sqlite_queue import SqliteSource
+from .backends.sqs import SqsSource
 from .clock import Clock, system_clock
+from .contracts import Delivery, MessageSource
 from .lifecycle.options import OnFailure
 from .lifecycle.scheduler import Scheduler
 from .routing import ExecuteResultLike, Executors, Router, backoff_of, failure_reason, settle
 
+__all__ = ["Delivery", "MessageSource", "SqliteSource", "SqsSource", "Worker", "WorkerSummary"]
+
 logger = logging.getLogger("simple_async_tasks.worker")
-
-
-H = TypeVar("H")
-
-
-class _Pending(Generic[H]):
-    """Handles of finished messages waiting to be deleted, shared by the worker's threads.
-
-    ``taken()`` hands them out and keeps them if the block fails, so a failed take or
-    flush deletes them next time (or the queue redelivers them and they are skipped)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._handles: list[H] = []
-
-    def add(self, handle: H) -> None:
-        with self._lock:
-            self._handles.append(handle)
-
-    @contextmanager
-    def taken(self) -> Iterator[list[H]]:
-        with self._lock:
-            handles, self._handles = self._handles, []
-        try:
-            yield handles
-        except BaseException:
-            with self._lock:
-                self._handles[:0] = handles
-            raise
-
-
-@attrs.frozen
-class Delivery:
-    """A message taken from a source, with what the source needs to settle it."""
-
-    message_id: str
-    body: str
-    handle: Any
-
-
-class MessageSource(Protocol):
-    """Where a worker takes messages from."""
-
-    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
-        """Up to ``max_messages`` messages, waiting up to ``wait`` for one; first deletes
-        what ``done`` left pending."""
-        ...
-
-    def done(self, delivery: Delivery) -> None:
-        """The delivery is finished with: delete its message now, or with the next
-        ``take`` or ``flush``."""
-        ...
-
-    def flush(self) -> None:
-        """Delete the messages ``done`` left pending (the worker calls it as it stops)."""
-        ...
-
-    def later(self, delivery: Delivery, delay: timedelta) -> None:
-        """Deliver the message again after ``delay``, unless it is deleted first: a failed
-        task's backoff, or the visibility extended while its lease is renewed."""
-        ...
-
-
-class SqliteSource:
-    """Messages of a ``SqliteTaskQueue``; a failed delivery is hidden until its visibility
-    timeout ends, like SQS."""
-
-    def __init__(self, queue: SqliteTaskQueue) -> None:
-        self.queue = queue
-        self._finished = _Pending[ReceivedMessage]()
-
-    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
-        with self._finished.taken() as finished:
-            found = self.queue.receive(max_messages, delete=finished)
-        return [Delivery(m.message_id, m.body, m) for m in found]
-
-    def done(self, delivery: Delivery) -> None:
-        self._finished.add(delivery.handle)
-
-    def flush(self) -> None:
-        with self._finished.taken() as finished:
-            if finished:
-                self.queue.delete_many(finished)
-
-    def later(self, delivery: Delivery, delay: timedelta) -> None:
-        handle: ReceivedMessage = delivery.handle
-        self.queue.release(handle, delay=delay)
-
-
-class SqsSource:
-    """Messages of an SQS queue, received with long polling."""
-
-    def __init__(self, queue_url: str, client: Any) -> None:
-        self.queue_url = queue_url
-        self.client = client
-        self._finished = _Pending[str]()
-
-    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
-        self.flush()
-        out = self.client.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=min(max_messages, 10),
-            WaitTimeSeconds=min(int(wait.total_seconds()), 20),
-        )
-        return [
-            Delivery(m["MessageId"], m["Body"], m["ReceiptHandle"])
-            for m in out.get("Messages", [])
-        ]
-
-    def done(self, delivery: Delivery) -> None:
-        self._finished.add(delivery.handle)
-
-    def flush(self) -> None:
-        with self._finished.taken() as handles:
-            delete_batches(self.client, self.queue_url, handles)
-
-    def later(self, delivery: Delivery, delay: timedelta) -> None:
-        self.client.change_message_visibility(
-            QueueUrl=self.queue_url,
-            ReceiptHandle=delivery.handle,
-            VisibilityTimeout=visibility_seconds(delay),
-        )
 
 
 @attrs.define
@@ -213,6 +93,10 @@ class Worker:
         self._wake = threading.Event()
         """Set when a delivery finishes or the worker is stopped: the loop waits on it."""
         self._lock = threading.Lock()
+        self.long_task_every: timedelta | None = timedelta(seconds=30)
+        """Log (INFO) each task still running this often; None: never."""
+        self._running: dict[str, list[Any]] = {}
+        """Message id -> [started (monotonic), last reported, "TaskType uuid"]."""
 
     def stop(self) -> None:
         """Take no new message; ``run`` returns once the running tasks finish."""
@@ -224,6 +108,10 @@ class Worker:
         outcome: ExecuteResultLike | Exception | None = None
         try:
             executor, raw = self.router.route(delivery.body)
+            started = time.monotonic()
+            name = f"{executor.task_type} {raw.task.get('uuid', '?')}"
+            with self._lock:
+                self._running[delivery.message_id] = [started, started, name]
             try:
                 outcome = executor.execute_raw(
                     raw,
@@ -235,6 +123,9 @@ class Worker:
             ok = settle(delivery.message_id, executor, outcome, logger)
         except Exception as error:
             logger.warning("message %s failed: %s", delivery.message_id, failure_reason(error))
+        finally:
+            with self._lock:
+                self._running.pop(delivery.message_id, None)
         try:
             if ok:
                 self.source.done(delivery)
@@ -281,6 +172,23 @@ class Worker:
         room = self.concurrency + self.prefetch - held
         return room if room >= max(1, min(self.concurrency, self.prefetch)) else 0
 
+    def _report_long_tasks(self) -> None:
+        """Log the tasks that have run longer than ``long_task_every`` (once per period)."""
+        every = self.long_task_every
+        if every is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            due = [
+                entry
+                for entry in self._running.values()
+                if now - entry[1] >= every.total_seconds()
+            ]
+            for entry in due:
+                entry[1] = now
+        for started, _, name in due:
+            logger.info("still running %s after %.0fs", name, now - started)
+
     def _wait_for_a_slot(self, next_schedule: float) -> None:
         """Sleep until a delivery finishes, the worker stops or the scheduler is due."""
         timeout = 1.0
@@ -324,6 +232,7 @@ class Worker:
             with ThreadPoolExecutor(self.concurrency) as pool:
                 while not self._stop.is_set():
                     self._wake.clear()
+                    self._report_long_tasks()
                     if self.scheduler is not None and time.monotonic() >= next_schedule:
                         self._run_scheduler(self.scheduler)
                         next_schedule = time.monotonic() + self.schedule_every.total_seconds()

@@ -15,9 +15,6 @@ import pytest
 from simple_async_tasks import (
     AsyncTask,
     AsyncTaskStatus,
-    ConditionFailedError,
-    InvalidTaskError,
-    QueueLimitError,
     RetryPolicy,
     with_execute_lifecycle,
     with_queue_lifecycle,
@@ -25,6 +22,7 @@ from simple_async_tasks import (
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler
 from simple_async_tasks.conditions import status_in
 from simple_async_tasks.contracts import Transition
+from simple_async_tasks.errors import ConditionFailedError, InvalidTaskError, QueueLimitError
 from simple_async_tasks.lifecycle.options import ExecuteOptions
 from simple_async_tasks.parcel import ParcelMeta, TaskParcel, encode_parcel
 from simple_async_tasks.serialization import default_converter

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from simple_async_tasks import AsyncTaskStatus, BackendError
+from simple_async_tasks import AsyncTaskStatus
 from simple_async_tasks.aws import DynamoTaskDao
 from simple_async_tasks.conditions import status_in
 from simple_async_tasks.contracts import Transition
+from simple_async_tasks.errors import BackendError
 
 from ..tasks import SendEmail
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from simple_async_tasks import AsyncTaskStatus, ConfigurationError, count_tasks
+from simple_async_tasks import AsyncTaskStatus
 from simple_async_tasks.aws import DynamoTaskDao, create_table
 from simple_async_tasks.conditions import status_in
 from simple_async_tasks.contracts import Transition
+from simple_async_tasks.errors import ConfigurationError
+from simple_async_tasks.operations import count_tasks
 
 from ..tasks import SendEmail
 
@@ -162,8 +164,8 @@ def test_a_cursor_from_another_listing_is_refused(dynamodb, table):
 def test_the_stale_sweep_looks_past_a_recently_changed_older_task(dynamodb, table, sqs, queue_url):
     from datetime import timedelta
 
-    from simple_async_tasks import requeue_stale
     from simple_async_tasks.aws import SqsTaskQueue
+    from simple_async_tasks.operations import requeue_stale
     from simple_async_tasks.testing import FakeClock
 
     clock = FakeClock()
@@ -181,8 +183,9 @@ def test_the_stale_sweep_looks_past_a_recently_changed_older_task(dynamodb, tabl
 def test_without_the_index_nothing_waits_on_a_sweep_that_cannot_run(dynamodb, sqs, queue_url):
     from datetime import timedelta
 
-    from simple_async_tasks import Scheduler, recurring_schedule, with_queue_lifecycle
+    from simple_async_tasks import with_queue_lifecycle
     from simple_async_tasks.aws import SqsTaskQueue
+    from simple_async_tasks.operations import Scheduler, recurring_schedule
     from simple_async_tasks.testing import FakeClock
 
     create_table("no-index-2", client=dynamodb, status_index=False)

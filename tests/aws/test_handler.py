@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from simple_async_tasks import AsyncTaskStatus, InvalidEventError
+from simple_async_tasks import AsyncTaskStatus
 from simple_async_tasks.aws import reset_clients
+from simple_async_tasks.errors import InvalidEventError
 
 from .conftest import Context, lambda_event, load_app, queue_arn, receive_all
 

@@ -47,7 +47,7 @@ def test_a_canceled_task_delivered_costs_one_refused_claim_and_never_runs(
 ):
     from collections import Counter
 
-    from simple_async_tasks import cancel_task
+    from simple_async_tasks.operations import cancel_task
 
     for i in range(3):
         app.send_invoice_email.enqueue(invoice_id=f"c{i}", email="a@x", amount_cents=i)

@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from simple_async_tasks import ParcelMeta, QueueLimitError, QueueSendError, TaskParcel
 from simple_async_tasks.aws import SqsTaskQueue
+from simple_async_tasks.contracts import ParcelMeta, TaskParcel
+from simple_async_tasks.errors import QueueLimitError, QueueSendError
 from simple_async_tasks.parcel import parse_parcel
 
 from ..tasks import SendEmail, SyncAccount
@@ -135,3 +136,22 @@ def test_the_worker_deletes_finished_messages_in_batches(sqs, queue_url):
     left = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
     assert left["ApproximateNumberOfMessages"] == "0"
     assert left["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_sqs_errors_leave_the_queue_as_the_librarys_own(sqs, queue_url):
+    """A raw ClientError never escapes: the CLI and callers catch BackendError alone."""
+    from botocore.exceptions import ClientError
+
+    from simple_async_tasks.errors import BackendError
+    from simple_async_tasks.worker import SqsSource
+
+    gone = queue_url.rsplit("/", 1)[0] + "/no-such-queue"
+    queue = SqsTaskQueue(gone, client=sqs)
+    with pytest.raises(BackendError, match=r"SQS queue .*no-such-queue.* does not exist") as err:
+        queue.push(parcel(SendEmail(user_id="u1")))
+    assert isinstance(err.value.__cause__, ClientError)
+    assert err.value.code is not None
+    with pytest.raises(BackendError, match="does not exist"):
+        queue.push_many([parcel(SendEmail(user_id="u2"))])
+    with pytest.raises(BackendError, match="does not exist"):
+        SqsSource(gone, sqs).take(1, timedelta(0))

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import attrs
 import pytest
 
-from simple_async_tasks import AsyncTaskStatus, ConditionFailedError, MutexHeldError
+from simple_async_tasks import AsyncTaskStatus
 from simple_async_tasks.conditions import (
     AttemptsEqual,
     DueBy,
@@ -17,6 +17,7 @@ from simple_async_tasks.conditions import (
     status_in,
 )
 from simple_async_tasks.contracts import MutexLock, Transition
+from simple_async_tasks.errors import ConditionFailedError, MutexHeldError
 
 from ..tasks import Address, Color, RichTask, SendEmail, SyncAccount
 
@@ -229,8 +230,8 @@ def test_get_many(make_dao):
 
 @pytest.mark.aws
 def test_dynamodb_refuses_what_it_cannot_store_before_the_call(dynamodb, table):
-    from simple_async_tasks import InvalidTaskError
     from simple_async_tasks.aws import DynamoTaskDao
+    from simple_async_tasks.errors import InvalidTaskError
 
     dao = DynamoTaskDao(RichTask, table_name=table, client=dynamodb)
     with pytest.raises(InvalidTaskError, match="empty key"):
@@ -257,7 +258,7 @@ def test_transition_many_is_all_or_nothing(make_dao, clock):
 
 
 def test_inspection_counts_lists_and_shows(make_dao):
-    from simple_async_tasks import count_tasks, list_tasks, show_task
+    from simple_async_tasks.operations import count_tasks, list_tasks, show_task
 
     dao = make_dao(SendEmail)
     for i in range(5):

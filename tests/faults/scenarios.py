@@ -30,10 +30,10 @@ from simple_async_tasks import (
     InMemoryTaskDao,
     InMemoryTaskQueue,
     OnFailure,
-    requeue_stale,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
+from simple_async_tasks.operations import requeue_stale
 from simple_async_tasks.parcel import decode_parcel, parse_parcel
 from simple_async_tasks.serialization import default_converter
 from simple_async_tasks.testing import FakeClock, drain
@@ -283,7 +283,7 @@ import os, sys
 sys.path.insert(0, {root!r})
 from datetime import timedelta
 from simple_async_tasks import ExecuteOptions, OnFailure, with_execute_lifecycle
-from simple_async_tasks.backends.opened import Backend
+from simple_async_tasks.app.backend import Backend
 from simple_async_tasks.parcel import parse_parcel
 from tests.faults.scenarios import _crashing
 from tests.tasks import SendEmail
@@ -332,7 +332,7 @@ def crashes_in_child_processes(
     the execute lifecycle, on the backend the URLs name. Duplicate deliveries arrive while
     the dead attempts' leases still hold (nothing may run); then a real ``Worker`` polls the
     queue, and the messages come back after their visibility timeout, as in production."""
-    from simple_async_tasks.backends.opened import Backend
+    from simple_async_tasks.app.backend import Backend
     from simple_async_tasks.worker import Worker
 
     lease = 3.0

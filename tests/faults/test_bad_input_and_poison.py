@@ -14,18 +14,19 @@ from simple_async_tasks import (
     AsyncTask,
     AsyncTaskStatus,
     ExecuteOptions,
-    InvalidTaskError,
-    ParcelMeta,
-    QueueLimitError,
     RetryLaterError,
     RetryPolicy,
-    SerializationError,
-    TaskDefinitionError,
-    TaskParcel,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler
+from simple_async_tasks.contracts import ParcelMeta, TaskParcel
+from simple_async_tasks.errors import (
+    InvalidTaskError,
+    QueueLimitError,
+    SerializationError,
+    TaskDefinitionError,
+)
 
 from ..aws.conftest import lambda_event, queue_arn, receive_all
 from ..tasks import RichTask, SendEmail

@@ -14,11 +14,11 @@ from simple_async_tasks import (
     AsyncTaskStatus,
     InMemoryTaskDao,
     InMemoryTaskQueue,
-    InvalidEventError,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
 from simple_async_tasks.aws import create_sqs_handler
+from simple_async_tasks.errors import InvalidEventError
 
 from ..tasks import SendEmail, SyncAccount
 

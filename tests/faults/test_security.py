@@ -17,16 +17,14 @@ from simple_async_tasks import (
     AsyncTaskStatus,
     InMemoryTaskDao,
     InMemoryTaskQueue,
-    ParcelMeta,
     RetryLaterError,
     RetryPolicy,
-    TaskParcel,
     enqueue_many,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler
-from simple_async_tasks.contracts import MutexLock
+from simple_async_tasks.contracts import MutexLock, ParcelMeta, TaskParcel
 
 from ..aws.conftest import REGION, lambda_event, queue_arn, receive_all
 from ..tasks import SendEmail, SyncAccount
@@ -184,7 +182,7 @@ class _Calls:
 
 @pytest.mark.aws
 def test_each_function_role_grants_exactly_what_its_code_calls(dynamodb, sqs, table, queue_url):
-    from simple_async_tasks import Scheduler, recurring_schedule
+    from simple_async_tasks.operations import Scheduler, recurring_schedule
     from simple_async_tasks.testing import FakeClock
 
     emails = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)

@@ -6,13 +6,9 @@ from collections import Counter
 
 import pytest
 
-from simple_async_tasks import (
-    AsyncTaskStatus,
-    BackendError,
-    with_execute_lifecycle,
-    with_queue_lifecycle,
-)
+from simple_async_tasks import AsyncTaskStatus, with_execute_lifecycle, with_queue_lifecycle
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler
+from simple_async_tasks.errors import BackendError
 
 from ..aws.conftest import lambda_event, queue_arn, receive_all
 from ..tasks import SendEmail

@@ -11,13 +11,12 @@ import pytest
 
 from simple_async_tasks import (
     AsyncTaskStatus,
-    ConditionFailedError,
     ExecuteOutcome,
     InMemoryTaskDao,
-    NotStartedError,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
+from simple_async_tasks.errors import ConditionFailedError, NotStartedError
 from simple_async_tasks.lifecycle.batch import execute_many
 from simple_async_tasks.parcel import decode_parcel
 from simple_async_tasks.serialization import default_converter

@@ -15,10 +15,10 @@ from simple_async_tasks import (
     ExecuteOptions,
     ExecuteOutcome,
     InMemoryTaskQueue,
-    count_tasks,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
+from simple_async_tasks.operations import count_tasks
 from simple_async_tasks.parcel import decode_parcel
 from simple_async_tasks.serialization import default_converter
 

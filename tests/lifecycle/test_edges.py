@@ -20,14 +20,13 @@ from simple_async_tasks import (
     AsyncTaskStatus,
     ExecuteOptions,
     ExecuteOutcome,
-    InvalidTaskError,
     RetryLaterError,
     RetryPolicy,
-    TaskDefinitionError,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
 from simple_async_tasks.clock import system_clock
+from simple_async_tasks.errors import InvalidTaskError, TaskDefinitionError
 from simple_async_tasks.testing import drain
 
 from ..tasks import SendEmail, SyncAccount
@@ -343,7 +342,8 @@ def test_a_worker_with_a_clock_ahead_within_the_margin_does_not_take_over(
 
 
 def test_a_taken_over_attempt_learns_it_at_its_next_renewal(dao, queue, clock):
-    from simple_async_tasks import LeaseLostError, current_lease
+    from simple_async_tasks import current_lease
+    from simple_async_tasks.errors import LeaseLostError
 
     task = enqueuer_for(dao, queue, clock)(SendEmail(user_id="u1"))
     seen: list[str] = []

@@ -9,12 +9,12 @@ from simple_async_tasks import (
     AsyncTaskStatus,
     ExecuteOptions,
     ExecuteOutcome,
-    RequeueDepthExceededError,
     RetryLaterError,
     RetryPolicy,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
+from simple_async_tasks.errors import RequeueDepthExceededError
 from simple_async_tasks.parcel import parse_parcel
 from simple_async_tasks.testing import drain
 
@@ -165,7 +165,7 @@ def test_requeue_depth_limit_on_a_task_running_elsewhere(dao, queue, clock):
             lease_until=clock.now() + timedelta(minutes=1),
         )
     )
-    from simple_async_tasks import ParcelMeta, TaskParcel
+    from simple_async_tasks.contracts import ParcelMeta, TaskParcel
 
     parcel = TaskParcel(
         task=task,

@@ -7,17 +7,14 @@ from typing import ClassVar
 import attrs
 import pytest
 
-from simple_async_tasks import (
-    AsyncTask,
-    InMemoryTaskDao,
-    InMemoryTaskQueue,
+from simple_async_tasks import AsyncTask, InMemoryTaskDao, InMemoryTaskQueue, with_queue_lifecycle
+from simple_async_tasks.errors import (
     InvalidTaskError,
     QueueLimitError,
     SerializationError,
     TaskDefinitionError,
-    count_tasks,
-    with_queue_lifecycle,
 )
+from simple_async_tasks.operations import count_tasks
 
 from ..tasks import RichTask, SendEmail
 

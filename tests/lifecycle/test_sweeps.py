@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import attrs
 
-from simple_async_tasks import AsyncTaskStatus, RetryPolicy, requeue_stale
+from simple_async_tasks import AsyncTaskStatus, RetryPolicy
+from simple_async_tasks.operations import requeue_stale
 
 from ..tasks import SendEmail
 

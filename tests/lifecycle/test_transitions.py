@@ -11,10 +11,10 @@ from simple_async_tasks import (
     AsyncTaskStatus,
     ExecuteOutcome,
     RetryPolicy,
-    TaskNotFoundError,
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
+from simple_async_tasks.errors import TaskNotFoundError
 from simple_async_tasks.parcel import parse_parcel
 
 from ..tasks import SendEmail

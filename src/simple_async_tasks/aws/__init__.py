@@ -7,10 +7,9 @@ own. Install with ``pip install "simple-async-tasks[aws]"``.
 
 from __future__ import annotations
 
+from ..backends._aws_clients import dynamodb_client, reset_clients, sqs_client
 from ..backends.dynamodb import DynamoTaskDao
-from ..backends.sqs import SqsTaskQueue
-from ..errors import QueueSendError
-from .clients import dynamodb_client, reset_clients, sqs_client
+from ..backends.sqs import SqsDeadLetters, SqsTaskQueue
 from .events import BatchItemFailure, LambdaContext, SqsBatchResponse, SqsEvent, SqsRecord
 from .handler import SqsHandler, create_sqs_handler
 from .schedule_handler import ScheduleHandler, create_schedule_handler
@@ -20,9 +19,9 @@ __all__ = [
     "BatchItemFailure",
     "DynamoTaskDao",
     "LambdaContext",
-    "QueueSendError",
     "ScheduleHandler",
     "SqsBatchResponse",
+    "SqsDeadLetters",
     "SqsEvent",
     "SqsHandler",
     "SqsRecord",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..backends._dynamo_errors import error_code
+from ..backends._aws_clients import dynamodb_client
 from ..backends._dynamo_locks import TTL_ATTRIBUTE
+from ..backends._edges import aws_code as error_code
+from ..backends._edges import aws_edge, require_boto3
 from ..backends.dynamodb import GSI_NAME
 from ..errors import ConfigurationError
-from .clients import dynamodb_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -29,8 +30,26 @@ def create_table(
     Partition key ``pk`` (S); on-demand billing; time-to-live on ``expires_at``
     when ``ttl``; and, when ``status_index``, the sparse global secondary index
     ``gsi1`` on ``gsi1pk`` (S, hash) and ``gsi1sk`` (S, range), keys only.
+
+    Raises:
+        ConfigurationError: no boto3, region or credentials, or a TTL on another attribute.
+        BackendError: DynamoDB refused (``BackendUnavailableError``: try again later).
     """
-    client = client or dynamodb_client(region, endpoint_url)
+    if client is None:
+        require_boto3("create_table")
+    with aws_edge("DynamoDB table", table_name):
+        _create(
+            client or dynamodb_client(region, endpoint_url),
+            table_name,
+            ttl=ttl,
+            exist_ok=exist_ok,
+            status_index=status_index,
+        )
+
+
+def _create(
+    client: DynamoDBClient, table_name: str, *, ttl: bool, exist_ok: bool, status_index: bool
+) -> None:
     attributes: list[Any] = [{"AttributeName": "pk", "AttributeType": "S"}]
     indexes: dict[str, Any] = {}
     if status_index:

@@ -67,6 +67,6 @@ def _client_and_url(executor: RawExecutor, arn: str) -> tuple[Any, str]:
     )
     if same_queue:
         return getattr(queue, "client"), str(own_url)  # noqa: B009 (SqsTaskQueue.client)
-    from .clients import sqs_client
+    from ..backends._aws_clients import sqs_client
 
     return sqs_client(region), url

@@ -12,7 +12,7 @@ import cattrs
 from ..clock import Clock
 from ..contracts import KEEP, Transition
 from ..definition import task_spec
-from ..errors import SerializationError
+from ..errors import ConfigurationError, SerializationError
 from ..task import AsyncTask, AsyncTaskStatus, with_lifecycle
 
 T = TypeVar("T", bound=AsyncTask)
@@ -45,6 +45,21 @@ class TaskClassDao(Generic[T]):
 
     def unique_key(self, task: T) -> str:
         return self._spec.unique_key(task, self._converter)
+
+
+def split_cursor(cursor: str) -> tuple[str, str]:
+    """The (order key, unique key) a local listing's cursor holds.
+
+    Raises:
+        ConfigurationError: not a cursor a listing of this backend returned.
+    """
+    order, sep, key = cursor.partition("|")
+    if not sep or not order:
+        raise ConfigurationError(
+            f"{cursor!r} is not a cursor of this listing: pass the cursor the previous page "
+            "returned, as is (quoted in a shell)"
+        )
+    return order, key
 
 
 NO_UUID = "(no readable uuid)"

@@ -36,10 +36,11 @@ from ._dynamo_codec import (
     to_attr,
     utc_text,
 )
-from ._dynamo_errors import error_code, raise_permanent
 from ._dynamo_expressions import Expression
 from ._dynamo_index import DEFAULT_SHARDS, GSI_NAME, StatusIndex, scan_count, scan_page
 from ._dynamo_locks import TTL_ATTRIBUTE, lock_delete, lock_key, lock_put
+from ._edges import aws_code as error_code
+from ._edges import aws_edge, aws_error, require_boto3
 from ._records import (
     NO_UUID,
     OPTIONAL_LIFECYCLE_FIELDS,
@@ -60,6 +61,8 @@ __all__ = ["GSI_NAME", "DynamoTaskDao"]
 
 NO_UUID_ATTR = {"S": NO_UUID}
 _FINISHED = frozenset({AsyncTaskStatus.FULFILLED, AsyncTaskStatus.CANCELED})
+_READ_HERE = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
+"""The AWS error codes this DAO turns into its own answers (a lost condition, a held lock)."""
 _BATCH_GET_KEYS = 100
 
 
@@ -94,6 +97,8 @@ class DynamoTaskDao(TaskClassDao[T]):
         """The status index: on by default; ``status_index=False`` saves 2 write units per
         task and turns listings, counts and sweeps off (see docs/dynamodb.md)."""
         self.table_name = table_name
+        if client is None:
+            require_boto3(f"DynamoTaskDao on table {table_name!r}")
         self._client = client
         self._region = region
         self._endpoint_url = endpoint_url
@@ -111,7 +116,7 @@ class DynamoTaskDao(TaskClassDao[T]):
     @property
     def client(self) -> DynamoDBClient:
         if self._client is None:
-            from ..aws.clients import dynamodb_client
+            from ._aws_clients import dynamodb_client
 
             self._client = dynamodb_client(self._region, self._endpoint_url)
         return self._client
@@ -147,11 +152,14 @@ class DynamoTaskDao(TaskClassDao[T]):
     # -- calls ---------------------------------------------------------------
 
     def _call(self, operation: str, **params: Any) -> Any:
-        try:
+        """One client call; every AWS error but the two this DAO reads itself leaves as
+        the library's own (``backends._edges``)."""
+        with aws_edge("DynamoDB table", self.table_name, keep=_READ_HERE):
             return getattr(self.client, operation)(**params)
-        except Exception as error:
-            raise_permanent(error, table=self.table_name)
-            raise
+
+    def _unexpected(self, error: Exception) -> Exception:
+        """A kept error this DAO does not handle after all, translated."""
+        return aws_error(error, service="DynamoDB table", resource=self.table_name)
 
     def _conditional(self, operation: str, **params: Any) -> Any:
         try:
@@ -162,6 +170,8 @@ class DynamoTaskDao(TaskClassDao[T]):
                 if item is None:
                     item = self._read_back(params["Key"])
                 raise ConditionFailedError(self._decode_optional(item)) from None
+            if error_code(error) in _READ_HERE:
+                raise self._unexpected(error) from error
             raise
 
     def _read_back(self, key: dict[str, AttributeValue]) -> dict[str, AttributeValue] | None:
@@ -374,7 +384,7 @@ class DynamoTaskDao(TaskClassDao[T]):
             if release is not None and codes[-1] == "ConditionalCheckFailed":
                 # the lock expired and another task holds it now: finish without releasing
                 return self.transition(unique_key, change, condition=condition, acquire=acquire)
-            raise
+            raise self._unexpected(error) from error
         stored = self.get(unique_key)
         if stored is None:  # deleted right after our write
             raise ConditionFailedError(None)

@@ -12,17 +12,16 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
-import attrs
 import cattrs
 
 from .._limits import MAX_BODY_BYTES
 from ..clock import Clock, system_clock
-from ..contracts import MutexLock, Page
+from ..contracts import MutexLock, Page, QueuedMessage
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 from ._local_queue import LocalQueue
 from ._locked_dao import LockedDao
-from ._records import order_key
+from ._records import order_key, split_cursor
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -107,22 +106,12 @@ class InMemoryTaskDao(LockedDao[T, None]):
                 for k, t in ((k, self._tasks[k]) for k in self._by_status[status])
             )
         if cursor is not None:
-            after = tuple(cursor.split("|", 1))
+            after = split_cursor(cursor)
             rows = [r for r in rows if (r[0], r[1]) > after]
         page = rows[:limit]
         more = len(rows) > limit
         next_cursor = f"{page[-1][0]}|{page[-1][1]}" if more and page else None
         return Page(items=[r[2] for r in page], cursor=next_cursor)
-
-
-@attrs.frozen
-class QueuedMessage:
-    """A message held by ``InMemoryTaskQueue``."""
-
-    message_id: str
-    body: str
-    visible_at: datetime
-    delay: timedelta
 
 
 class InMemoryTaskQueue(LocalQueue):

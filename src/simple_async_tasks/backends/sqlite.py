@@ -24,8 +24,9 @@ from ..contracts import MutexLock, Page
 from ..errors import ConditionFailedError
 from ..serialization import default_converter, dumps, structure_task, unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
+from ._edges import SQLITE_DAO_METHODS, sqlite_edge
 from ._locked_dao import LockedDao
-from ._records import NO_UUID, decode_listing, order_key, utc_text
+from ._records import NO_UUID, decode_listing, order_key, split_cursor, utc_text
 from ._sqlite_db import SqliteDatabase
 
 T = TypeVar("T", bound=AsyncTask)
@@ -39,6 +40,7 @@ def _uuid_in(data: str) -> str:
         return NO_UUID
 
 
+@sqlite_edge(SQLITE_DAO_METHODS)
 class SqliteTaskDao(LockedDao[T, sqlite3.Connection]):
     """Stores the tasks of one class in a SQLite file shared by threads and processes."""
 
@@ -154,7 +156,7 @@ class SqliteTaskDao(LockedDao[T, sqlite3.Connection]):
     ) -> Page[T]:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        after_order, after_key = cursor.split("|", 1) if cursor else ("", "")
+        after_order, after_key = split_cursor(cursor) if cursor else ("", "")
         rows = (
             self.db.get()
             .execute(

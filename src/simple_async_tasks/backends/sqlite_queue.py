@@ -9,27 +9,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import attrs
 import cattrs
 
 from .._limits import MAX_BODY_BYTES
 from ..clock import Clock, system_clock
+from ..contracts import DeadLetter, Delivery, ReceivedMessage
 from ..serialization import default_converter
+from ._edges import SQLITE_QUEUE_METHODS, sqlite_edge
 from ._local_queue import LocalQueue
+from ._pending import PendingDeletes
 from ._records import utc_text as _utc
 from ._sqlite_db import SqliteDatabase
 
 
-@attrs.frozen
-class ReceivedMessage:
-    """A message taken for processing; delete it when done, or let it become visible again."""
-
-    message_id: str
-    receipt: str
-    body: str
-    receive_count: int
-
-
+@sqlite_edge(SQLITE_QUEUE_METHODS)
 class SqliteTaskQueue(LocalQueue):
     """A durable queue in a SQLite file, safe across threads and processes.
 
@@ -171,3 +164,49 @@ class SqliteTaskQueue(LocalQueue):
             )
             conn.executemany("DELETE FROM dead_letters WHERE id = ?", [(i,) for i, _ in rows])
         return len(rows)
+
+
+class SqliteSource:
+    """Messages of a ``SqliteTaskQueue``; a failed delivery is hidden until its visibility
+    timeout ends, like SQS."""
+
+    def __init__(self, queue: SqliteTaskQueue) -> None:
+        self.queue = queue
+        self._finished = PendingDeletes[ReceivedMessage]()
+
+    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
+        with self._finished.taken() as finished:
+            found = self.queue.receive(max_messages, delete=finished)
+        return [Delivery(m.message_id, m.body, m) for m in found]
+
+    def done(self, delivery: Delivery) -> None:
+        self._finished.add(delivery.handle)
+
+    def flush(self) -> None:
+        with self._finished.taken() as finished:
+            if finished:
+                self.queue.delete_many(finished)
+
+    def later(self, delivery: Delivery, delay: timedelta) -> None:
+        handle: ReceivedMessage = delivery.handle
+        self.queue.release(handle, delay=delay)
+
+
+class SqliteDeadLetters:
+    """The dead-letter table of a ``SqliteTaskQueue``."""
+
+    def __init__(self, queue: SqliteTaskQueue) -> None:
+        self.queue = queue
+
+    @property
+    def location(self) -> str:
+        return f"the dead-letter table of {self.queue.queue_url}"
+
+    def list(self, limit: int = 100) -> list[DeadLetter]:
+        return [
+            DeadLetter(message_id, body, count, dead_at)
+            for message_id, body, count, dead_at in self.queue.dead_letters(limit)
+        ]
+
+    def redrive(self, limit: int | None = None) -> int:
+        return self.queue.redrive(limit)

@@ -1,24 +1,30 @@
-"""``SqsTaskQueue``: parcels as SQS messages, limits checked before sending."""
+"""SQS, in one place: ``SqsTaskQueue`` sends parcels (limits checked before sending),
+``SqsSource`` receives them for a worker (long polling, batched deletes) and
+``SqsDeadLetters`` lists and redrives the dead-letter queue."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import re
 import time
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import cattrs
 
 from .._limits import MAX_BODY_BYTES, check_body_size, check_delay
+from ..contracts import DeadLetter, Delivery
 from ..definition import task_spec
-from ..errors import QueueLimitError, QueueSendError
+from ..errors import ConfigurationError, QueueLimitError, QueueSendError
 from ..parcel import TaskParcel, encode_parcel, fits_without_encoding
 from ..serialization import default_converter
 from ..task import AsyncTask
+from ._edges import aws_edge, require_boto3
+from ._pending import PendingDeletes
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -62,10 +68,11 @@ def delete_batches(client: Any, queue_url: str, handles: Sequence[str]) -> None:
     """
     for start in range(0, len(handles), MAX_BATCH):
         chunk = handles[start : start + MAX_BATCH]
-        out = client.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
-        )
+        with aws_edge("SQS queue", queue_url):
+            out = client.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
+            )
         for failed in out.get("Failed", []):
             logger.warning(
                 "could not delete a finished message from %s (%s: %s); it will be delivered "
@@ -96,6 +103,8 @@ class SqsTaskQueue:
         endpoint_url: str | None = None,
         converter: cattrs.Converter = default_converter,
     ) -> None:
+        if client is None:
+            require_boto3(f"SqsTaskQueue for {queue_url}")
         self._url = queue_url
         self._client = client
         self._region = region
@@ -106,7 +115,7 @@ class SqsTaskQueue:
     @property
     def client(self) -> SQSClient:
         if self._client is None:
-            from ..aws.clients import sqs_client
+            from ._aws_clients import sqs_client
 
             self._client = sqs_client(self._region, self._endpoint_url)
         return self._client
@@ -159,7 +168,8 @@ class SqsTaskQueue:
 
     def push(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
         entry = self._entry(parcel, delay)
-        self.client.send_message(QueueUrl=self._url, **entry)
+        with aws_edge("SQS queue", self._url):
+            self.client.send_message(QueueUrl=self._url, **entry)
 
     def push_many(
         self, parcels: Sequence[TaskParcel[AsyncTask]], *, delay: timedelta = timedelta(0)
@@ -182,10 +192,11 @@ class SqsTaskQueue:
         pending = {str(i): {**e, "Id": str(i)} for i, e in enumerate(entries)}
         failed: list[dict[str, Any]] = []
         for attempt in range(BATCH_RETRIES):
-            out = self.client.send_message_batch(
-                QueueUrl=self._url,
-                Entries=list(pending.values()),  # type: ignore[arg-type]
-            )
+            with aws_edge("SQS queue", self._url):
+                out = self.client.send_message_batch(
+                    QueueUrl=self._url,
+                    Entries=list(pending.values()),  # type: ignore[arg-type]
+                )
             failed = [dict(f) for f in out.get("Failed", [])]
             if not failed:
                 return
@@ -203,3 +214,173 @@ class SqsTaskQueue:
             "will push them again",
             failed=failed,
         )
+
+
+class SqsSource:
+    """Messages of an SQS queue, received with long polling."""
+
+    def __init__(self, queue_url: str, client: Any) -> None:
+        self.queue_url = queue_url
+        self.client = client
+        self._finished = PendingDeletes[str]()
+
+    def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
+        self.flush()
+        with aws_edge("SQS queue", self.queue_url):
+            out = self.client.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(max_messages, 10),
+                WaitTimeSeconds=min(int(wait.total_seconds()), 20),
+            )
+        return [
+            Delivery(m["MessageId"], m["Body"], m["ReceiptHandle"])
+            for m in out.get("Messages", [])
+        ]
+
+    def done(self, delivery: Delivery) -> None:
+        self._finished.add(delivery.handle)
+
+    def flush(self) -> None:
+        with self._finished.taken() as handles:
+            delete_batches(self.client, self.queue_url, handles)
+
+    def later(self, delivery: Delivery, delay: timedelta) -> None:
+        with aws_edge("SQS queue", self.queue_url):
+            self.client.change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=delivery.handle,
+                VisibilityTimeout=visibility_seconds(delay),
+            )
+
+
+def _letter(message: dict[str, Any]) -> DeadLetter:
+    attributes = message.get("Attributes", {})
+    sent = attributes.get("SentTimestamp")
+    count = attributes.get("ApproximateReceiveCount")
+    return DeadLetter(
+        message["MessageId"],
+        message["Body"],
+        int(count) if count is not None else None,
+        datetime.fromtimestamp(int(sent) / 1000, timezone.utc) if sent else None,
+    )
+
+
+class SqsDeadLetters:
+    """The dead-letter queue named by an SQS queue's ``RedrivePolicy``.
+
+    Listing receives the messages with a short visibility timeout and makes
+    them visible again at once, so it raises their receive counts. Redriving
+    sends each message to the source queue, then deletes it from the
+    dead-letter queue: a crash between the two leaves a duplicate message,
+    which the execute lifecycle skips.
+    """
+
+    def __init__(self, queue_url: str, client: SQSClient, *, visibility_timeout: int = 30) -> None:
+        self.queue_url = queue_url
+        self.client = client
+        self.visibility_timeout = visibility_timeout
+        self._dlq_url: str | None = None
+
+    @property
+    def location(self) -> str:
+        return f"the dead-letter queue of {self.queue_url}"
+
+    @property
+    def dlq_url(self) -> str:
+        """The dead-letter queue's URL, read from the source queue's redrive policy once."""
+        if self._dlq_url is None:
+            out = self.client.get_queue_attributes(
+                QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy"]
+            )
+            policy = out.get("Attributes", {}).get("RedrivePolicy")
+            if not policy:
+                raise ConfigurationError(
+                    f"queue {self.queue_url} has no dead-letter queue: give it a RedrivePolicy "
+                    "with a deadLetterTargetArn (deploy/template.yaml does)"
+                )
+            arn = str(json.loads(policy)["deadLetterTargetArn"])
+            account, name = arn.split(":")[4:6]
+            self._dlq_url = self.client.get_queue_url(
+                QueueName=name, QueueOwnerAWSAccountId=account
+            )["QueueUrl"]
+        return self._dlq_url
+
+    def _receive(self, count: int) -> list[dict[str, Any]]:
+        out = self.client.receive_message(
+            QueueUrl=self.dlq_url,
+            MaxNumberOfMessages=min(count, MAX_BATCH),
+            VisibilityTimeout=self.visibility_timeout,
+            WaitTimeSeconds=1,  # long polling asks every server: an empty answer means empty
+            MessageSystemAttributeNames=["All"],
+        )
+        return [dict(m) for m in out.get("Messages", [])]
+
+    def _batches(self, limit: int | None) -> Iterator[list[dict[str, Any]]]:
+        seen: set[str] = set()
+        while limit is None or len(seen) < limit:
+            wanted = MAX_BATCH if limit is None else limit - len(seen)
+            fresh = [m for m in self._receive(wanted) if m["MessageId"] not in seen]
+            if not fresh:
+                return
+            seen.update(m["MessageId"] for m in fresh)
+            yield fresh
+
+    def list(self, limit: int = 100) -> list[DeadLetter]:
+        with aws_edge("SQS queue", self.queue_url):
+            found: dict[str, DeadLetter] = {}
+            latest: dict[str, str] = {}  # message id -> its newest receipt handle
+            try:
+                while len(found) < limit:
+                    batch = self._receive(limit - len(found))
+                    latest.update((m["MessageId"], m["ReceiptHandle"]) for m in batch)
+                    fresh = [m for m in batch if m["MessageId"] not in found]
+                    if not fresh:
+                        break
+                    found.update((m["MessageId"], _letter(m)) for m in fresh)
+            finally:
+                self._release(list(latest.values()))
+            return list(found.values())
+
+    def _release(self, handles: Sequence[str]) -> None:
+        """Make received messages visible again at once."""
+        for start in range(0, len(handles), MAX_BATCH):
+            chunk = handles[start : start + MAX_BATCH]
+            self.client.change_message_visibility_batch(
+                QueueUrl=self.dlq_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                    for i, h in enumerate(chunk)
+                ],
+            )
+
+    def _entry(self, index: int, message: dict[str, Any]) -> dict[str, Any]:
+        entry: dict[str, Any] = {"Id": str(index), "MessageBody": message["Body"]}
+        group = message.get("Attributes", {}).get("MessageGroupId")
+        if self.queue_url.endswith(".fifo"):
+            entry["MessageGroupId"] = group or "redrive"
+            entry["MessageDeduplicationId"] = hashlib.sha256(
+                f"redrive|{message['MessageId']}".encode()
+            ).hexdigest()
+        return entry
+
+    def redrive(self, limit: int | None = None) -> int:
+        with aws_edge("SQS queue", self.queue_url):
+            moved = 0
+            failures: list[dict[str, object]] = []
+            for batch in self._batches(limit):
+                out = self.client.send_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[self._entry(i, m) for i, m in enumerate(batch)],  # type: ignore[misc]
+                )
+                sent = {int(s["Id"]) for s in out.get("Successful", [])}
+                failures.extend(dict(f) for f in out.get("Failed", []))
+                done = [m for i, m in enumerate(batch) if i in sent]
+                delete_batches(self.client, self.dlq_url, [m["ReceiptHandle"] for m in done])
+                moved += len(done)
+            if failures:
+                raise QueueSendError(
+                    f"moved {moved} dead letter(s) back to {self.queue_url}, but {len(failures)} "
+                    "could not be sent; they stay in the dead-letter queue: run the redrive again",
+                    failed=failures,
+                )
+            return moved

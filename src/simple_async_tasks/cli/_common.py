@@ -6,7 +6,6 @@ import functools
 import importlib
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, ParamSpec, TypeVar
@@ -14,8 +13,8 @@ from typing import NoReturn, ParamSpec, TypeVar
 import click
 
 from ..app import BACKEND_ENV, QUEUE_ENV, TaskApp
-from ..backends.opened import Backend
-from ..backends.urls import DEFAULT_URL
+from ..app.backend import Backend
+from ..app.urls import DEFAULT_URL
 from ..errors import (
     ConfigurationError,
     InvalidTaskError,
@@ -38,6 +37,8 @@ EXIT_NOT_FOUND = 3
 """No task with that unique key."""
 EXIT_REFUSED = 4
 """The task's status does not allow the change (e.g. retrying a task that is not FAILED)."""
+EXIT_PENDING = 5
+"""``worker --until-idle`` stopped with retries still to come (FAILED tasks not given up)."""
 
 
 def fail(message: str, exit_code: int) -> NoReturn:
@@ -57,11 +58,6 @@ def exit_code_of(error: BaseException) -> int:
     return EXIT_FAILED
 
 
-def _is_backend_failure(error: BaseException) -> bool:
-    module = type(error).__module__
-    return isinstance(error, sqlite3.Error | OSError) or module.startswith(("botocore", "boto3"))
-
-
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn the library's errors and backend failures into a message and an exit code."""
 
@@ -69,11 +65,11 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except SimpleAsyncTasksError as error:
+        except SimpleAsyncTasksError as error:  # the backends translate theirs into these
             fail(str(error), exit_code_of(error))
-        except Exception as error:
-            if not _is_backend_failure(error):
-                raise
+        except BrokenPipeError:  # the reader went away (| head): click exits quietly
+            raise
+        except OSError as error:  # a file the command itself opens
             fail(f"{type(error).__name__}: {error}", EXIT_FAILED)
 
     return run
@@ -117,7 +113,9 @@ def load_app(reference: str) -> TaskApp:
 
 
 def bind(app: TaskApp, backend: str | None, queue: str | None) -> TaskApp:
-    """Point ``app`` at the URLs given on the command line; keep its own otherwise."""
+    """Point ``app`` at the URLs given on the command line; keep its own otherwise (an app
+    without URLs reads the environment itself, as it does in production). The order:
+    the command line, the app's own URL, the environment, the default."""
     if backend is not None or queue is not None:
         app.use(backend, queue=queue)
     return app
@@ -137,21 +135,19 @@ def backend_options(command: Callable[P, R]) -> Callable[P, R]:
         "--queue",
         "queue_url",
         metavar="URL",
-        envvar=QUEUE_ENV,
         help=(
             "Queue URL, where it differs from the backend's: sqs://NAME?region=... or the SQS "
-            f"queue URL. Env: {QUEUE_ENV}."
+            f"queue URL. Default: the app's own, else {QUEUE_ENV}."
         ),
     )(command)
     return click.option(
         "--backend",
         "backend_url",
         metavar="URL",
-        envvar=BACKEND_ENV,
         help=(
             "Where the records are: sqlite:///tasks.db, dynamodb://TABLE?region=..., "
-            f"memory:// (this process only). Env: {BACKEND_ENV}. Default: the app's, "
-            f"else {DEFAULT_URL}."
+            "memory:// (this process only). Default: the app's own URL, else "
+            f"{BACKEND_ENV}, else {DEFAULT_URL}."
         ),
     )(command)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..backends.dead_letters import DeadLetterBox
+from ..contracts import DeadLetterBox
 from ._common import (
     app_option,
     backend_options,
@@ -20,7 +20,9 @@ from ._common import (
 
 def _box(app_ref: str | None, backend_url: str | None, queue_url: str | None) -> DeadLetterBox:
     app = load_app(app_ref) if app_ref else None
-    return open_backend(app, backend_url, queue_url).dead_letters()
+    backend = open_backend(app, backend_url, queue_url)
+    backend.require_existing()  # listing dead letters never creates a store
+    return backend.dead_letters()
 
 
 @click.group()

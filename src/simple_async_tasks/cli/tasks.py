@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from ..contracts import TaskDao
 from ..definition import task_spec
 from ..errors import ConfigurationError, SimpleAsyncTasksError, TaskNotFoundError
 from ..lifecycle.control import cancel, halt, resume, retry
-from ..lifecycle.inspect import count_tasks, find_task_by_uuid, list_tasks
+from ..lifecycle.listing import count_tasks, find_task_by_uuid, list_tasks
 from ..serialization import dumps, loads, unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
 from ._common import (
@@ -51,7 +52,9 @@ def with_app(command: Callable[..., None]) -> Callable[..., None]:
     def run(
         *args: object, app_ref: str, backend_url: str | None, queue_url: str | None, **rest: Any
     ) -> None:
-        command(*args, app=bind(load_app(app_ref), backend_url, queue_url), **rest)
+        app = bind(load_app(app_ref), backend_url, queue_url)
+        app.backend.require_existing()  # inspecting never creates a store
+        command(*args, app=app, **rest)
 
     decorated: Callable[..., None] = run
     for option in (json_option, type_option, backend_options, app_option(required=True)):
@@ -214,7 +217,7 @@ def list_command(
         columns = ["TYPE", "UNIQUE KEY", "STATUS", "RUNS/FAILED", "UPDATED", "LAST ERROR"]
         echo_table(columns, rows)
     if next_cursor is not None:
-        click.echo(f"more: add --cursor {next_cursor}", err=True)
+        click.echo(f"more: add --cursor {shlex.quote(next_cursor)}", err=True)
 
 
 def _by_uuid(
@@ -340,7 +343,8 @@ def _action_command(verb: str) -> click.Command:
                 failed = _every(dao, AsyncTaskStatus.FAILED)
                 targets.extend((name, dao.unique_key(t)) for t in failed)
         elif not targets:
-            raise click.UsageError(f"give the unique key of at least one task to {verb}")
+            every = " (or --all-failed for every FAILED task)" if verb == "retry" else ""
+            raise click.UsageError(f"give the unique key of at least one task to {verb}{every}")
         click.get_current_context().exit(_run_action(verb, app, targets, as_json))
 
     command.__doc__ = (

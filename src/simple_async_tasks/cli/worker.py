@@ -1,17 +1,77 @@
-"""``simple-async-tasks worker APP``: run the app's tasks from its queue until stopped."""
+"""``simple-async-tasks worker --app APP``: run the app's tasks from its queue until stopped."""
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 import click
 
-from ..worker import WorkerSummary
-from ._common import backend_options, bind, echo_json, load_app, reports_errors
+from ..app import TaskApp
+from ..lifecycle.listing import list_tasks
+from ..task import AsyncTaskStatus
+from ..worker import Worker, WorkerSummary
+from ._common import (
+    APP_ENV,
+    EXIT_PENDING,
+    backend_options,
+    bind,
+    echo_json,
+    load_app,
+    reports_errors,
+)
+from .tasks import retry_state
+
+
+@contextmanager
+def stop_requests() -> Iterator[Callable[[Worker], None]]:
+    """SIGTERM and SIGINT handled from the command's first line, not only once the worker
+    runs: a signal while the app still imports stops the worker before it takes anything
+    (and the process exits 0) instead of killing it. Yields ``attach(worker)``."""
+    requested = threading.Event()
+    attached: list[Worker] = []
+
+    def on_signal(*_: Any) -> None:
+        requested.set()
+        for running in attached:
+            running.stop()
+
+    def attach(running: Worker) -> None:
+        attached.append(running)
+        if requested.is_set():
+            running.stop()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield attach
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def pending_retries(app: TaskApp, limit: int = 1000) -> tuple[int, datetime | None]:
+    """How many FAILED tasks wait for another attempt, and when the first is due."""
+    count, first = 0, None
+    for task_type in app.task_types:
+        page = list_tasks(app.dao(app.task_class(task_type)), AsyncTaskStatus.FAILED, limit=limit)
+        for task in page.items:
+            state = retry_state(app, task)
+            if state is None or state == "failed for good":
+                continue
+            count += 1
+            due = task.execute_after
+            if due is not None and (first is None or due < first):
+                first = due
+    return count, first
 
 
 class Progress:
@@ -47,7 +107,14 @@ class Progress:
 
 
 @click.command()
-@click.argument("app_ref", metavar="APP")
+@click.argument("app_arg", metavar="[APP]", required=False)
+@click.option(
+    "--app",
+    "app_ref",
+    metavar="MODULE:OBJECT",
+    envvar=APP_ENV,
+    help=f"The TaskApp to run, e.g. examples.quickstart:app (as for `tasks`). Env: {APP_ENV}.",
+)
 @backend_options
 @click.option(
     "-c",
@@ -86,6 +153,23 @@ class Progress:
     "Default: run until SIGTERM or SIGINT.",
 )
 @click.option(
+    "--requeue-after",
+    default=900.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="The sweep pushes again a task left QUEUED and never attempted for this long "
+    "(its message lost between the save and the push).",
+)
+@click.option(
+    "--long-task-every",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="With -v, log each task still running this often.",
+)
+@click.option(
     "--progress-every",
     default=5.0,
     show_default=True,
@@ -99,7 +183,8 @@ class Progress:
 @reports_errors
 def worker(
     *,
-    app_ref: str,
+    app_arg: str | None,
+    app_ref: str | None,
     backend_url: str | None,
     queue_url: str | None,
     concurrency: int,
@@ -107,25 +192,68 @@ def worker(
     schedule_every: float,
     poll_wait: float,
     until_idle: float | None,
+    requeue_after: float,
+    long_task_every: float,
     progress_every: float,
     quiet: bool,
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Run the tasks of APP (module:object naming a TaskApp) from its queue.
+    """Run the tasks of APP (--app module:object naming a TaskApp) from its queue.
 
     Messages are taken from the SQLite queue, or from SQS with long polling,
     and settled as the Lambda handler does: deleted when the delivery is
     done with, left for redelivery when it failed. SIGTERM or SIGINT stops
-    the worker gracefully: no new message is taken, the running tasks
-    finish, and it exits 0.
+    the worker gracefully, from the first moment: no new message is taken,
+    the running tasks finish, and it exits 0. With --until-idle it exits 5
+    when FAILED tasks still wait for a retry.
 
     \b
     Examples:
-      simple-async-tasks worker examples.quickstart:app
-      simple-async-tasks worker myapp.tasks:app -c 16 \\
+      simple-async-tasks worker --app examples.quickstart:app
+      simple-async-tasks worker --app myapp.tasks:app -c 16 \\
           --backend 'dynamodb://tasks?region=eu-west-1' --queue 'sqs://tasks?region=eu-west-1'
     """
+    with stop_requests() as attach:
+        _work(
+            attach,
+            app_ref or app_arg,
+            backend_url,
+            queue_url,
+            concurrency=concurrency,
+            schedule=schedule,
+            schedule_every=schedule_every,
+            poll_wait=poll_wait,
+            until_idle=until_idle,
+            requeue_after=requeue_after,
+            long_task_every=long_task_every,
+            progress_every=progress_every,
+            quiet=quiet,
+            verbose=verbose,
+            as_json=as_json,
+        )
+
+
+def _work(
+    attach: Callable[[Worker], None],
+    app_ref: str | None,
+    backend_url: str | None,
+    queue_url: str | None,
+    *,
+    concurrency: int,
+    schedule: bool,
+    schedule_every: float,
+    poll_wait: float,
+    until_idle: float | None,
+    requeue_after: float,
+    long_task_every: float,
+    progress_every: float,
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    if app_ref is None:
+        raise click.UsageError(f"name the app: --app module:object (or {APP_ENV})")
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -139,7 +267,10 @@ def worker(
         schedule_every=timedelta(seconds=schedule_every),
         poll_wait=timedelta(seconds=poll_wait),
         on_progress=progress,
+        requeue_after=timedelta(seconds=requeue_after),
     )
+    running.long_task_every = timedelta(seconds=long_task_every)
+    attach(running)
     types = ", ".join(app.task_types)
     if not (quiet or as_json):
         click.echo(
@@ -148,11 +279,20 @@ def worker(
             err=True,
         )
     idle = timedelta(seconds=until_idle) if until_idle is not None else None
-    summary = running.run(max_idle=idle)
+    summary = running.run(max_idle=idle, handle_signals=False)  # stop_requests() has them
+    pending, first = pending_retries(app) if idle is not None else (0, None)
     if as_json:
-        echo_json(attrs.asdict(summary))
+        echo_json({**attrs.asdict(summary), "pending_retries": pending})
     elif not quiet:
         click.echo(
             f"worker stopped: {progress.line(summary)}, {summary.scheduler_runs} scheduler run(s)",
             err=True,
         )
+    if pending:
+        due = f", the first due {first.isoformat(timespec='seconds')}" if first else ""
+        click.echo(
+            f"worker: {pending} FAILED task(s) still wait for a retry{due}; "
+            "run the worker again then (tasks list --status FAILED shows them)",
+            err=True,
+        )
+        click.get_current_context().exit(EXIT_PENDING)

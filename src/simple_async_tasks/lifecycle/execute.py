@@ -355,6 +355,12 @@ class TaskExecutor(Generic[T, R]):
         keep_alive: KeepAlive | None = None,
     ) -> ExecuteResult[T, R]:
         """Run the logic of a claimed attempt, its lease renewed meanwhile; record the outcome."""
+        logger.info(
+            "running %s %s (attempt %d)",
+            self.spec.task_type,
+            attempt.task.uuid,
+            attempt.task.attempts,
+        )
         lease = self.lease_of(attempt, keep_alive)
         heartbeats.watch(lease)
         token = enter(lease)

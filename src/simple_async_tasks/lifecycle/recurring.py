@@ -21,7 +21,7 @@ from ..definition import task_spec
 from ..errors import TaskDefinitionError
 from ..serialization import default_converter
 from ..task import AsyncTask
-from .queue import enqueue_many
+from .enqueue import enqueue_many
 
 T = TypeVar("T", bound=AsyncTask)
 

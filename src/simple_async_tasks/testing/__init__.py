@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import attrs
 
 from ..app import TaskApp
-from ..backends.memory import InMemoryTaskQueue, QueuedMessage
+from ..backends.memory import InMemoryTaskQueue
+from ..contracts import QueuedMessage
 from ..errors import ConfigurationError
 from ..routing import ExecuteResultLike, Executors, Router
 

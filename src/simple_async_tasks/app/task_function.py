@@ -20,13 +20,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 
-from .definition import task_spec
-from .errors import InvalidTaskError, TaskNotFoundError
-from .lifecycle.results import stored_result
-from .task import AsyncTask
+from ..definition import task_spec
+from ..errors import InvalidTaskError, TaskNotFoundError
+from ..lifecycle.results import stored_result
+from ..task import AsyncTask
 
 if TYPE_CHECKING:
-    from .app import TaskApp
+    from .task_app import TaskApp
 
 P = ParamSpec("P")
 T = TypeVar("T", bound=AsyncTask)
@@ -76,7 +76,7 @@ class TaskFunction(Generic[P, T, R]):
         return self._at(due, self._new(*args, **kwargs))
 
     def _at(self, due: datetime, task: T) -> T:
-        from .task import with_lifecycle
+        from ..task import with_lifecycle
 
         return self._app.enqueue(with_lifecycle(task, {"execute_after": due}))
 

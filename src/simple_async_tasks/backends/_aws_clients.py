@@ -9,6 +9,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
+from ._edges import aws_edge, require_boto3
+
+_NAMES = {"dynamodb": "DynamoDB", "sqs": "SQS"}
+
 _clients: dict[tuple[str, str | None, str | None], Any] = {}
 _lock = threading.Lock()
 
@@ -23,6 +27,7 @@ def _client(service: str, region: str | None, endpoint_url: str | None) -> Any:
         with _lock:
             client = _clients.get(key)
             if client is None:
+                require_boto3(f"the {service} backend")
                 import boto3
                 from botocore.config import Config
 
@@ -32,12 +37,13 @@ def _client(service: str, region: str | None, endpoint_url: str | None) -> Any:
                     read_timeout=20,
                     max_pool_connections=32,
                 )
-                client = boto3.session.Session().client(
-                    service,  # type: ignore[call-overload]
-                    region_name=region,
-                    endpoint_url=endpoint_url,
-                    config=config,
-                )
+                with aws_edge(_NAMES[service], "client"):  # no region: a clear error
+                    client = boto3.session.Session().client(
+                        service,  # type: ignore[call-overload]
+                        region_name=region,
+                        endpoint_url=endpoint_url,
+                        config=config,
+                    )
                 _clients[key] = client
     return client
 

@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import cattrs
 
+from ..backends._edges import aws_edge
+from ..backends.memory import InMemoryTaskDao, InMemoryTaskQueue
+from ..backends.sqlite import SqliteTaskDao
+from ..backends.sqlite_queue import SqliteDeadLetters, SqliteSource, SqliteTaskQueue
 from ..clock import Clock, system_clock
 from ..contracts import TaskDao, TaskQueue
 from ..errors import ConfigurationError
 from ..serialization import default_converter
 from ..task import AsyncTask
-from .memory import InMemoryTaskDao, InMemoryTaskQueue
-from .sqlite import SqliteTaskDao
-from .sqlite_queue import SqliteTaskQueue
 from .urls import DynamoUrl, MemoryUrl, SqliteUrl, SqsUrl, parse_backend_url
 
 if TYPE_CHECKING:
-    from ..worker import MessageSource
-    from .dead_letters import DeadLetterBox
+    from ..contracts import DeadLetterBox, MessageSource
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -72,6 +72,25 @@ class Backend:
     def __repr__(self) -> str:
         return f"Backend(store={self.store_url!r}, queue={self.queue_url!r})"
 
+    def require_existing(self) -> None:
+        """Refuse a SQLite store whose file does not exist yet, instead of creating an empty
+        one: what commands that inspect or change stored tasks call first, so a typo in a
+        path is an error rather than a listing of nothing.
+
+        Raises:
+            ConfigurationError: the file (or its directory) does not exist; names the path.
+        """
+        for location in (self.store, self.queue_location):
+            if isinstance(location, SqliteUrl) and not location.path.exists():
+                where = location.path.resolve()
+                folder = (
+                    "" if where.parent.is_dir() else f" (nor does its directory {where.parent})"
+                )
+                raise ConfigurationError(
+                    f"there is no SQLite store at {where}{folder}: check the path in "
+                    "--backend or the app's URL; a worker creates the file on first start"
+                )
+
     @property
     def is_memory(self) -> bool:
         """Records in this process's memory: nothing another process can see."""
@@ -96,7 +115,7 @@ class Backend:
                 task_class, store.path, clock=self.clock, converter=self.converter
             )
         assert isinstance(store, DynamoUrl)
-        from .dynamodb import DynamoTaskDao
+        from ..backends.dynamodb import DynamoTaskDao
 
         return DynamoTaskDao(
             task_class,
@@ -141,7 +160,7 @@ class Backend:
                 visibility_timeout=timedelta(seconds=location.visibility_timeout),
                 max_receives=location.max_receives,
             )
-        from .sqs import SqsTaskQueue
+        from ..backends.sqs import SqsTaskQueue
 
         return SqsTaskQueue(  # its client is made on first use (boto3 loads then)
             self._sqs_queue_url(location),
@@ -151,7 +170,7 @@ class Backend:
         )
 
     def _sqs_client(self, location: SqsUrl) -> Any:
-        from ..aws.clients import sqs_client
+        from ..backends._aws_clients import sqs_client
 
         return sqs_client(location.region, location.endpoint)
 
@@ -160,13 +179,14 @@ class Backend:
             return location.queue_url
         assert location.name is not None
         client = self._sqs_client(location)
-        try:
-            url: str = client.get_queue_url(QueueName=location.name)["QueueUrl"]
-        except client.exceptions.QueueDoesNotExist:
-            raise ConfigurationError(
-                f"there is no SQS queue named {location.name!r} in this account and region: "
-                "check the name and the region (?region=... or AWS_REGION)"
-            ) from None
+        with aws_edge("SQS queue", location.name):
+            try:
+                url: str = client.get_queue_url(QueueName=location.name)["QueueUrl"]
+            except client.exceptions.QueueDoesNotExist:
+                raise ConfigurationError(
+                    f"there is no SQS queue named {location.name!r} in this account and "
+                    "region: check the name and the region (?region=... or AWS_REGION)"
+                ) from None
         return url
 
     def _durable_queue(self, refusal: str) -> SqliteTaskQueue | tuple[str, Any]:
@@ -182,7 +202,7 @@ class Backend:
 
     def source(self) -> MessageSource:
         """Where a worker takes messages from: the SQLite queue, or SQS with long polling."""
-        from ..worker import SqliteSource, SqsSource
+        from ..backends.sqs import SqsSource
 
         found = self._durable_queue(
             "a memory:// queue lives in one process, so a worker cannot poll it: use "
@@ -192,7 +212,7 @@ class Backend:
 
     def dead_letters(self) -> DeadLetterBox:
         """The queue's dead letters: the SQLite dead-letter table, or the SQS queue's DLQ."""
-        from .dead_letters import SqliteDeadLetters, SqsDeadLetters
+        from ..backends.sqs import SqsDeadLetters
 
         found = self._durable_queue(
             "a memory:// queue has no dead letters: testing.drain reports failed deliveries"

@@ -27,26 +27,26 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 import attrs
 import cattrs
 
-from .backends.memory import InMemoryTaskDao, InMemoryTaskQueue
-from .backends.opened import Backend
-from .backends.urls import DEFAULT_URL
-from .clock import Clock, system_clock
-from .contracts import TaskDao, TaskQueue
-from .definition import task_spec
-from .errors import ConfigurationError, TaskDefinitionError
-from .lifecycle.calling import refuse_async
-from .lifecycle.execute import TaskExecutor, with_execute_lifecycle
-from .lifecycle.options import ExecuteOptions
-from .lifecycle.queue import with_queue_lifecycle
-from .lifecycle.recurring import RecurringSchedule, recurring_schedule
-from .lifecycle.retry import RetryPolicy
-from .lifecycle.scheduler import Scheduler
-from .serialization import default_converter
-from .task import AsyncTask
+from ..backends.memory import InMemoryTaskDao, InMemoryTaskQueue
+from ..clock import Clock, system_clock
+from ..contracts import TaskDao, TaskQueue
+from ..definition import task_spec
+from ..errors import ConfigurationError, TaskDefinitionError
+from ..lifecycle.calling import refuse_async
+from ..lifecycle.enqueue import with_queue_lifecycle
+from ..lifecycle.execute import TaskExecutor, with_execute_lifecycle
+from ..lifecycle.options import ExecuteOptions
+from ..lifecycle.recurring import RecurringSchedule, recurring_schedule
+from ..lifecycle.retry import RetryPolicy
+from ..lifecycle.scheduler import Scheduler
+from ..serialization import default_converter
+from ..task import AsyncTask
+from .backend import Backend
 from .task_function import TaskFunction
+from .urls import DEFAULT_URL
 
 if TYPE_CHECKING:
-    from .worker import Worker, WorkerSummary
+    from ..worker import Worker, WorkerSummary
 
 T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
@@ -370,16 +370,18 @@ class TaskApp:
         schedule_every: timedelta = timedelta(minutes=1),
         poll_wait: timedelta = timedelta(seconds=1),
         on_progress: Callable[[WorkerSummary], None] | None = None,
+        requeue_after: timedelta = timedelta(minutes=15),
     ) -> Worker:
         """A worker over the backend's queue (SQLite, or SQS with long polling) that runs the
-        scheduler every ``schedule_every`` unless ``schedule`` is False."""
-        from .worker import Worker  # threads and signals: only for those who run a worker
+        scheduler every ``schedule_every`` unless ``schedule`` is False; its sweep pushes
+        again a task left QUEUED and never attempted for ``requeue_after``."""
+        from ..worker import Worker  # threads and signals: only for those who run a worker
 
         return Worker(
             self.executors(),
             self.backend.source(),
             concurrency=concurrency,
-            scheduler=self.scheduler() if schedule else None,
+            scheduler=self.scheduler(requeue_after=requeue_after) if schedule else None,
             schedule_every=schedule_every,
             poll_wait=poll_wait,
             on_progress=on_progress,
