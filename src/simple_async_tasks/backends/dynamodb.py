@@ -9,7 +9,6 @@ sweeps and operators look for (see ``_dynamo_index``).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,7 +18,7 @@ import cattrs
 from ..clock import Clock, system_clock
 from ..conditions import Condition, VersionEquals
 from ..contracts import KEEP, MutexLock, Page, Transition
-from ..errors import BackendError, ConditionFailedError, MutexHeldError
+from ..errors import BackendUnavailableError, ConditionFailedError, MutexHeldError
 from ..serialization import (
     default_converter,
     refuse_unstorable,
@@ -41,6 +40,7 @@ from ._dynamo_index import DEFAULT_SHARDS, GSI_NAME, StatusIndex, scan_count, sc
 from ._dynamo_locks import TTL_ATTRIBUTE, lock_delete, lock_key, lock_put
 from ._edges import aws_code as error_code
 from ._edges import aws_edge, aws_error, require_boto3
+from ._partial import PARTIAL_RETRY, until_done
 from ._records import (
     NO_UUID,
     OPTIONAL_LIFECYCLE_FIELDS,
@@ -209,17 +209,19 @@ class DynamoTaskDao(TaskClassDao[T]):
                     "ConsistentRead": consistent,
                 }
             }
-            for attempt in range(10):
+
+            def get(request: dict[str, Any]) -> dict[str, Any] | None:
                 out = self._call("batch_get_item", RequestItems=request)
                 items.extend(out.get("Responses", {}).get(self.table_name, []))
-                request = out.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise BackendError(
-                    f"DynamoDB kept {len(request[self.table_name]['Keys'])} keys unprocessed "
-                    "after 10 tries; the table is throttled, retry later"
+                return out.get("UnprocessedKeys") or None
+
+            left = until_done(get, request)
+            if left is not None:
+                raise BackendUnavailableError(
+                    f"DynamoDB kept {len(left[self.table_name]['Keys'])} keys unprocessed "
+                    f"after {PARTIAL_RETRY.max_attempts} tries; the table is throttled, "
+                    "retry later",
+                    code="UnprocessedKeys",
                 )
         return items
 

@@ -9,7 +9,6 @@ import json
 import logging
 import math
 import re
-import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from ..parcel import TaskParcel, encode_parcel, fits_without_encoding
 from ..serialization import default_converter
 from ..task import AsyncTask
 from ._edges import aws_edge, require_boto3
+from ._partial import until_done
 from ._pending import PendingDeletes
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ MAX_VISIBILITY = timedelta(hours=12)
 
 MAX_BATCH = 10
 """SQS's most entries per batch call (send, delete, change visibility, receive)."""
-BATCH_RETRIES = 3
 
 
 _GROUP_ID = re.compile(r"[!-~]{1,128}")
@@ -189,29 +188,32 @@ class SqsTaskQueue:
             self._send_batch(batch)
 
     def _send_batch(self, entries: list[dict[str, Any]]) -> None:
-        pending = {str(i): {**e, "Id": str(i)} for i, e in enumerate(entries)}
+        """One ``SendMessageBatch``; entries SQS failed on its side are sent again under
+        ``PARTIAL_RETRY``, entries refused as the sender's fault are not."""
         failed: list[dict[str, Any]] = []
-        for attempt in range(BATCH_RETRIES):
+
+        def send(pending: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+            nonlocal failed
             with aws_edge("SQS queue", self._url):
                 out = self.client.send_message_batch(
                     QueueUrl=self._url,
                     Entries=list(pending.values()),  # type: ignore[arg-type]
                 )
             failed = [dict(f) for f in out.get("Failed", [])]
-            if not failed:
-                return
             retry = {f["Id"] for f in failed if not f.get("SenderFault")}
-            pending = {k: v for k, v in pending.items() if k in retry}
-            if not pending or len(retry) < len(failed):
-                break
-            time.sleep(min(0.1 * 2**attempt, 1.0))
+            if not failed or len(retry) < len(failed):
+                return None  # all sent, or some can never be: stop trying
+            return {k: v for k, v in pending.items() if k in retry}
+
+        until_done(send, {str(i): {**e, "Id": str(i)} for i, e in enumerate(entries)})
+        if not failed:
+            return
         summary = ", ".join(
             f"entry {f.get('Id')}: {f.get('Code')} {f.get('Message', '')}".strip() for f in failed
         )
         raise QueueSendError(
-            f"{len(failed)} message(s) could not be sent to {self._url} after "
-            f"{BATCH_RETRIES} tries ({summary}); their tasks stay QUEUED and the requeue sweep "
-            "will push them again",
+            f"{len(failed)} message(s) could not be sent to {self._url} ({summary}); their "
+            "tasks stay QUEUED and the requeue sweep will push them again",
             failed=failed,
         )
 
