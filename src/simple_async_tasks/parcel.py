@@ -10,6 +10,7 @@ Compatible with the TypeScript original's envelope::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -47,6 +48,10 @@ class ParcelMeta:
     """One id per enqueue, kept across requeues of the same parcel."""
     requeue_depth: int = 0
     """How many times the parcel was put back on the queue to retry later."""
+    carried: Mapping[str, str] = attrs.field(factory=dict)
+    """Entries the enqueue's hooks put in the meta, such as the W3C trace context
+    (``traceparent``, ``tracestate``): written as meta keys of their own, read back by
+    the attempt's hooks."""
 
     @classmethod
     def for_queue(cls, queue: QueueAddress, task_type: str) -> ParcelMeta:
@@ -83,6 +88,8 @@ def encode_parcel(parcel: TaskParcel[AsyncTask], converter: cattrs.Converter) ->
         "requeueDepth": parcel.meta.requeue_depth,
         "taskType": parcel.meta.task_type,
     }
+    for key, value in parcel.meta.carried.items():
+        meta.setdefault(key, value)  # never over a key of the parcel's own
     task = unstructure_task(parcel.task, converter)
     task.pop("result", None)  # a queued task has none, and the consumer does not need it
     return dumps({"task": task, "meta": meta})
@@ -108,11 +115,13 @@ def body_size_bound(parcel: TaskParcel[AsyncTask], converter: cattrs.Converter) 
         return None
     meta = parcel.meta
     strings = (meta.queue_type, meta.queue_url, meta.enqueue_uuid, meta.task_type or "")
+    carried = sum(6 * (len(k) + len(v)) + 6 for k, v in meta.carried.items())
     return (
         task
         + _ENVELOPE_BYTES
         + sum(6 * len(text) + 2 for text in strings)
         + len(str(meta.requeue_depth))
+        + carried
     )
 
 
@@ -173,8 +182,13 @@ def parse_parcel(body: str | bytes) -> RawParcel:
             task_type=_meta_str(meta, "taskType", required=False),
             enqueue_uuid=enqueue_uuid,
             requeue_depth=depth,
+            carried={k: v for k, v in meta.items() if k not in _OWN_META and isinstance(v, str)},
         ),
     )
+
+
+_OWN_META = frozenset({"queueType", "queueUrl", "enqueueUuid", "requeueDepth", "taskType"})
+"""The meta keys of the parcel format itself; any other string entry is carried."""
 
 
 def structure_parcel(raw: RawParcel, cls: type[T], converter: cattrs.Converter) -> TaskParcel[T]:

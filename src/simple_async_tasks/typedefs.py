@@ -7,6 +7,7 @@ from __future__ import annotations
 from .definition import TaskSpec
 from .lifecycle.decisions import Attempt
 from .lifecycle.enqueue import OnMismatch
+from .lifecycle.hooks import Hooks
 from .lifecycle.lease import KeepAlive
 from .lifecycle.scheduler import SweepTarget
 from .routing import ExecuteResultLike, Executors, RawExecutor
@@ -15,6 +16,7 @@ __all__ = [
     "Attempt",
     "ExecuteResultLike",
     "Executors",
+    "Hooks",
     "KeepAlive",
     "OnMismatch",
     "RawExecutor",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
@@ -35,6 +35,7 @@ from ..errors import ConfigurationError, TaskDefinitionError
 from ..lifecycle.calling import refuse_async
 from ..lifecycle.enqueue import with_queue_lifecycle
 from ..lifecycle.execute import TaskExecutor, with_execute_lifecycle
+from ..lifecycle.hooks import TaskHooks
 from ..lifecycle.options import ExecuteOptions
 from ..lifecycle.recurring import RecurringSchedule, recurring_schedule
 from ..lifecycle.retry import RetryPolicy
@@ -94,7 +95,8 @@ class TaskApp:
     an SQS queue URL, required with DynamoDB). Left out, they are read from
     ``SIMPLE_ASYNC_TASKS_BACKEND`` and ``SIMPLE_ASYNC_TASKS_QUEUE`` when first
     needed, and the store defaults to ``sqlite:///tasks.db``. Nothing is
-    opened until a task is enqueued, inspected or executed.
+    opened until a task is enqueued, inspected or executed. ``hooks`` (``TaskHooks``)
+    see every enqueue, claim, finish, retry and skip: logging, metrics, tracing.
     """
 
     def __init__(
@@ -104,7 +106,10 @@ class TaskApp:
         queue: str | None = None,
         clock: Clock = system_clock,
         converter: cattrs.Converter = default_converter,
+        hooks: Sequence[TaskHooks] = (),
     ) -> None:
+        self.hooks: tuple[TaskHooks, ...] = tuple(hooks)
+        """Called at every enqueue, claim, finish, retry and skip of this app's tasks."""
         self._backend_url = backend
         self._queue_url = queue
         self.clock = clock
@@ -288,6 +293,7 @@ class TaskApp:
                 queue=self.queue,
                 clock=self.clock,
                 converter=self.converter,
+                hooks=self.hooks,
             )
 
         stored: T = self._cached(self._enqueue, cls, build)(task)
@@ -315,6 +321,7 @@ class TaskApp:
                 options=registration.options,
                 clock=self.clock,
                 converter=self.converter,
+                hooks=self.hooks,
             )
 
         task_type = task_spec(registration.task_class).task_type

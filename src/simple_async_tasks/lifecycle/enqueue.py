@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Generic, Literal, ParamSpec, TypeVar
 
+import attrs
 import cattrs
 
 from ..clock import Clock, system_clock
@@ -23,6 +24,7 @@ from ..errors import (
 from ..parcel import ParcelMeta, TaskParcel
 from ..serialization import check_round_trip, default_converter
 from ..task import AsyncTask, AsyncTaskStatus, with_lifecycle
+from .hooks import NO_HOOKS, EnqueueEvent, Hooks, TaskHooks
 
 P = ParamSpec("P")
 T = TypeVar("T", bound=AsyncTask)
@@ -51,7 +53,9 @@ class Enqueuer(Generic[T]):
         converter: cattrs.Converter,
         *,
         on_mismatch: OnMismatch = "warn",
+        hooks: Hooks = NO_HOOKS,
     ) -> None:
+        self.hooks = hooks
         if on_mismatch not in ("warn", "raise", "ignore"):
             raise ValueError(
                 f"on_mismatch must be 'warn', 'raise' or 'ignore', got {on_mismatch!r}"
@@ -147,11 +151,28 @@ class Enqueuer(Generic[T]):
         """
         meta = self._meta()
         fresh, delay = self._prepare(candidate, meta)
+        if self.hooks:
+            return self._enqueue_hooked(fresh, meta, delay)
+        stored, _ = self._write(fresh, meta, delay)
+        return stored
+
+    def _write(self, fresh: T, meta: ParcelMeta, delay: timedelta) -> tuple[T, bool]:
         with joint_write(self.dao, self.queue):
             stored, written = self._save(fresh)
             if written and stored.status is AsyncTaskStatus.QUEUED:
                 self.queue.push(TaskParcel(task=stored, meta=meta), delay=delay)
         logger.debug("enqueued %s %s as %s", self.spec.task_type, stored.uuid, stored.status.value)
+        return stored, written
+
+    def _enqueue_hooked(self, fresh: T, meta: ParcelMeta, delay: timedelta) -> T:
+        task_type = self.spec.task_type
+        with self.hooks.enqueue_span(task_type, fresh) as carried:
+            if carried:
+                meta = attrs.evolve(meta, carried=carried)
+            stored, written = self._write(fresh, meta, delay)
+        self.hooks.enqueued(
+            EnqueueEvent(task_type=task_type, task=stored, duplicate=not written, delay=delay)
+        )
         return stored
 
     def enqueue_many(self, candidates: Sequence[T]) -> list[T]:
@@ -165,13 +186,28 @@ class Enqueuer(Generic[T]):
         prepared = [self._prepare(c, m) for c, m in zip(candidates, metas, strict=True)]
         stored: list[T] = []
         to_push: dict[timedelta, list[TaskParcel[T]]] = {}
+        events: list[EnqueueEvent] = []
         for (fresh, delay), meta in zip(prepared, metas, strict=True):
-            task, written = self._save(fresh)
+            with self.hooks.enqueue_span(self.spec.task_type, fresh) as carried:
+                if carried:
+                    meta = attrs.evolve(meta, carried=carried)  # noqa: PLW2901
+                task, written = self._save(fresh)
             stored.append(task)
             if written and task.status is AsyncTaskStatus.QUEUED:
                 to_push.setdefault(delay, []).append(TaskParcel(task=task, meta=meta))
+            if self.hooks:
+                events.append(
+                    EnqueueEvent(
+                        task_type=self.spec.task_type,
+                        task=task,
+                        duplicate=not written,
+                        delay=delay,
+                    )
+                )
         for delay, parcels in to_push.items():
             self.queue.push_many(parcels, delay=delay)
+        for event in events:  # once the batch is pushed
+            self.hooks.enqueued(event)
         return stored
 
 
@@ -183,6 +219,7 @@ def with_queue_lifecycle(
     clock: Clock = system_clock,
     converter: cattrs.Converter = default_converter,
     on_mismatch: OnMismatch = "warn",
+    hooks: Sequence[TaskHooks] = (),
 ) -> Callable[P, T]:
     """Wrap ``get_new`` so that each call enqueues the task it builds, once.
 
@@ -194,6 +231,7 @@ def with_queue_lifecycle(
     ``execute_after`` lies beyond the queue's longest delay is saved SCHEDULED
     and not pushed; the scheduler enqueues it when due. A duplicate whose other
     fields differ from the stored task's is reported as ``on_mismatch`` says.
+    ``hooks`` are called after each call and around its save and push (``TaskHooks``).
 
     Raises:
         TaskDefinitionError: at wrap time, if the DAO's task class is invalid.
@@ -204,7 +242,13 @@ def with_queue_lifecycle(
         PayloadMismatchError: with ``on_mismatch="raise"``, for such a duplicate.
     """
     enqueuer = Enqueuer(
-        task_spec(dao.task_class), dao, queue, clock, converter, on_mismatch=on_mismatch
+        task_spec(dao.task_class),
+        dao,
+        queue,
+        clock,
+        converter,
+        on_mismatch=on_mismatch,
+        hooks=Hooks(hooks),
     )
 
     @functools.wraps(get_new)
@@ -222,6 +266,7 @@ def enqueue_many(
     clock: Clock = system_clock,
     converter: cattrs.Converter = default_converter,
     on_mismatch: OnMismatch = "warn",
+    hooks: Sequence[TaskHooks] = (),
 ) -> list[T]:
     """Enqueue several tasks with the rules of ``with_queue_lifecycle``, batching the pushes.
 
@@ -233,6 +278,12 @@ def enqueue_many(
         QueueLimitError, SerializationError, InvalidTaskError: before any write.
     """
     enqueuer = Enqueuer(
-        task_spec(dao.task_class), dao, queue, clock, converter, on_mismatch=on_mismatch
+        task_spec(dao.task_class),
+        dao,
+        queue,
+        clock,
+        converter,
+        on_mismatch=on_mismatch,
+        hooks=Hooks(hooks),
     )
     return enqueuer.enqueue_many(tasks)

@@ -10,6 +10,7 @@ of deliveries is ``execute_many`` (``lifecycle.batch``) over the same steps.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -34,6 +35,7 @@ from ..task import AsyncTask, AsyncTaskStatus
 from . import decisions as decide
 from .calling import call_logic, refuse_async
 from .decisions import Attempt
+from .hooks import NO_HOOKS, ClaimEvent, FinishEvent, Hooks, RetryEvent, SkipEvent, TaskHooks
 from .lease import KeepAlive, Lease, enter, heartbeats, leave
 from .options import ExecuteOptions, OnFailure
 from .results import ExecuteOutcome, ExecuteResult, describe_error, encode_result
@@ -68,8 +70,10 @@ class TaskExecutor(Generic[T, R]):
         clock: Clock,
         converter: cattrs.Converter,
         rand: Callable[[], float],
+        hooks: Hooks = NO_HOOKS,
     ) -> None:
         refuse_async(logic, spec.task_type)
+        self.hooks = hooks
         self.logic = logic
         self.spec = spec
         self.dao = dao
@@ -270,6 +274,8 @@ class TaskExecutor(Generic[T, R]):
 
     def _skip(self, task: T, reason: str) -> ExecuteResult[T, R]:
         logger.info("skipped %s %s: %s", self.spec.task_type, task.uuid, reason)
+        if self.hooks:
+            self.hooks.skipped(SkipEvent(task_type=self.spec.task_type, task=task, reason=reason))
         return ExecuteResult(task=task, outcome=ExecuteOutcome.SKIPPED)
 
     def _give_up(self, key: str, current: T) -> ExecuteResult[T, R]:
@@ -309,6 +315,10 @@ class TaskExecutor(Generic[T, R]):
             reason,
             depth,
         )
+        if self.hooks:
+            self.hooks.retrying(
+                RetryEvent(task_type=self.spec.task_type, task=task, delay=delay, reason=reason)
+            )
         return ExecuteResult(task=task, outcome=ExecuteOutcome.RETRY_LATER, retry_in=delay)
 
     # -- run -----------------------------------------------------------------
@@ -364,17 +374,31 @@ class TaskExecutor(Generic[T, R]):
         lease = self.lease_of(attempt, keep_alive)
         heartbeats.watch(lease)
         token = enter(lease)
+        started = time.monotonic()
         try:
-            result = call_logic(self.logic, attempt.task, lease, self.options.time_limit)
+            if self.hooks:
+                result = self._call_hooked(attempt, lease)
+            else:
+                result = call_logic(self.logic, attempt.task, lease, self.options.time_limit)
         except RetryLaterError as later:
             return self._logic_retry_later(attempt, later)
         except Exception as error:
-            return self._logic_failed(attempt, error, on_failure)
+            return self._logic_failed(attempt, error, on_failure, time.monotonic() - started)
         finally:
             lease.close()
             heartbeats.forget(lease)
             leave(token)
+        ran = time.monotonic() - started
         final, _ = self.record(attempt, self._fulfilled(attempt, result))
+        if self.hooks:
+            self.hooks.finished(
+                FinishEvent(
+                    task_type=self.spec.task_type,
+                    task=final,
+                    outcome=ExecuteOutcome.EXECUTED,
+                    duration=timedelta(seconds=ran),
+                )
+            )
         logger.info(
             "executed %s %s (attempt %d), now %s",
             self.spec.task_type,
@@ -383,6 +407,19 @@ class TaskExecutor(Generic[T, R]):
             final.status.value,
         )
         return ExecuteResult(task=final, outcome=ExecuteOutcome.EXECUTED, result=result)
+
+    def _call_hooked(self, attempt: Attempt[T], lease: Lease) -> R:
+        """The logic inside the hooks' attempt spans, after the claim event."""
+        task = attempt.task
+        self.hooks.claimed(
+            ClaimEvent(
+                task_type=self.spec.task_type,
+                task=task,
+                requeue_depth=attempt.parcel.meta.requeue_depth,
+            )
+        )
+        with self.hooks.attempt_span(self.spec.task_type, task, attempt.parcel.meta.carried):
+            return call_logic(self.logic, task, lease, self.options.time_limit)
 
     # -- record --------------------------------------------------------------
 
@@ -440,13 +477,33 @@ class TaskExecutor(Generic[T, R]):
         return self._requeue(parcel, stored, later.delay, reason=later.reason or "asked by logic")
 
     def _logic_failed(
-        self, attempt: Attempt[T], error: Exception, on_failure: OnFailure
+        self, attempt: Attempt[T], error: Exception, on_failure: OnFailure, ran: float
     ) -> ExecuteResult[T, R]:
         task = attempt.task
         failed = decide.failure(
             task, describe_error(error), self.clock.now(), self.options, self.rand
         )
         stored, ours = self.record(attempt, failed.change)
+        if self.hooks:
+            self.hooks.finished(
+                FinishEvent(
+                    task_type=self.spec.task_type,
+                    task=stored,
+                    outcome=ExecuteOutcome.FAILED,
+                    duration=timedelta(seconds=ran),
+                    error=error,
+                    final=failed.final,
+                )
+            )
+            if not failed.final and failed.delay is not None:
+                self.hooks.retrying(
+                    RetryEvent(
+                        task_type=self.spec.task_type,
+                        task=stored,
+                        delay=failed.delay,
+                        reason=f"attempt failed ({type(error).__name__})",
+                    )
+                )
         if failed.final:
             logger.error(
                 "%s %s failed for good after %d failed attempts (%s)",
@@ -501,6 +558,7 @@ def with_execute_lifecycle(
     clock: Clock = system_clock,
     converter: cattrs.Converter = default_converter,
     rand: Callable[[], float] = random_fraction,
+    hooks: Sequence[TaskHooks] = (),
 ) -> TaskExecutor[T, R]:
     """Wrap business ``logic`` into an executor of delivered parcels.
 
@@ -515,7 +573,8 @@ def with_execute_lifecycle(
     the attempt's lease. A status the logic set itself stands.
 
     ``options`` holds the settings (``ExecuteOptions``); ``retry`` and ``lease``
-    are shortcuts that replace the ones in ``options``.
+    are shortcuts that replace the ones in ``options``. ``hooks`` are called at claim,
+    finish, retry and skip, and around each run of the logic (``TaskHooks``).
 
     Raises:
         TaskDefinitionError: at wrap time, if the DAO's task class is invalid or
@@ -535,4 +594,5 @@ def with_execute_lifecycle(
         clock=clock,
         converter=converter,
         rand=rand,
+        hooks=Hooks(hooks),
     )
