@@ -151,6 +151,7 @@ PUBLIC: dict[str, set[str]] = {
         "ClaimEvent",
         "EnqueueEvent",
         "FinishEvent",
+        "OpenTelemetryHooks",
         "RetryEvent",
         "SkipEvent",
         "TaskHooks",
@@ -224,6 +225,7 @@ _ALLOWED = set(dir(builtins)) | {
     "DynamoDBClient",
     "SQSClient",
     "Logger",
+    "TracerProvider",
 }
 _TYPE_VARS = re.compile(r"^(T|R|P|K|V|H|S|T_co|R_co|T_contra|E|TaskT)$")
 

@@ -2,9 +2,13 @@
 
 - ``TaskHooks`` and its events: subclass it to plug in your own logging, metrics or
   tracing (``TaskApp(hooks=[...])``, or ``hooks=`` of the lifecycle wrappers).
+- ``OpenTelemetryHooks``: one trace from the enqueue, through the queue, to the run
+  (the ``otel`` extra; imported on first use, so this module never loads OpenTelemetry).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from .lifecycle.hooks import (
     ClaimEvent,
@@ -15,10 +19,23 @@ from .lifecycle.hooks import (
     TaskHooks,
 )
 
+if TYPE_CHECKING:
+    from .lifecycle.tracing import OpenTelemetryHooks
+
+
+def __getattr__(name: str) -> object:
+    if name == "OpenTelemetryHooks":
+        from .lifecycle.tracing import OpenTelemetryHooks
+
+        return OpenTelemetryHooks
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ClaimEvent",
     "EnqueueEvent",
     "FinishEvent",
+    "OpenTelemetryHooks",
     "RetryEvent",
     "SkipEvent",
     "TaskHooks",
