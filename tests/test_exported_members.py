@@ -149,6 +149,9 @@ PUBLIC: dict[str, set[str]] = {
     "simple_async_tasks.clock": {"Clock", "SystemClock", "system_clock"},
     "simple_async_tasks.observability": {
         "ClaimEvent",
+        "EmfMetrics",
+        "JsonLogFormatter",
+        "LogHooks",
         "EnqueueEvent",
         "FinishEvent",
         "OpenTelemetryHooks",
@@ -226,6 +229,8 @@ _ALLOWED = set(dir(builtins)) | {
     "SQSClient",
     "Logger",
     "TracerProvider",
+    "TextIO",
+    "LogRecord",
 }
 _TYPE_VARS = re.compile(r"^(T|R|P|K|V|H|S|T_co|R_co|T_contra|E|TaskT)$")
 

@@ -102,6 +102,22 @@ class Router:
         return found, raw
 
 
+def flush_hooks(router: Router, logger: logging.Logger) -> None:
+    """Flush the hooks of the router's executors that buffer (``EmfMetrics``), each once:
+    what the Lambda handler does after each invocation and the worker every minute."""
+    seen: set[int] = set()
+    for executor in [*router.by_type.values(), *router.by_source.values()]:
+        for hook in getattr(getattr(executor, "hooks", None), "hooks", ()):
+            flush = getattr(hook, "flush", None)
+            if flush is None or id(hook) in seen:
+                continue
+            seen.add(id(hook))
+            try:
+                flush()
+            except Exception as error:  # metrics never fail a delivery
+                logger.warning("could not flush %s: %s", type(hook).__name__, error)
+
+
 def failure_reason(error: Exception) -> str:
     """What to log about a failure: library errors in full, other errors by type only
     (their messages may carry task data; the record keeps them in ``last_error``)."""

@@ -35,11 +35,22 @@ from .clock import Clock, system_clock
 from .contracts import Delivery, MessageSource
 from .lifecycle.options import OnFailure
 from .lifecycle.scheduler import Scheduler
-from .routing import ExecuteResultLike, Executors, Router, backoff_of, failure_reason, settle
+from .routing import (
+    ExecuteResultLike,
+    Executors,
+    Router,
+    backoff_of,
+    failure_reason,
+    flush_hooks,
+    settle,
+)
 
 __all__ = ["Delivery", "MessageSource", "SqliteSource", "SqsSource", "Worker", "WorkerSummary"]
 
 logger = logging.getLogger("simple_async_tasks.worker")
+
+FLUSH_EVERY = 60.0
+"""Seconds between flushes of the hooks that buffer (``EmfMetrics``)."""
 
 
 @attrs.define
@@ -227,12 +238,16 @@ class Worker:
         held: dict[Future[None], Delivery] = {}
         next_schedule = time.monotonic()
         idle_since = time.monotonic()
+        next_flush = time.monotonic() + FLUSH_EVERY
         wake = lambda _: self._wake.set()  # noqa: E731
         try:
             with ThreadPoolExecutor(self.concurrency) as pool:
                 while not self._stop.is_set():
                     self._wake.clear()
                     self._report_long_tasks()
+                    if time.monotonic() >= next_flush:
+                        flush_hooks(self.router, logger)
+                        next_flush = time.monotonic() + FLUSH_EVERY
                     if self.scheduler is not None and time.monotonic() >= next_schedule:
                         self._run_scheduler(self.scheduler)
                         next_schedule = time.monotonic() + self.schedule_every.total_seconds()
@@ -260,6 +275,7 @@ class Worker:
                 if any(not f.done() for f in held):
                     logger.info("stopping: waiting for the running task(s)")
             self._flush()
+            flush_hooks(self.router, logger)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

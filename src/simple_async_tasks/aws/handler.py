@@ -16,6 +16,7 @@ from ..routing import (
     RawExecutor,
     Router,
     failure_reason,
+    flush_hooks,
     settle,
 )
 from .events import LambdaContext, SqsBatchResponse, SqsRecord
@@ -71,6 +72,7 @@ def create_sqs_handler(
     after the first failure are reported without running. When the Lambda has
     less than ``time_guard`` left, tasks not yet started are reported (and put
     back to QUEUED if already claimed), so they are redelivered, not cut off.
+    Hooks that buffer (``EmfMetrics``) are flushed at the end of each invocation.
 
     Raises:
         InvalidEventError: the event is not an SQS event (a wrong trigger).
@@ -93,10 +95,13 @@ def create_sqs_handler(
             for r in records
             if isinstance(r, Mapping)
         )
-        if fifo:
-            failed = _run_in_order(router, records, may_start)
-        else:
-            failed = _run_batched(router, records, may_start, max_workers)
+        try:
+            if fifo:
+                failed = _run_in_order(router, records, may_start)
+            else:
+                failed = _run_batched(router, records, may_start, max_workers)
+        finally:
+            flush_hooks(router, logger)  # EMF metrics: one flush per invocation
         return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
     return handler
