@@ -8,7 +8,7 @@ The same module runs on the durable embedded backend (a SQLite file) with
 the worker of the command line:
 
     python examples/quickstart.py --enqueue        # two tasks into tasks.db
-    simple-async-tasks worker examples.quickstart:app --until-idle 3
+    simple-async-tasks worker --app examples.quickstart:app --until-idle 3
     simple-async-tasks tasks list --app examples.quickstart:app
 """
 
@@ -68,7 +68,7 @@ def main() -> None:
     if "--enqueue" in sys.argv[1:]:
         enqueue_demo_tasks()
         print(f"enqueued on {app.backend.store_url}: now run")
-        print("  simple-async-tasks worker examples.quickstart:app --until-idle 3")
+        print("  simple-async-tasks worker --app examples.quickstart:app --until-idle 3")
         print("  (u3 is due in ten minutes: the worker runs it then)")
         return
     app.use("memory://", clock=FakeClock())  # delays and backoff pass instantly in this demo

@@ -5,7 +5,7 @@ take a DAO and a queue you build yourself. A ``TaskApp`` builds them for you
 from a backend URL, on first use, so the same module runs on the embedded
 SQLite file on a laptop, on DynamoDB and SQS in production, and in memory in
 tests; and so the command line can find everything from one name
-(``simple-async-tasks worker examples.quickstart:app``)::
+(``simple-async-tasks worker --app examples.quickstart:app``)::
 
     app = TaskApp()  # SIMPLE_ASYNC_TASKS_BACKEND, else sqlite:///tasks.db
 

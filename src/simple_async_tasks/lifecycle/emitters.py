@@ -38,7 +38,7 @@ class LogHooks(TaskHooks):
 
     def _log(self, level: int, message: str, **fields: object) -> None:
         if self.logger.isEnabledFor(level):
-            self.logger.log(level, message, extra=fields, stacklevel=3)
+            self.logger.log(level, message, extra=fields, stacklevel=2)
 
     def on_enqueue(self, event: EnqueueEvent) -> None:
         what = "duplicate of" if event.duplicate else "enqueued"
