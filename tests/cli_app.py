@@ -90,3 +90,16 @@ def run_cli(
 def runs(folder: Path) -> list[str]:
     log = folder / "runs.log"
     return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+
+
+def cli_env(folder: Path, *, max_receives: int) -> dict[str, str]:
+    """Bind ``app`` to a SQLite file in ``folder`` (created: the tasks commands never
+    create one) and return the environment of a command-line run on it."""
+    url = f"sqlite:///{folder / 'tasks.db'}?visibility_timeout=1&max_receives={max_receives}"
+    app.use(url)
+    app.dao(Charge)
+    return {
+        "SIMPLE_ASYNC_TASKS_BACKEND": url,
+        "SIMPLE_ASYNC_TASKS_APP": "tests.cli_app:app",
+        "SAT_CLI_DIR": str(folder),
+    }

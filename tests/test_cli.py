@@ -13,7 +13,7 @@ import pytest
 
 from simple_async_tasks import AsyncTaskStatus, SqliteTaskQueue
 
-from .cli_app import ROOT, Charge, Notify, app, cli_path, run_cli, runs
+from .cli_app import ROOT, Charge, Notify, app, cli_env, cli_path, run_cli, runs
 
 S = AsyncTaskStatus
 APP = "tests.cli_app:app"
@@ -21,15 +21,7 @@ APP = "tests.cli_app:app"
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    db = tmp_path / "tasks.db"
-    url = f"sqlite:///{db}?visibility_timeout=1&max_receives=2"
-    app.use(url)
-    app.dao(Charge)  # the store exists (tasks commands never create one)
-    return {
-        "SIMPLE_ASYNC_TASKS_BACKEND": url,
-        "SIMPLE_ASYNC_TASKS_APP": APP,
-        "SAT_CLI_DIR": str(tmp_path),
-    }
+    return cli_env(tmp_path, max_receives=2)
 
 
 def _json(out: subprocess.CompletedProcess[str]) -> object:

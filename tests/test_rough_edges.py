@@ -12,22 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from .cli_app import ROOT, Charge, Notify, app, cli_path, run_cli
+from .cli_app import ROOT, Charge, Notify, app, cli_env, cli_path, run_cli
 
 APP = "tests.cli_app:app"
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    db = tmp_path / "tasks.db"
-    url = f"sqlite:///{db}?visibility_timeout=1&max_receives=3"
-    app.use(url)
-    app.dao(Charge)  # the store exists
-    return {
-        "SIMPLE_ASYNC_TASKS_BACKEND": url,
-        "SIMPLE_ASYNC_TASKS_APP": APP,
-        "SAT_CLI_DIR": str(tmp_path),
-    }
+    return cli_env(tmp_path, max_receives=3)
 
 
 def test_a_garbage_cursor_is_a_usage_error_and_the_paging_hint_pastes_into_a_shell(env):

@@ -24,6 +24,7 @@ import logging
 import warnings
 from typing import TYPE_CHECKING
 
+from . import errors as _errors
 from .errors import RetryLaterError, SimpleAsyncTasksError
 from .task import AsyncTask, AsyncTaskStatus
 
@@ -71,28 +72,12 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 """Public name: (module, name in it), imported on first use."""
 
-_ERRORS = (
-    "BackendError",
-    "ConditionFailedError",
-    "ConfigurationError",
-    "InvalidEventError",
-    "InvalidTaskError",
-    "LeaseLostError",
-    "MutexHeldError",
-    "NotStartedError",
-    "ParcelDecodeError",
-    "PayloadMismatchError",
-    "QueueLimitError",
-    "QueueSendError",
-    "RequeueDepthExceededError",
-    "SerializationError",
-    "TaskDefinitionError",
-    "TaskNotFoundError",
-    "TimeLimitExceededError",
-    "UnknownTaskTypeError",
-)
 _MOVED: dict[str, tuple[str, str]] = {
-    **{name: ("simple_async_tasks.errors", name) for name in _ERRORS},
+    **{
+        name: ("simple_async_tasks.errors", name)
+        for name in _errors.__all__
+        if name not in ("RetryLaterError", "SimpleAsyncTasksError")
+    },
     **{
         name: ("simple_async_tasks.operations", name)
         for name in (

@@ -181,24 +181,7 @@ class Progress:
 @click.option("-v", "--verbose", is_flag=True, help="Log every delivery and scheduler run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
 @reports_errors
-def worker(
-    *,
-    app_arg: str | None,
-    app_ref: str | None,
-    backend_url: str | None,
-    queue_url: str | None,
-    concurrency: int,
-    schedule: bool,
-    schedule_every: float,
-    poll_wait: float,
-    until_idle: float | None,
-    requeue_after: float,
-    long_task_every: float,
-    progress_every: float,
-    quiet: bool,
-    verbose: bool,
-    as_json: bool,
-) -> None:
+def worker(*, app_arg: str | None, app_ref: str | None, **options: Any) -> None:
     """Run the tasks of APP (--app module:object naming a TaskApp) from its queue.
 
     Messages are taken from the SQLite queue, or from SQS with long polling,
@@ -215,23 +198,7 @@ def worker(
           --backend 'dynamodb://tasks?region=eu-west-1' --queue 'sqs://tasks?region=eu-west-1'
     """
     with stop_requests() as attach:
-        _work(
-            attach,
-            app_ref or app_arg,
-            backend_url,
-            queue_url,
-            concurrency=concurrency,
-            schedule=schedule,
-            schedule_every=schedule_every,
-            poll_wait=poll_wait,
-            until_idle=until_idle,
-            requeue_after=requeue_after,
-            long_task_every=long_task_every,
-            progress_every=progress_every,
-            quiet=quiet,
-            verbose=verbose,
-            as_json=as_json,
-        )
+        _work(attach, app_ref or app_arg, **options)
 
 
 def _work(

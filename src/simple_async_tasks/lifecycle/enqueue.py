@@ -68,6 +68,21 @@ class Enqueuer(Generic[T]):
         self.converter = converter
         self._condition = absent() | status_in(REPLACEABLE)
 
+    @classmethod
+    def of(
+        cls,
+        dao: TaskDao[T],
+        queue: TaskQueue[T],
+        *,
+        clock: Clock,
+        converter: cattrs.Converter,
+        on_mismatch: OnMismatch,
+        hooks: Sequence[TaskHooks],
+    ) -> Enqueuer[T]:
+        """The enqueuer of the DAO's task class, as the public wrappers build it."""
+        spec = task_spec(dao.task_class)
+        return cls(spec, dao, queue, clock, converter, on_mismatch=on_mismatch, hooks=Hooks(hooks))
+
     def _prepare(self, candidate: T, meta: ParcelMeta) -> tuple[T, timedelta]:
         """Check the candidate and the queue's limits; return what to save, and the delay."""
         if type(candidate) is not self.spec.cls:
@@ -241,14 +256,8 @@ def with_queue_lifecycle(
         SerializationError: before any write, if the task cannot be written as JSON.
         PayloadMismatchError: with ``on_mismatch="raise"``, for such a duplicate.
     """
-    enqueuer = Enqueuer(
-        task_spec(dao.task_class),
-        dao,
-        queue,
-        clock,
-        converter,
-        on_mismatch=on_mismatch,
-        hooks=Hooks(hooks),
+    enqueuer = Enqueuer.of(
+        dao, queue, clock=clock, converter=converter, on_mismatch=on_mismatch, hooks=hooks
     )
 
     @functools.wraps(get_new)
@@ -277,13 +286,7 @@ def enqueue_many(
     Raises:
         QueueLimitError, SerializationError, InvalidTaskError: before any write.
     """
-    enqueuer = Enqueuer(
-        task_spec(dao.task_class),
-        dao,
-        queue,
-        clock,
-        converter,
-        on_mismatch=on_mismatch,
-        hooks=Hooks(hooks),
+    enqueuer = Enqueuer.of(
+        dao, queue, clock=clock, converter=converter, on_mismatch=on_mismatch, hooks=hooks
     )
     return enqueuer.enqueue_many(tasks)

@@ -391,14 +391,7 @@ class TaskExecutor(Generic[T, R]):
         ran = time.monotonic() - started
         final, _ = self.record(attempt, self._fulfilled(attempt, result))
         if self.hooks:
-            self.hooks.finished(
-                FinishEvent(
-                    task_type=self.spec.task_type,
-                    task=final,
-                    outcome=ExecuteOutcome.EXECUTED,
-                    duration=timedelta(seconds=ran),
-                )
-            )
+            self._finished(final, ExecuteOutcome.EXECUTED, ran)
         logger.info(
             "executed %s %s (attempt %d), now %s",
             self.spec.task_type,
@@ -407,6 +400,26 @@ class TaskExecutor(Generic[T, R]):
             final.status.value,
         )
         return ExecuteResult(task=final, outcome=ExecuteOutcome.EXECUTED, result=result)
+
+    def _finished(
+        self,
+        task: T,
+        outcome: ExecuteOutcome,
+        ran: float,
+        error: BaseException | None = None,
+        *,
+        final: bool = False,
+    ) -> None:
+        self.hooks.finished(
+            FinishEvent(
+                task_type=self.spec.task_type,
+                task=task,
+                outcome=outcome,
+                duration=timedelta(seconds=ran),
+                error=error,
+                final=final,
+            )
+        )
 
     def _call_hooked(self, attempt: Attempt[T], lease: Lease) -> R:
         """The logic inside the hooks' attempt spans, after the claim event."""
@@ -485,16 +498,7 @@ class TaskExecutor(Generic[T, R]):
         )
         stored, ours = self.record(attempt, failed.change)
         if self.hooks:
-            self.hooks.finished(
-                FinishEvent(
-                    task_type=self.spec.task_type,
-                    task=stored,
-                    outcome=ExecuteOutcome.FAILED,
-                    duration=timedelta(seconds=ran),
-                    error=error,
-                    final=failed.final,
-                )
-            )
+            self._finished(stored, ExecuteOutcome.FAILED, ran, error, final=failed.final)
             if not failed.final and failed.delay is not None:
                 self.hooks.retrying(
                     RetryEvent(
