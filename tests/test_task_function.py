@@ -160,3 +160,19 @@ def test_the_result_never_travels_in_a_parcel(clock):
     task = Invoice(invoice_id="i", cents=1, result='"kept"')
     meta = ParcelMeta(queue_type="MEMORY", queue_url="memory://", task_type="Invoice")
     assert '"result"' not in encode_parcel(TaskParcel(task=task, meta=meta), default_converter)
+
+
+def test_plain_results_are_written_as_the_converter_and_dumps_would():
+    """The fast path for str, int and bool results writes the same JSON as the slow one."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from simple_async_tasks.lifecycle.results import encode_result
+    from simple_async_tasks.serialization import default_converter, dumps
+
+    @given(st.one_of(st.text(), st.integers(), st.booleans()))
+    def check(value):
+        slow = dumps(default_converter.unstructure(value))
+        assert encode_result(value, default_converter, 10**9, "t") == slow
+
+    check()

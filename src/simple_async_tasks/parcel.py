@@ -11,6 +11,7 @@ Compatible with the TypeScript original's envelope::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -34,6 +35,10 @@ class QueueAddress(Protocol):
     def queue_url(self) -> str: ...
 
 
+NOTHING_CARRIED: Mapping[str, str] = MappingProxyType({})
+"""The ``carried`` of a parcel that carries nothing (shared: it cannot change)."""
+
+
 @attrs.frozen(kw_only=True)
 class ParcelMeta:
     """Delivery metadata of a parcel."""
@@ -48,7 +53,7 @@ class ParcelMeta:
     """One id per enqueue, kept across requeues of the same parcel."""
     requeue_depth: int = 0
     """How many times the parcel was put back on the queue to retry later."""
-    carried: Mapping[str, str] = attrs.field(factory=dict)
+    carried: Mapping[str, str] = NOTHING_CARRIED
     """Entries the enqueue's hooks put in the meta, such as the W3C trace context
     (``traceparent``, ``tracestate``): written as meta keys of their own, read back by
     the attempt's hooks."""
@@ -182,13 +187,19 @@ def parse_parcel(body: str | bytes) -> RawParcel:
             task_type=_meta_str(meta, "taskType", required=False),
             enqueue_uuid=enqueue_uuid,
             requeue_depth=depth,
-            carried={k: v for k, v in meta.items() if k not in _OWN_META and isinstance(v, str)},
+            carried=_carried(meta),
         ),
     )
 
 
 _OWN_META = frozenset({"queueType", "queueUrl", "enqueueUuid", "requeueDepth", "taskType"})
 """The meta keys of the parcel format itself; any other string entry is carried."""
+
+
+def _carried(meta: dict[str, Any]) -> Mapping[str, str]:
+    if meta.keys() <= _OWN_META:
+        return NOTHING_CARRIED  # the usual parcel: no dict to build
+    return {k: v for k, v in meta.items() if k not in _OWN_META and isinstance(v, str)}
 
 
 def structure_parcel(raw: RawParcel, cls: type[T], converter: cattrs.Converter) -> TaskParcel[T]:

@@ -8,6 +8,7 @@ import logging
 import typing
 from collections.abc import Callable
 from datetime import timedelta
+from json.encoder import encode_basestring
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -69,7 +70,8 @@ def encode_result(
     if value is None:
         return None
     try:
-        text = dumps(converter.unstructure(value))
+        scalar = _SCALAR_JSON.get(type(value))  # the common results, without the converter
+        text = scalar(value) if scalar else dumps(converter.unstructure(value))
     except (SerializationError, Exception) as error:
         logger.error(
             "%s: result not kept: a %s cannot be written as JSON (%s); return JSON-friendly "
@@ -92,6 +94,14 @@ def encode_result(
         return None
     return text
 
+
+_SCALAR_JSON: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring,  # the C escaper ``dumps`` itself uses (non-ASCII kept)
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+}
+"""The JSON text of plain results, as ``dumps`` writes it (floats go through the
+converter: NaN is refused there)."""
 
 _return_hints: dict[Callable[..., object], Any] = {}
 
