@@ -108,6 +108,7 @@ class Worker:
         """Log (INFO) each task still running this often; None: never."""
         self._running: dict[str, list[Any]] = {}
         """Message id -> [started (monotonic), last reported, "TaskType uuid"]."""
+        self._next_report = 0.0
 
     def stop(self) -> None:
         """Take no new message; ``run`` returns once the running tasks finish."""
@@ -121,8 +122,7 @@ class Worker:
             executor, raw = self.router.route(delivery.body)
             started = time.monotonic()
             name = f"{executor.task_type} {raw.task.get('uuid', '?')}"
-            with self._lock:
-                self._running[delivery.message_id] = [started, started, name]
+            self._running[delivery.message_id] = [started, started, name]  # atomic: no lock
             try:
                 outcome = executor.execute_raw(
                     raw,
@@ -135,8 +135,7 @@ class Worker:
         except Exception as error:
             logger.warning("message %s failed: %s", delivery.message_id, failure_reason(error))
         finally:
-            with self._lock:
-                self._running.pop(delivery.message_id, None)
+            self._running.pop(delivery.message_id, None)
         try:
             if ok:
                 self.source.done(delivery)
@@ -186,17 +185,14 @@ class Worker:
     def _report_long_tasks(self) -> None:
         """Log the tasks that have run longer than ``long_task_every`` (once per period)."""
         every = self.long_task_every
-        if every is None:
-            return
         now = time.monotonic()
-        with self._lock:
-            due = [
-                entry
-                for entry in self._running.values()
-                if now - entry[1] >= every.total_seconds()
-            ]
-            for entry in due:
-                entry[1] = now
+        if every is None or now < self._next_report:
+            return
+        self._next_report = now + 1.0  # looked at once a second, not on every loop
+        running = list(self._running.values())  # one C call: safe while threads add and pop
+        due = [entry for entry in running if now - entry[1] >= every.total_seconds()]
+        for entry in due:
+            entry[1] = now
         for started, _, name in due:
             logger.info("still running %s after %.0fs", name, now - started)
 
