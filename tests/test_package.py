@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import simple_async_tasks
 
@@ -109,3 +110,9 @@ def test_every_public_name_loads():
     for name in simple_async_tasks.__all__:
         assert getattr(simple_async_tasks, name) is not None, name
     assert set(simple_async_tasks.__all__) <= set(dir(simple_async_tasks))
+
+
+def test_the_license_the_metadata_names_is_in_the_repository():
+    root = Path(__file__).resolve().parents[1]
+    assert '\nlicense = "MIT"\n' in (root / "pyproject.toml").read_text(encoding="utf-8")
+    assert (root / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
