@@ -176,3 +176,41 @@ def test_plain_results_are_written_as_the_converter_and_dumps_would():
         assert encode_result(value, default_converter, 10**9, "t") == slow
 
     check()
+
+
+def test_a_result_that_no_longer_fits_the_return_type_says_so(clock):
+    from simple_async_tasks.errors import SerializationError
+
+    app = TaskApp("memory://", clock=clock)
+
+    @app.task(Invoice)
+    def send(task: Invoice) -> Receipt:
+        return Receipt(number="R-1", sent_at=clock.now())
+
+    send.enqueue(invoice_id="i1", cents=1)
+    drain(app)
+    dao = app.dao(Invoice)
+    stored = dao.get("i1")
+    assert stored is not None
+    dao.upsert(attrs.evolve(stored, result='{"number": 5}'))  # written by an older version
+    with pytest.raises(SerializationError, match=r"stored result of Invoice .* does not fit"):
+        send.result("i1")
+
+
+def test_a_return_type_that_cannot_be_resolved_is_a_definition_error(clock):
+    from simple_async_tasks.errors import TaskDefinitionError
+
+    app = TaskApp("memory://", clock=clock)
+
+    @attrs.frozen
+    class Local:  # defined in a function: a string annotation cannot find it
+        n: int
+
+    @app.task(Invoice)
+    def send(task: Invoice) -> Local:
+        return Local(n=1)
+
+    send.enqueue(invoice_id="i1", cents=1)
+    drain(app)
+    with pytest.raises(TaskDefinitionError, match="cannot resolve the return annotation"):
+        send.result("i1")

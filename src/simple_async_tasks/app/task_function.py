@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 from ..definition import task_spec
 from ..errors import InvalidTaskError, TaskNotFoundError
 from ..lifecycle.results import stored_result
-from ..task import AsyncTask
+from ..task import AsyncTask, with_lifecycle
 
 if TYPE_CHECKING:
     from .task_app import TaskApp
@@ -76,8 +76,6 @@ class TaskFunction(Generic[P, T, R]):
         return self._at(due, self._new(*args, **kwargs))
 
     def _at(self, due: datetime, task: T) -> T:
-        from ..task import with_lifecycle
-
         return self._app.enqueue(with_lifecycle(task, {"execute_after": due}))
 
     def result(self, task: T | str) -> R | None:

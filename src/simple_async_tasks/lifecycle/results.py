@@ -72,7 +72,7 @@ def encode_result(
     try:
         scalar = _SCALAR_JSON.get(type(value))  # the common results, without the converter
         text = scalar(value) if scalar else dumps(converter.unstructure(value))
-    except (SerializationError, Exception) as error:
+    except Exception as error:  # SerializationError, or the converter's own
         logger.error(
             "%s: result not kept: a %s cannot be written as JSON (%s); return JSON-friendly "
             "data, register a hook on the converter, or set keep_result=False",
