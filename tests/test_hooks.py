@@ -131,3 +131,44 @@ def test_a_hook_that_raises_never_fails_a_task(caplog):
     assert ("finish", "ok", "EXECUTED", None, False) in recorder.events
     assert "hook Broken.on_finish raised RuntimeError: metrics exporter down" in caplog.text
     assert "hook Broken.enqueue_span raised RuntimeError: tracer down" in caplog.text
+
+
+class ExitBreaks(TaskHooks):
+    """Spans that fail as they end (an exporter down)."""
+
+    def __init__(self) -> None:
+        self.seen_errors: list[str] = []
+
+    @contextmanager
+    def enqueue_span(self, task_type: str, task: AsyncTask) -> Iterator[Mapping[str, str]]:
+        yield {"k": "v"}
+        raise RuntimeError("exporter down at enqueue")
+
+    @contextmanager
+    def attempt_span(
+        self, task_type: str, task: AsyncTask, carried: Mapping[str, str]
+    ) -> Iterator[None]:
+        try:
+            yield
+        except Exception as error:  # a tracer records the error, and must not eat it
+            self.seen_errors.append(type(error).__name__)
+            raise
+        raise RuntimeError("exporter down at attempt")
+
+
+def test_a_span_that_fails_as_it_ends_fails_nothing_and_never_hides_the_logics_error(caplog):
+    hooks = ExitBreaks()
+    app, _ = build(hooks)
+    app.enqueue(Job(job_id="ok"))
+    app.enqueue(Job(job_id="doomed"))  # raises ConnectionError on each of its 2 attempts
+    drain(app, raise_errors=False)
+    assert app.dao(Job).get("ok").status.value == "FULFILLED"
+    doomed = app.dao(Job).get("doomed")
+    assert (doomed.status.value, doomed.failures) == ("FAILED", 2)
+    assert hooks.seen_errors == ["ConnectionError", "ConnectionError"]
+    assert "hook ExitBreaks.enqueue_span raised RuntimeError: exporter down at enqueue" in (
+        caplog.text
+    )
+    assert "hook ExitBreaks.attempt_span raised RuntimeError: exporter down at attempt" in (
+        caplog.text
+    )

@@ -133,13 +133,7 @@ class Hooks:
             try:
                 getattr(hook, method)(event)
             except Exception as error:  # a hook never fails a task
-                logger.warning(
-                    "hook %s.%s raised %s: %s",
-                    type(hook).__name__,
-                    method,
-                    type(error).__name__,
-                    error,
-                )
+                _warn(hook, method, error)
 
     def enqueued(self, event: EnqueueEvent) -> None:
         self._each("on_enqueue", event)
@@ -161,9 +155,9 @@ class Hooks:
         carried: dict[str, str] = {}
         with ExitStack() as stack:
             for hook in self.hooks:
-                span = _guarded_enter(stack, hook, "enqueue_span", task_type, task)
-                if span:
-                    carried.update({str(k): str(v) for k, v in span.items()})
+                entered = stack.enter_context(_guarded(hook, "enqueue_span", task_type, task))
+                if isinstance(entered, Mapping):
+                    carried.update({str(k): str(v) for k, v in entered.items()})
             yield carried
 
     @contextmanager
@@ -172,22 +166,41 @@ class Hooks:
     ) -> Iterator[None]:
         with ExitStack() as stack:
             for hook in self.hooks:
-                _guarded_enter(stack, hook, "attempt_span", task_type, task, carried)
+                stack.enter_context(_guarded(hook, "attempt_span", task_type, task, carried))
             yield
 
 
-def _guarded_enter(
-    stack: ExitStack, hook: TaskHooks, method: str, *args: object
-) -> Mapping[str, str] | None:
-    """Enter ``hook.method(*args)`` on ``stack``; a hook that fails to enter is logged."""
+def _warn(hook: TaskHooks, method: str, error: Exception) -> None:
+    logger.warning(
+        "hook %s.%s raised %s: %s", type(hook).__name__, method, type(error).__name__, error
+    )
+
+
+@contextmanager
+def _guarded(hook: TaskHooks, method: str, *args: object) -> Iterator[object]:
+    """``hook.method(*args)`` as a context manager whose own failures, entering or
+    leaving, are logged and ignored; an error of the block always goes on as it is (a
+    hook never swallows it)."""
     try:
-        entered = stack.enter_context(getattr(hook, method)(*args))
+        manager = getattr(hook, method)(*args)
+        value = manager.__enter__()
     except Exception as error:
-        logger.warning(
-            "hook %s.%s raised %s: %s", type(hook).__name__, method, type(error).__name__, error
-        )
-        return None
-    return entered if isinstance(entered, Mapping) else None
+        _warn(hook, method, error)
+        yield None
+        return
+    try:
+        yield value
+    except BaseException as failure:
+        try:
+            manager.__exit__(type(failure), failure, failure.__traceback__)
+        except Exception as error:
+            if error is not failure:
+                _warn(hook, method, error)
+        raise
+    try:
+        manager.__exit__(None, None, None)
+    except Exception as error:
+        _warn(hook, method, error)
 
 
 NO_HOOKS = Hooks()
