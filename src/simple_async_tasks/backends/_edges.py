@@ -16,7 +16,6 @@ import importlib.util
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import PurePath
 from typing import Any, TypeVar
 
 from ..errors import (
@@ -183,38 +182,16 @@ def sqlite_error(error: sqlite3.Error, *, path: str) -> SimpleAsyncTasksError:
     return BackendError(f"SQLite on {path} failed: {type(error).__name__}: {text}", code=code)
 
 
-SQLITE_DAO_METHODS = (
-    "__init__",
-    "count_by_status",
-    "find_by_status",
-    "get",
-    "get_many",
-    "mutex_holder",
-    "release_mutex",
-    "save",
-    "seed",
-    "transition",
-    "transition_many",
-    "upsert",
-)
-SQLITE_QUEUE_METHODS = (
-    "__init__",
-    "dead_letters",
-    "delete",
-    "delete_many",
-    "push",
-    "push_bodies",
-    "push_many",
-    "receive",
-    "redrive",
-    "release",
-)
+SQLITE_DAO_READS = ("count_by_status", "find_by_status", "get", "get_many", "mutex_holder")
+SQLITE_QUEUE_READS = ("__len__", "dead_letters")
+"""The SQLite methods that read outside a write transaction: every write goes through
+``SqliteDatabase.write()``, which translates its errors itself (no wrapper on the
+claim, finish, receive and delete of every task)."""
 
 
 def sqlite_edge(methods: tuple[str, ...]) -> Callable[[C], C]:
     """A class decorator: ``methods`` of the class (its own or inherited) translate
-    ``sqlite3`` errors, naming the file (the instance's ``db.path``, or the path given
-    to ``__init__``)."""
+    ``sqlite3`` errors, naming the file (the instance's ``db.path``)."""
 
     def decorate(cls: C) -> C:
         for name in methods:
@@ -230,9 +207,6 @@ def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as error:
-            db = getattr(self, "db", None)
-            given = [a for a in (*args, kwargs.get("path")) if isinstance(a, (str, PurePath))]
-            path = getattr(db, "path", None) or (given[0] if given else "?")
-            raise sqlite_error(error, path=str(path)) from error
+            raise sqlite_error(error, path=str(self.db.path)) from error
 
     return call

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..errors import ConfigurationError
+from ._edges import sqlite_error
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -121,9 +122,12 @@ class SqliteDatabase:
         """This thread's connection (opened on first use)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error as error:
+                raise sqlite_error(error, path=self.path) from error
             self._local.conn = conn
             self._local.depth = 0
         return conn
@@ -141,17 +145,20 @@ class SqliteDatabase:
                 self._local.depth -= 1
             return
         with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            self._local.depth = 1
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
-                conn.execute("COMMIT")
-            finally:
-                self._local.depth = 0
+                conn.execute("BEGIN IMMEDIATE")
+                self._local.depth = 1
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                else:
+                    conn.execute("COMMIT")
+                finally:
+                    self._local.depth = 0
+            except sqlite3.Error as error:  # the backend's edge: every write passes here
+                raise sqlite_error(error, path=self.path) from error
 
 
 def migrate(conn: sqlite3.Connection, path: str) -> None:

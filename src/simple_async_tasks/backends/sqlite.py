@@ -24,7 +24,7 @@ from ..contracts import MutexLock, Page
 from ..errors import ConditionFailedError
 from ..serialization import default_converter, dumps, structure_task, unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
-from ._edges import SQLITE_DAO_METHODS, sqlite_edge
+from ._edges import SQLITE_DAO_READS, sqlite_edge
 from ._locked_dao import LockedDao
 from ._records import NO_UUID, decode_listing, order_key, split_cursor, utc_text
 from ._sqlite_db import SqliteDatabase
@@ -40,7 +40,7 @@ def _uuid_in(data: str) -> str:
         return NO_UUID
 
 
-@sqlite_edge(SQLITE_DAO_METHODS)
+@sqlite_edge(SQLITE_DAO_READS)
 class SqliteTaskDao(LockedDao[T, sqlite3.Connection]):
     """Stores the tasks of one class in a SQLite file shared by threads and processes."""
 

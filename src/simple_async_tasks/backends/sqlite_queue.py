@@ -15,14 +15,14 @@ from .._limits import MAX_BODY_BYTES
 from ..clock import Clock, system_clock
 from ..contracts import DeadLetter, Delivery, ReceivedMessage
 from ..serialization import default_converter
-from ._edges import SQLITE_QUEUE_METHODS, sqlite_edge
+from ._edges import SQLITE_QUEUE_READS, sqlite_edge
 from ._local_queue import LocalQueue
 from ._pending import PendingDeletes
 from ._records import utc_text as _utc
 from ._sqlite_db import SqliteDatabase
 
 
-@sqlite_edge(SQLITE_QUEUE_METHODS)
+@sqlite_edge(SQLITE_QUEUE_READS)
 class SqliteTaskQueue(LocalQueue):
     """A durable queue in a SQLite file, safe across threads and processes.
 
