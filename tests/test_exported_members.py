@@ -297,7 +297,7 @@ def test_every_type_a_public_signature_names_is_exported():
 def test_every_name_the_root_forwards_is_in_the_all_of_its_new_home():
     import simple_async_tasks
 
-    for name, (module_name, attribute) in simple_async_tasks._MOVED.items():  # noqa: SLF001
+    for name, (module_name, attribute) in simple_async_tasks._MOVED.items():
         module = importlib.import_module(module_name)
         assert attribute in module.__all__, (name, module_name)
         assert name not in simple_async_tasks.__all__
