@@ -3,8 +3,10 @@
 ``TaskExecutor`` does the I/O of three named steps, each fenced by the attempt's
 lease: ``claim`` (one conditional write, or the decision a lost claim carries),
 ``run`` (the logic, its lease renewed by the heartbeat) and ``record`` (the
-outcome's transition). The decisions themselves live in ``decisions``; a batch
-of deliveries is ``execute_many`` (``lifecycle.batch``) over the same steps.
+outcome's transition). The decisions themselves live in ``decisions``; what a lost
+or waiting claim does is in ``lost_claims``, how an attempt's end is written in
+``outcomes`` (the two base classes of ``TaskExecutor``); a batch of deliveries is
+``execute_many`` (``lifecycle.batch``) over the same steps.
 """
 
 from __future__ import annotations
@@ -13,21 +15,19 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import attrs
 import cattrs
 
 from ..clock import Clock, system_clock
-from ..conditions import Condition, VersionEquals, status_in
-from ..contracts import MutexLock, TaskDao, TaskQueue, Transition
+from ..conditions import Condition
+from ..contracts import TaskDao, TaskQueue, Transition
 from ..definition import TaskSpec, task_spec
 from ..errors import (
     ConditionFailedError,
     MutexHeldError,
-    RequeueDepthExceededError,
     RetryLaterError,
-    TaskNotFoundError,
 )
 from ..parcel import ParcelMeta, RawParcel, TaskParcel, structure_parcel
 from ..serialization import default_converter
@@ -35,10 +35,11 @@ from ..task import AsyncTask, AsyncTaskStatus
 from . import decisions as decide
 from .calling import call_logic, refuse_async
 from .decisions import Attempt
-from .hooks import NO_HOOKS, ClaimEvent, FinishEvent, Hooks, RetryEvent, SkipEvent, TaskHooks
+from .hooks import NO_HOOKS, ClaimEvent, Hooks, TaskHooks
 from .lease import KeepAlive, Lease, enter, heartbeats, leave
 from .options import ExecuteOptions, OnFailure
-from .results import ExecuteOutcome, ExecuteResult, describe_error, encode_result
+from .outcomes import Outcomes
+from .results import ExecuteOutcome, ExecuteResult
 from .retry import RetryPolicy, random_fraction
 
 T = TypeVar("T", bound=AsyncTask)
@@ -49,7 +50,7 @@ logger = logging.getLogger("simple_async_tasks.execute")
 S = AsyncTaskStatus
 
 
-class TaskExecutor(Generic[T, R]):
+class TaskExecutor(Outcomes[T, R]):
     """Runs delivered parcels of one task class through the execute lifecycle.
 
     Built by ``with_execute_lifecycle``; call it with a ``TaskParcel`` or a
@@ -181,18 +182,6 @@ class TaskExecutor(Generic[T, R]):
     def key_of(self, parcel: TaskParcel[T]) -> str:
         return self.spec.unique_key(parcel.task, self.converter)
 
-    def lock_for(self, task: T, lease_id: str, now: datetime) -> MutexLock | None:
-        """The mutex lock an attempt holds, fenced by its lease id, or None."""
-        mutex_key = self.spec.mutex_key(task, self.converter)
-        if mutex_key is None:
-            return None
-        return MutexLock(
-            key=mutex_key,
-            owner=lease_id,
-            acquired_at=now,
-            expires_at=now + self.options.lease + self.options.clock_skew,
-        )
-
     def claimable(self, now: datetime) -> Condition:
         return decide.claim_condition(self._runnable, now)
 
@@ -215,111 +204,6 @@ class TaskExecutor(Generic[T, R]):
         except MutexHeldError as held:
             return self._mutex_held(parcel, key, held)
         return Attempt(parcel, key, task, lock)
-
-    def _mutex_held(
-        self, parcel: TaskParcel[T], key: str, held: MutexHeldError
-    ) -> ExecuteResult[T, R]:
-        stored = self.dao.get(key) or parcel.task
-        delay = min(max(held.expires_in, decide.ONE_SECOND), self.options.mutex_retry_delay)
-        return self._requeue(parcel, stored, delay, reason="mutex held")
-
-    def not_claimed(
-        self,
-        parcel: TaskParcel[T],
-        key: str,
-        current: T | None,
-        now: datetime,
-        *,
-        may_take_over: bool = True,
-    ) -> Attempt[T] | ExecuteResult[T, R]:
-        """Act on what a lost claim means (``decisions.lost_claim``)."""
-        decision = decide.lost_claim(current, now, self.options)
-        if isinstance(decision, decide.NotFound) or current is None:
-            raise TaskNotFoundError(self.spec.task_type, key, uuid=parcel.task.uuid)
-        if isinstance(decision, decide.Skip):
-            return self._skip(current, decision.reason)
-        if isinstance(decision, decide.RetryIn):
-            return self._requeue(parcel, current, decision.delay, reason=decision.reason)
-        if isinstance(decision, decide.GiveUp):
-            return self._give_up(key, current)
-        if not may_take_over:
-            return self._requeue(parcel, current, decide.ONE_SECOND, reason="claim raced")
-        return self._take_over(parcel, key, current, now)
-
-    def _take_over(
-        self, parcel: TaskParcel[T], key: str, current: T, now: datetime
-    ) -> Attempt[T] | ExecuteResult[T, R]:
-        lease_id = decide.new_lease_id()
-        lock = self.lock_for(current, lease_id, now)
-        try:
-            task = self.dao.transition(
-                key,
-                decide.take_over(now, lease_id, current, self.options),
-                condition=status_in(S.ATTEMPTED) & VersionEquals(current.version),
-                acquire=lock,
-            )
-        except ConditionFailedError as lost:
-            again: T | None = lost.current
-            return self.not_claimed(parcel, key, again, now, may_take_over=False)
-        except MutexHeldError as held:
-            return self._mutex_held(parcel, key, held)
-        logger.warning(
-            "%s %s: attempt %d stopped renewing its lease; taken over by attempt %d",
-            self.spec.task_type,
-            current.uuid,
-            current.attempts,
-            task.attempts,
-        )
-        return Attempt(parcel, key, task, lock)
-
-    def _skip(self, task: T, reason: str) -> ExecuteResult[T, R]:
-        logger.info("skipped %s %s: %s", self.spec.task_type, task.uuid, reason)
-        if self.hooks:
-            self.hooks.skipped(SkipEvent(task_type=self.spec.task_type, task=task, reason=reason))
-        return ExecuteResult(task=task, outcome=ExecuteOutcome.SKIPPED)
-
-    def _give_up(self, key: str, current: T) -> ExecuteResult[T, R]:
-        release = None
-        if current.lease_id is not None and current.attempted_at is not None:
-            release = self.lock_for(current, current.lease_id, current.attempted_at)
-        try:
-            failed = self.dao.transition(
-                key,
-                decide.give_up(current),
-                condition=status_in(S.ATTEMPTED) & VersionEquals(current.version),
-                release=release,
-            )
-        except ConditionFailedError as lost:
-            failed = lost.current or current
-        logger.warning(
-            "%s %s failed for good: its last allowed attempt stopped renewing its lease",
-            self.spec.task_type,
-            current.uuid,
-        )
-        return ExecuteResult(task=failed, outcome=ExecuteOutcome.FAILED)
-
-    def _requeue(
-        self, parcel: TaskParcel[T], task: T, delay: timedelta, *, reason: str
-    ) -> ExecuteResult[T, R]:
-        depth = parcel.meta.requeue_depth + 1
-        if depth > self.options.max_requeue_depth:
-            raise RequeueDepthExceededError(
-                self.spec.task_type, task.uuid, depth - 1, self.options.max_requeue_depth
-            )
-        delay = self._push_later(TaskParcel(task=task, meta=parcel.meta.requeued()), delay)
-        logger.info(
-            "retry later %s %s in %.0fs (%s, requeue depth %d)",
-            self.spec.task_type,
-            task.uuid,
-            delay.total_seconds(),
-            reason,
-            depth,
-        )
-        if self.hooks:
-            self.hooks.retrying(
-                RetryEvent(task_type=self.spec.task_type, task=task, delay=delay, reason=reason)
-            )
-        return ExecuteResult(task=task, outcome=ExecuteOutcome.RETRY_LATER, retry_in=delay)
 
     # -- run -----------------------------------------------------------------
 
@@ -401,26 +285,6 @@ class TaskExecutor(Generic[T, R]):
         )
         return ExecuteResult(task=final, outcome=ExecuteOutcome.EXECUTED, result=result)
 
-    def _finished(
-        self,
-        task: T,
-        outcome: ExecuteOutcome,
-        ran: float,
-        error: BaseException | None = None,
-        *,
-        final: bool = False,
-    ) -> None:
-        self.hooks.finished(
-            FinishEvent(
-                task_type=self.spec.task_type,
-                task=task,
-                outcome=outcome,
-                duration=timedelta(seconds=ran),
-                error=error,
-                final=final,
-            )
-        )
-
     def _call_hooked(self, attempt: Attempt[T], lease: Lease) -> R:
         """The logic inside the hooks' attempt spans, after the claim event."""
         task = attempt.task
@@ -433,122 +297,6 @@ class TaskExecutor(Generic[T, R]):
         )
         with self.hooks.attempt_span(self.spec.task_type, task, attempt.parcel.meta.carried):
             return call_logic(self.logic, task, lease, self.options.time_limit)
-
-    # -- record --------------------------------------------------------------
-
-    def _fulfilled(self, attempt: Attempt[T], result: object) -> Transition:
-        if result is None or not self.options.keep_result:
-            return decide.FULFILLED
-        where = f"{self.spec.task_type} {attempt.task.uuid}"
-        text = encode_result(result, self.converter, self.options.max_result_bytes, where)
-        return decide.FULFILLED if text is None else decide.fulfilled_with(text)
-
-    def record(self, attempt: Attempt[T], change: Transition) -> tuple[T, bool]:
-        """Write the end of ``attempt`` if it still holds the task; release its lock.
-
-        A status the logic set itself stands. Returns the stored task and whether
-        our write was applied.
-        """
-        try:
-            stored = self.dao.transition(
-                attempt.key,
-                change,
-                condition=decide.held_by(attempt.lease_id),
-                release=attempt.lock,
-            )
-        except ConditionFailedError as lost:
-            if attempt.lock is not None:  # fenced: a no-op unless this attempt still holds it
-                self.dao.release_mutex(attempt.lock)
-            current: T | None = lost.current
-            if current is not None and current.lease_id != attempt.lease_id:
-                logger.warning(
-                    "%s %s: attempt %d ended after its lease was taken over; its outcome "
-                    "is not recorded",
-                    self.spec.task_type,
-                    attempt.task.uuid,
-                    attempt.task.attempts,
-                )
-            return (current if current is not None else attempt.task), False
-        return stored, True
-
-    def _logic_retry_later(
-        self, attempt: Attempt[T], later: RetryLaterError
-    ) -> ExecuteResult[T, R]:
-        parcel = attempt.parcel
-        if parcel.meta.requeue_depth + 1 > self.options.max_requeue_depth:
-            exceeded = RequeueDepthExceededError(
-                self.spec.task_type,
-                attempt.task.uuid,
-                parcel.meta.requeue_depth,
-                self.options.max_requeue_depth,
-            )
-            self.record(attempt, decide.given_up(attempt.task, exceeded, self.options))
-            raise exceeded from later
-        stored, ours = self.record(attempt, decide.retry_later(self.clock.now() + later.delay))
-        if not ours:
-            return ExecuteResult(task=stored, outcome=ExecuteOutcome.EXECUTED)
-        return self._requeue(parcel, stored, later.delay, reason=later.reason or "asked by logic")
-
-    def _logic_failed(
-        self, attempt: Attempt[T], error: Exception, on_failure: OnFailure, ran: float
-    ) -> ExecuteResult[T, R]:
-        task = attempt.task
-        failed = decide.failure(
-            task, describe_error(error), self.clock.now(), self.options, self.rand
-        )
-        stored, ours = self.record(attempt, failed.change)
-        if self.hooks:
-            self._finished(stored, ExecuteOutcome.FAILED, ran, error, final=failed.final)
-            if not failed.final and failed.delay is not None:
-                self.hooks.retrying(
-                    RetryEvent(
-                        task_type=self.spec.task_type,
-                        task=stored,
-                        delay=failed.delay,
-                        reason=f"attempt failed ({type(error).__name__})",
-                    )
-                )
-        if failed.final:
-            logger.error(
-                "%s %s failed for good after %d failed attempts (%s)",
-                self.spec.task_type,
-                task.uuid,
-                task.failures + 1,
-                type(error).__name__,
-            )
-            raise error
-        assert failed.delay is not None
-        logger.warning(
-            "%s %s attempt %d failed (%s); retry in %.0fs",
-            self.spec.task_type,
-            task.uuid,
-            task.attempts,
-            type(error).__name__,
-            failed.delay.total_seconds(),
-        )
-        if not ours or on_failure is OnFailure.LEAVE_MESSAGE:
-            return ExecuteResult(task=stored, outcome=ExecuteOutcome.FAILED)
-        delay = self._push_later(TaskParcel(task=stored, meta=attempt.parcel.meta), failed.delay)
-        return ExecuteResult(task=stored, outcome=ExecuteOutcome.FAILED, retry_in=delay)
-
-    def _push_later(self, parcel: TaskParcel[T], delay: timedelta) -> timedelta:
-        """Push ``parcel`` again after ``delay`` (capped at the queue's longest delay).
-
-        A queue that cannot delay messages (SQS FIFO) gets nothing: pushing at
-        once would spin. The delivery raises instead, so the message stays on
-        the queue and comes back after its visibility timeout, in order.
-        """
-        delay = max(delay, timedelta(0))
-        if delay > timedelta(0) and self.queue.max_delay <= timedelta(0):
-            raise RetryLaterError(
-                f"{self.spec.task_type} {parcel.task.uuid} must wait {delay}, and "
-                f"{self.queue.queue_url} cannot delay messages; leaving the message for "
-                "redelivery after its visibility timeout",
-                delay=delay,
-            )
-        delay = min(delay, self.queue.max_delay)
-        self.queue.push(parcel, delay=delay)
-        return delay
 
 
 def with_execute_lifecycle(
