@@ -119,3 +119,28 @@ def test_the_lambda_handler_flushes_the_metrics_after_each_invocation():
         "EXECUTED",
         1,
     )
+
+
+def test_more_than_100_durations_split_into_documents_that_count_once():
+    from datetime import timedelta
+
+    from simple_async_tasks.lifecycle.results import ExecuteOutcome
+    from simple_async_tasks.observability import FinishEvent
+
+    metrics = EmfMetrics(stream=io.StringIO())
+    task = Report(report_id="r")
+    for _ in range(150):
+        metrics.on_finish(
+            FinishEvent(
+                task_type="Report",
+                task=task,
+                outcome=ExecuteOutcome.EXECUTED,
+                duration=timedelta(milliseconds=5),
+            )
+        )
+    first, second = metrics.documents()
+    assert (first["Tasks"], len(first["Duration"])) == (150, 100)
+    assert "Tasks" not in second
+    assert len(second["Duration"]) == 50
+    (directive,) = second["_aws"]["CloudWatchMetrics"]
+    assert [m["Name"] for m in directive["Metrics"]] == ["Duration"]

@@ -178,12 +178,11 @@ class EmfMetrics(TaskHooks):
             values = durations.get((task_type, outcome), [])
             for start in range(0, max(len(values), 1), MAX_VALUES):
                 chunk = values[start : start + MAX_VALUES]
-                metrics: list[dict[str, str]] = [{"Name": "Tasks", "Unit": "Count"}]
-                document: dict[str, object] = {
-                    "TaskType": task_type,
-                    "Outcome": outcome,
-                    "Tasks": count if start == 0 else 0,
-                }
+                metrics: list[dict[str, str]] = []
+                document: dict[str, object] = {"TaskType": task_type, "Outcome": outcome}
+                if start == 0:  # the count once; the next documents carry durations only
+                    metrics.append({"Name": "Tasks", "Unit": "Count"})
+                    document["Tasks"] = count
                 if chunk:
                     metrics.append({"Name": "Duration", "Unit": "Milliseconds"})
                     document["Duration"] = chunk
