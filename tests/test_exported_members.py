@@ -197,6 +197,11 @@ def test_a_name_that_moved_still_loads_from_the_root_with_a_warning_naming_its_n
         assert simple_async_tasks.retry_task is retry_task
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         simple_async_tasks.nothing_here  # noqa: B018
+    import simple_async_tasks.aws
+    from simple_async_tasks.errors import QueueSendError
+
+    with pytest.warns(DeprecationWarning, match="from simple_async_tasks.errors import"):
+        assert simple_async_tasks.aws.QueueSendError is QueueSendError
 
 
 # Names a public signature may use without our exporting them: the standard library,

@@ -15,6 +15,23 @@ from .handler import SqsHandler, create_sqs_handler
 from .schedule_handler import ScheduleHandler, create_schedule_handler
 from .table import create_table
 
+
+def __getattr__(name: str) -> object:
+    if name == "QueueSendError":  # exported here before 0.2; its home is the errors module
+        import warnings
+
+        from ..errors import QueueSendError
+
+        warnings.warn(
+            "simple_async_tasks.aws.QueueSendError moved: import it with "
+            "`from simple_async_tasks.errors import QueueSendError` (kept here until 1.0)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return QueueSendError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "BatchItemFailure",
     "DynamoTaskDao",
