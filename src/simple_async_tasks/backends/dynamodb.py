@@ -17,7 +17,7 @@ import cattrs
 
 from ..clock import Clock, system_clock
 from ..conditions import Condition, VersionEquals
-from ..contracts import KEEP, MutexLock, Page, Transition
+from ..contracts import MutexLock, Page, Transition
 from ..errors import BackendUnavailableError, ConditionFailedError, MutexHeldError
 from ..serialization import (
     default_converter,
@@ -32,18 +32,17 @@ from ._dynamo_codec import (
     check_partition_key,
     fits_partition_key,
     from_attr,
-    to_attr,
     utc_text,
 )
 from ._dynamo_expressions import Expression
 from ._dynamo_index import DEFAULT_SHARDS, GSI_NAME, StatusIndex, scan_count, scan_page
-from ._dynamo_locks import TTL_ATTRIBUTE, lock_delete, lock_key, lock_put
+from ._dynamo_locks import lock_delete, lock_key, lock_put
+from ._dynamo_updates import save_update, transition_update
 from ._edges import aws_code as error_code
 from ._edges import aws_edge, aws_error, require_boto3
 from ._partial import PARTIAL_RETRY, until_done
 from ._records import (
     NO_UUID,
-    OPTIONAL_LIFECYCLE_FIELDS,
     TaskClassDao,
     apply_transition,
     check_batch_size,
@@ -232,43 +231,16 @@ class DynamoTaskDao(TaskClassDao[T]):
         data = unstructure_task(task, self._converter)
         fields = {k: v for k, v in data.items() if k not in LIFECYCLE_FIELDS}
         expr = Expression()
-        n = expr.name
-        created = f"if_not_exists({n('created_at')}, {expr.value({'S': utc_text(now)})})"
-        index_sets, removes = self.index.keys(
+        update = save_update(
             expr,
-            task.status,
-            unique_key,
-            due=task.execute_after,
+            task,
+            task_type=self._spec.task_type,
+            unique_key=unique_key,
+            fields=fields,
+            index=self.index,
             now=now,
-            created_at=created,
+            expires=self._expires(now) if task.status in _FINISHED else None,
         )
-        sets = [
-            f"{n('task_type')} = {expr.value({'S': self._spec.task_type})}",
-            f"{n('unique_key')} = {expr.value({'S': unique_key})}",
-            f"{n('status')} = {expr.value({'S': task.status.value})}",
-            f"{n('fields')} = {expr.value(to_attr(fields))}",
-            *index_sets,
-            f"{n('updated_at')} = {expr.value({'S': utc_text(now)})}",
-            f"{n('uuid')} = if_not_exists({n('uuid')}, {expr.value({'S': task.uuid})})",
-            f"{n('created_at')} = {created}",
-            f"{n('attempts')} = if_not_exists({n('attempts')}, {expr.value({'N': '0'})})",
-            f"{n('failures')} = if_not_exists({n('failures')}, {expr.value({'N': '0'})})",
-            f"{n('version')} = if_not_exists({n('version')}, {expr.value({'N': '0'})}) "
-            f"+ {expr.value({'N': '1'})}",
-        ]
-        for name in OPTIONAL_LIFECYCLE_FIELDS:
-            value = getattr(task, name)
-            if value is None:
-                removes.append(n(name))
-            else:
-                text = utc_text(value) if isinstance(value, datetime) else str(value)
-                sets.append(f"{n(name)} = {expr.value({'S': text})}")
-        expires = self._expires(now) if task.status in _FINISHED else None
-        if expires is not None:
-            sets.append(f"{n(TTL_ATTRIBUTE)} = {expr.value(expires)}")
-        else:
-            removes.append(n(TTL_ATTRIBUTE))
-        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         params: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": self._key(unique_key),
@@ -293,37 +265,15 @@ class DynamoTaskDao(TaskClassDao[T]):
         self, unique_key: str, change: Transition, condition: Condition, now: datetime
     ) -> dict[str, Any]:
         expr = Expression()
+        update = transition_update(
+            expr,
+            change,
+            unique_key=unique_key,
+            index=self.index,
+            now=now,
+            expires=self._expires(now) if change.final or change.status in _FINISHED else None,
+        )
         n = expr.name
-        status = change.status.value
-        due = change.execute_after if isinstance(change.execute_after, datetime) else None
-        index_sets, removes = self.index.keys(expr, change.status, unique_key, due=due, now=now)
-        sets = [
-            f"{n('status')} = {expr.value({'S': status})}",
-            *index_sets,
-            f"{n('updated_at')} = {expr.value({'S': utc_text(now)})}",
-            f"{n('version')} = {n('version')} + {expr.value({'N': '1'})}",
-        ]
-        for counter, delta in (
-            ("attempts", change.add_attempts),
-            ("failures", change.add_failures),
-        ):
-            if delta:
-                sets.append(f"{n(counter)} = {n(counter)} + {expr.value({'N': str(delta)})}")
-        for name in OPTIONAL_LIFECYCLE_FIELDS:
-            value = getattr(change, name)
-            if value is KEEP:
-                continue
-            if value is None:
-                removes.append(n(name))
-            else:
-                text = utc_text(value) if isinstance(value, datetime) else str(value)
-                sets.append(f"{n(name)} = {expr.value({'S': text})}")
-        expires = self._expires(now) if change.final or change.status in _FINISHED else None
-        if expires is not None:
-            sets.append(f"{n(TTL_ATTRIBUTE)} = {expr.value(expires)}")
-        else:
-            removes.append(n(TTL_ATTRIBUTE))
-        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         cond = f"attribute_exists({n('pk')}) AND {expr.condition(condition)}"
         return {
             "TableName": self.table_name,
