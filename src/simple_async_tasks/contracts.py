@@ -53,11 +53,13 @@ __all__ = [
     "Keep",
     "LeaseExpiredBy",
     "LeaseIs",
+    "MeasuredQueue",
     "MessageSource",
     "MutexLock",
     "Page",
     "ParcelMeta",
     "QueueAddress",
+    "QueueDepth",
     "QueuedMessage",
     "RawParcel",
     "ReceivedMessage",
@@ -386,3 +388,28 @@ class ReceivedMessage:
     receipt: str
     body: str
     receive_count: int
+
+
+@attrs.frozen(kw_only=True)
+class QueueDepth:
+    """How many messages a queue holds, by state (``operations.queue_depth``)."""
+
+    visible: int
+    """Ready to be received now."""
+    in_flight: int
+    """Received and not yet deleted (running, or hidden for a retry's backoff)."""
+    delayed: int
+    """Sent with a delay that has not passed yet."""
+    dead: int | None = None
+    """In the queue's dead-letter store, where the backend keeps one it can count
+    (SQLite); None where it does not (memory, SQS: ``dlq list`` looks there)."""
+    exact: bool = True
+    """False for SQS, whose counts are approximate (eventually consistent)."""
+
+
+class MeasuredQueue(Protocol):
+    """A queue that can say how many messages it holds (every queue of this library)."""
+
+    def depth(self) -> QueueDepth:
+        """The messages held now, by state; one cheap call (SQS: GetQueueAttributes)."""
+        ...

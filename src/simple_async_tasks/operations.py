@@ -14,12 +14,12 @@ lost update::
 
 from __future__ import annotations
 
-from .contracts import DeadLetter, DeadLetterBox
+from .contracts import DeadLetter, DeadLetterBox, QueueDepth
 from .lifecycle.control import cancel as cancel_task
 from .lifecycle.control import halt as halt_task
 from .lifecycle.control import resume as resume_task
 from .lifecycle.control import retry as retry_task
-from .lifecycle.listing import count_tasks, find_task_by_uuid, list_tasks, show_task
+from .lifecycle.listing import count_tasks, find_task_by_uuid, list_tasks, queue_depth, show_task
 from .lifecycle.recurring import RecurringSchedule, recurring_schedule
 from .lifecycle.scheduler import Scheduler, SchedulerReport
 from .lifecycle.sweeps import SweepReport, promote_due, requeue_stale
@@ -27,6 +27,7 @@ from .lifecycle.sweeps import SweepReport, promote_due, requeue_stale
 __all__ = [
     "DeadLetter",
     "DeadLetterBox",
+    "QueueDepth",
     "RecurringSchedule",
     "Scheduler",
     "SchedulerReport",
@@ -37,6 +38,7 @@ __all__ = [
     "halt_task",
     "list_tasks",
     "promote_due",
+    "queue_depth",
     "recurring_schedule",
     "requeue_stale",
     "resume_task",

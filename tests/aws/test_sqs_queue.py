@@ -155,3 +155,14 @@ def test_sqs_errors_leave_the_queue_as_the_librarys_own(sqs, queue_url):
         queue.push_many([parcel(SendEmail(user_id="u2"))])
     with pytest.raises(BackendError, match="does not exist"):
         SqsSource(gone, sqs).take(1, timedelta(0))
+
+
+def test_the_depth_of_an_sqs_queue_is_its_approximate_counts(sqs, queue_url):
+    from simple_async_tasks.operations import QueueDepth, queue_depth
+
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    for i in range(3):
+        queue.push(parcel(SendEmail(user_id=f"u{i}")))
+    queue.push(parcel(SendEmail(user_id="later")), delay=timedelta(seconds=60))
+    sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, VisibilityTimeout=60)
+    assert queue_depth(queue) == QueueDepth(visible=2, in_flight=1, delayed=1, exact=False)

@@ -183,7 +183,7 @@ def sqlite_error(error: sqlite3.Error, *, path: str) -> SimpleAsyncTasksError:
 
 
 SQLITE_DAO_READS = ("count_by_status", "find_by_status", "get", "get_many", "mutex_holder")
-SQLITE_QUEUE_READS = ("__len__", "dead_letters")
+SQLITE_QUEUE_READS = ("__len__", "dead_letters", "depth")
 """The SQLite methods that read outside a write transaction: every write goes through
 ``SqliteDatabase.write()``, which translates its errors itself (no wrapper on the
 claim, finish, receive and delete of every task)."""

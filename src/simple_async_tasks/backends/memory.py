@@ -16,7 +16,7 @@ import cattrs
 
 from .._limits import MAX_BODY_BYTES
 from ..clock import Clock, system_clock
-from ..contracts import MutexLock, Page, QueuedMessage
+from ..contracts import MutexLock, Page, QueueDepth, QueuedMessage
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 from ._local_queue import LocalQueue
@@ -199,3 +199,9 @@ class InMemoryTaskQueue(LocalQueue):
     def __len__(self) -> int:
         with self._lock:
             return len(self._ready) + len(self._delayed)
+
+    def depth(self) -> QueueDepth:
+        """Exact: a received message leaves this queue, so none is ever in flight."""
+        with self._lock:
+            self._promote(self._clock.now())
+            return QueueDepth(visible=len(self._ready), in_flight=0, delayed=len(self._delayed))

@@ -13,7 +13,7 @@ import cattrs
 
 from .._limits import MAX_BODY_BYTES
 from ..clock import Clock, system_clock
-from ..contracts import DeadLetter, Delivery, ReceivedMessage
+from ..contracts import DeadLetter, Delivery, QueueDepth, ReceivedMessage
 from ..serialization import default_converter
 from ._edges import SQLITE_QUEUE_READS, sqlite_edge
 from ._local_queue import LocalQueue
@@ -138,6 +138,30 @@ class SqliteTaskQueue(LocalQueue):
             .fetchone()
         )
         return int(row[0])
+
+    def depth(self) -> QueueDepth:
+        """Exact, in one read: visible now, received and hidden (in flight, or waiting for
+        a retry's backoff), sent with a delay not yet passed, and dead letters."""
+        now = _utc(self._clock.now())
+        visible, in_flight, delayed = (
+            self.db.get()
+            .execute(
+                "SELECT COALESCE(SUM(visible_at <= ?), 0), "
+                "COALESCE(SUM(visible_at > ? AND receipt IS NOT NULL), 0), "
+                "COALESCE(SUM(visible_at > ? AND receipt IS NULL), 0) "
+                "FROM messages WHERE queue = ?",
+                (now, now, now, self.name),
+            )
+            .fetchone()
+        )
+        (dead,) = (
+            self.db.get()
+            .execute("SELECT COUNT(*) FROM dead_letters WHERE queue = ?", (self.name,))
+            .fetchone()
+        )
+        return QueueDepth(
+            visible=int(visible), in_flight=int(in_flight), delayed=int(delayed), dead=int(dead)
+        )
 
     def dead_letters(self, limit: int | None = None) -> list[tuple[str, str, int, datetime]]:
         """Messages moved to the dead-letter table, oldest first (up to ``limit``):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import cattrs
 
 from .._limits import MAX_BODY_BYTES, check_body_size, check_delay
-from ..contracts import DeadLetter, Delivery
+from ..contracts import DeadLetter, Delivery, QueueDepth
 from ..definition import task_spec
 from ..errors import ConfigurationError, QueueLimitError, QueueSendError
 from ..parcel import TaskParcel, encode_parcel, fits_without_encoding
@@ -164,6 +164,27 @@ class SqsTaskQueue:
             self._entry(parcel, delay)
         else:
             check_delay(delay, MAX_DELAY, queue=self._url)
+
+    def depth(self) -> QueueDepth:
+        """SQS's approximate counts (one ``GetQueueAttributes``): visible, not visible (in
+        flight, or hidden for a retry's backoff) and delayed. Dead letters are in the
+        dead-letter queue (``SqsDeadLetters``)."""
+        with aws_edge("SQS queue", self._url):
+            out = self.client.get_queue_attributes(
+                QueueUrl=self._url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )
+        found = out.get("Attributes", {})
+        return QueueDepth(
+            visible=int(found.get("ApproximateNumberOfMessages", 0)),
+            in_flight=int(found.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            delayed=int(found.get("ApproximateNumberOfMessagesDelayed", 0)),
+            exact=False,
+        )
 
     def push(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
         entry = self._entry(parcel, delay)

@@ -11,6 +11,7 @@ import click
 
 from .. import __version__
 from .dlq import dlq
+from .queues import queue
 from .tasks import tasks
 from .worker import worker
 
@@ -37,5 +38,6 @@ def main() -> None:
 main.add_command(worker)
 main.add_command(tasks)
 main.add_command(dlq)
+main.add_command(queue)
 
 __all__ = ["main"]

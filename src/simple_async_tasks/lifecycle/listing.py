@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from ..contracts import Page, TaskDao, indexed_statuses
+from ..contracts import Page, QueueDepth, TaskDao, indexed_statuses
+from ..errors import ConfigurationError
 from ..task import AsyncTask, AsyncTaskStatus
 
 T = TypeVar("T", bound=AsyncTask)
@@ -60,3 +61,21 @@ def find_task_by_uuid(dao: TaskDao[T], task_uuid: str, *, page_size: int = 500) 
             if cursor is None:
                 break
     return None
+
+
+def queue_depth(queue: object) -> QueueDepth:
+    """How many messages ``queue`` holds: visible, in flight, delayed (and dead, on
+    SQLite). Exact in memory and on SQLite; SQS's approximate counts.
+
+    Raises:
+        ConfigurationError: ``queue`` cannot count its messages (a queue of your own
+            without ``depth()``).
+    """
+    depth = getattr(queue, "depth", None)
+    if depth is None:
+        raise ConfigurationError(
+            f"{type(queue).__name__} cannot count its messages: give it a depth() method "
+            "returning a QueueDepth (see simple_async_tasks.contracts.MeasuredQueue)"
+        )
+    found: QueueDepth = depth()
+    return found
