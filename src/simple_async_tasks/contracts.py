@@ -53,6 +53,7 @@ __all__ = [
     "Keep",
     "LeaseExpiredBy",
     "LeaseIs",
+    "LockedDao",
     "MeasuredQueue",
     "MessageSource",
     "MutexLock",
@@ -412,4 +413,17 @@ class MeasuredQueue(Protocol):
 
     def depth(self) -> QueueDepth:
         """The messages held now, by state; one cheap call (SQS: GetQueueAttributes)."""
+        ...
+
+
+class LockedDao(Protocol):
+    """A DAO that can list and break its task type's mutex locks (every DAO of this
+    library: ``operations.mutex_locks``, ``operations.break_lock``)."""
+
+    def mutex_locks(self) -> list[MutexLock]:
+        """The stored locks of the DAO's task type (expired ones included)."""
+        ...
+
+    def break_mutex(self, mutex_key: str) -> MutexLock | None:
+        """Remove the lock of ``mutex_key`` whoever holds it; return it, or None."""
         ...

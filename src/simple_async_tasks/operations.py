@@ -19,7 +19,15 @@ from .lifecycle.control import cancel as cancel_task
 from .lifecycle.control import halt as halt_task
 from .lifecycle.control import resume as resume_task
 from .lifecycle.control import retry as retry_task
-from .lifecycle.listing import count_tasks, find_task_by_uuid, list_tasks, queue_depth, show_task
+from .lifecycle.listing import (
+    break_lock,
+    count_tasks,
+    find_task_by_uuid,
+    list_tasks,
+    mutex_locks,
+    queue_depth,
+    show_task,
+)
 from .lifecycle.recurring import RecurringSchedule, recurring_schedule
 from .lifecycle.scheduler import Scheduler, SchedulerReport
 from .lifecycle.sweeps import SweepReport, promote_due, requeue_stale
@@ -32,11 +40,13 @@ __all__ = [
     "Scheduler",
     "SchedulerReport",
     "SweepReport",
+    "break_lock",
     "cancel_task",
     "count_tasks",
     "find_task_by_uuid",
     "halt_task",
     "list_tasks",
+    "mutex_locks",
     "promote_due",
     "queue_depth",
     "recurring_schedule",

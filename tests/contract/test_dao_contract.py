@@ -294,3 +294,44 @@ def test_a_transition_keeps_the_result_and_a_save_clears_it(make_dao):
     again = dao.save(attrs.evolve(later, status=S.QUEUED, result=None), condition=None)
     assert again.result is None
     assert dao.get("u1").result is None
+
+
+def test_locks_are_listed_per_task_type_and_broken_with_care(make_dao, clock):
+    from simple_async_tasks.operations import break_lock, mutex_locks
+
+    from ..tasks import SendEmail
+
+    dao = make_dao(SyncAccount)
+    other = make_dao(SendEmail)
+    assert mutex_locks(dao) == []
+    now = clock.now()
+    claim = Transition(status=S.ATTEMPTED, add_attempts=1, attempted_at=now)
+    locks = {}
+    for account, minutes in (("b", 1), ("a", 5)):
+        dao.save(SyncAccount(account_id=account, job=1), condition=None)
+        locks[account] = MutexLock(
+            key=f"SyncAccount#{account}",
+            owner=f"lease-{account}",
+            acquired_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+        )
+        key = f'["{account}",1]'
+        dao.transition(key, claim, condition=status_in(S.QUEUED), acquire=locks[account])
+    assert mutex_locks(dao) == [locks["a"], locks["b"]]  # by key
+    assert mutex_locks(other) == []  # another task type's locks are not its
+    with pytest.raises(MutexHeldError, match="'SyncAccount#a' is held by task 'lease-a'"):
+        break_lock(dao, "SyncAccount#a", clock=clock)  # live: refused
+    assert mutex_locks(dao) == [locks["a"], locks["b"]]
+    clock.advance(timedelta(minutes=2))  # b's lock expired
+    assert break_lock(dao, "SyncAccount#b", clock=clock) == locks["b"]
+    assert break_lock(dao, "SyncAccount#a", force=True, clock=clock) == locks["a"]
+    assert break_lock(dao, "SyncAccount#a", force=True, clock=clock) is None
+    assert mutex_locks(dao) == []
+    # the attempt whose lock was broken finishes: its fenced release changes nothing
+    dao.transition(
+        '["a",1]',
+        Transition(status=S.FULFILLED),
+        condition=status_in(S.ATTEMPTED),
+        release=locks["a"],
+    )
+    assert dao.mutex_holder("SyncAccount#a") is None

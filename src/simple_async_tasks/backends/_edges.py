@@ -182,7 +182,14 @@ def sqlite_error(error: sqlite3.Error, *, path: str) -> SimpleAsyncTasksError:
     return BackendError(f"SQLite on {path} failed: {type(error).__name__}: {text}", code=code)
 
 
-SQLITE_DAO_READS = ("count_by_status", "find_by_status", "get", "get_many", "mutex_holder")
+SQLITE_DAO_READS = (
+    "count_by_status",
+    "find_by_status",
+    "get",
+    "get_many",
+    "mutex_holder",
+    "mutex_locks",
+)
 SQLITE_QUEUE_READS = ("__len__", "dead_letters", "depth")
 """The SQLite methods that read outside a write transaction: every write goes through
 ``SqliteDatabase.write()``, which translates its errors itself (no wrapper on the

@@ -385,14 +385,38 @@ class DynamoTaskDao(TaskClassDao[T]):
             ConsistentRead=True,
         )
         item = out.get("Item")
-        if not item:
-            return None
-        return MutexLock(
-            key=mutex_key,
-            owner=from_attr(item["owner"]),
-            acquired_at=datetime.fromisoformat(from_attr(item["acquired_at"])),
-            expires_at=datetime.fromisoformat(from_attr(item["lock_expires_at"])),
+        return _lock_of(item) if item else None
+
+    def mutex_locks(self) -> list[MutexLock]:
+        """The stored locks of this task type's mutex keys (expired ones included, until
+        DynamoDB's time-to-live removes them). A ``Scan`` of the whole table, filtered:
+        billed for every item read; an operator's tool, not a hot path."""
+        prefix = {"S": f"MUTEX#{self._spec.task_type}#"}
+        found: list[MutexLock] = []
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(#pk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": "pk"},
+            "ExpressionAttributeValues": {":prefix": prefix},
+            "ConsistentRead": True,
+        }
+        while True:
+            out = self._call("scan", **params)
+            found.extend(_lock_of(item) for item in out.get("Items", []))
+            if "LastEvaluatedKey" not in out:
+                return sorted(found, key=lambda lock: lock.key)
+            params["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    def break_mutex(self, mutex_key: str) -> MutexLock | None:
+        """Remove the lock of ``mutex_key`` whoever holds it; return it (None if none)."""
+        out = self._call(
+            "delete_item",
+            TableName=self.table_name,
+            Key=lock_key(mutex_key),
+            ReturnValues="ALL_OLD",
         )
+        item = out.get("Attributes")
+        return _lock_of(item) if item else None
 
     # -- listing ---------------------------------------------------------------
 
@@ -458,3 +482,13 @@ class DynamoTaskDao(TaskClassDao[T]):
             self._spec.task_type,
         )
         return Page(items=items, cursor=cursor, unreadable=unreadable)
+
+
+def _lock_of(item: dict[str, AttributeValue]) -> MutexLock:
+    """The ``MutexLock`` a lock item holds (``pk = MUTEX#<key>``)."""
+    return MutexLock(
+        key=str(from_attr(item["pk"])).removeprefix("MUTEX#"),
+        owner=from_attr(item["owner"]),
+        acquired_at=datetime.fromisoformat(from_attr(item["acquired_at"])),
+        expires_at=datetime.fromisoformat(from_attr(item["lock_expires_at"])),
+    )

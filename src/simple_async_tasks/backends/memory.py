@@ -59,6 +59,20 @@ class InMemoryTaskDao(LockedDao[T, None]):
         with self._lock:
             return self._mutexes.get(mutex_key)
 
+    def mutex_locks(self) -> list[MutexLock]:
+        """The stored locks of this task type's mutex keys (expired ones included)."""
+        prefix = f"{self._spec.task_type}#"
+        with self._lock:
+            return sorted(
+                (lock for key, lock in self._mutexes.items() if key.startswith(prefix)),
+                key=lambda lock: lock.key,
+            )
+
+    def break_mutex(self, mutex_key: str) -> MutexLock | None:
+        """Remove the lock of ``mutex_key`` whoever holds it; return it (None if none)."""
+        with self._lock:
+            return self._mutexes.pop(mutex_key, None)
+
     def get(self, unique_key: str) -> T | None:
         return self._tasks.get(unique_key)
 

@@ -140,6 +140,35 @@ class SqliteTaskDao(LockedDao[T, sqlite3.Connection]):
         """The lock stored for ``mutex_key`` (expired or not), or None."""
         return self._lock_of(self.db.get(), mutex_key)
 
+    def mutex_locks(self) -> list[MutexLock]:
+        """The stored locks of this task type's mutex keys (expired ones included)."""
+        prefix = f"{self._spec.task_type}#"
+        rows = (
+            self.db.get()
+            .execute(
+                "SELECT key, owner, acquired_at, expires_at FROM mutexes "
+                "WHERE substr(key, 1, ?) = ? ORDER BY key",
+                (len(prefix), prefix),
+            )
+            .fetchall()
+        )
+        return [
+            MutexLock(
+                key=key,
+                owner=owner,
+                acquired_at=datetime.fromisoformat(acquired),
+                expires_at=datetime.fromisoformat(expires),
+            )
+            for key, owner, acquired, expires in rows
+        ]
+
+    def break_mutex(self, mutex_key: str) -> MutexLock | None:
+        """Remove the lock of ``mutex_key`` whoever holds it; return it (None if none)."""
+        with self.db.write() as conn:
+            found = self._lock_of(conn, mutex_key)
+            conn.execute("DELETE FROM mutexes WHERE key = ?", (mutex_key,))
+            return found
+
     def count_by_status(self, status: AsyncTaskStatus) -> int:
         row = (
             self.db.get()

@@ -11,6 +11,7 @@ import click
 
 from .. import __version__
 from .dlq import dlq
+from .locks import locks
 from .queues import queue
 from .tasks import tasks
 from .worker import worker
@@ -39,5 +40,6 @@ main.add_command(worker)
 main.add_command(tasks)
 main.add_command(dlq)
 main.add_command(queue)
+main.add_command(locks)
 
 __all__ = ["main"]

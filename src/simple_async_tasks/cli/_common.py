@@ -18,6 +18,7 @@ from ..app.urls import DEFAULT_URL
 from ..errors import (
     ConfigurationError,
     InvalidTaskError,
+    MutexHeldError,
     SimpleAsyncTasksError,
     TaskDefinitionError,
     TaskNotFoundError,
@@ -36,7 +37,8 @@ EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 """No task with that unique key."""
 EXIT_REFUSED = 4
-"""The task's status does not allow the change (e.g. retrying a task that is not FAILED)."""
+"""The task's status does not allow the change (e.g. retrying a task that is not FAILED),
+or a lock is live (breaking it needs --force)."""
 EXIT_PENDING = 5
 """``worker --until-idle`` stopped with retries still to come (FAILED tasks not given up)."""
 
@@ -53,7 +55,7 @@ def exit_code_of(error: BaseException) -> int:
         return EXIT_USAGE
     if isinstance(error, TaskNotFoundError):
         return EXIT_NOT_FOUND
-    if isinstance(error, InvalidTaskError):
+    if isinstance(error, InvalidTaskError | MutexHeldError):
         return EXIT_REFUSED
     return EXIT_FAILED
 

@@ -7,10 +7,11 @@ and ``retry_task``, each one conditional write.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from ..contracts import Page, QueueDepth, TaskDao, indexed_statuses
-from ..errors import ConfigurationError
+from ..clock import Clock, system_clock
+from ..contracts import MutexLock, Page, QueueDepth, TaskDao, indexed_statuses
+from ..errors import ConfigurationError, MutexHeldError
 from ..task import AsyncTask, AsyncTaskStatus
 
 T = TypeVar("T", bound=AsyncTask)
@@ -79,3 +80,42 @@ def queue_depth(queue: object) -> QueueDepth:
         )
     found: QueueDepth = depth()
     return found
+
+
+def _locking(dao: object, method: str) -> Any:
+    found = getattr(dao, method, None)
+    if found is None:
+        raise ConfigurationError(
+            f"{type(dao).__name__} cannot list or break mutex locks: give it mutex_locks() "
+            "and break_mutex() (see simple_async_tasks.contracts.LockedDao)"
+        )
+    return found
+
+
+def mutex_locks(dao: object) -> list[MutexLock]:
+    """The mutex locks stored for the DAO's task type, held or expired (an expired lock
+    is free: the next claim takes it). On DynamoDB a filtered ``Scan`` of the table."""
+    found: list[MutexLock] = _locking(dao, "mutex_locks")()
+    return found
+
+
+def break_lock(
+    dao: object, mutex_key: str, *, force: bool = False, clock: Clock = system_clock
+) -> MutexLock | None:
+    """Remove the lock of ``mutex_key`` (``TaskType#value``, as ``mutex_locks`` shows it);
+    return what was removed, or None when there was none.
+
+    A live lock (not yet expired) is refused unless ``force``: breaking it lets another
+    task of the same mutex run beside the attempt that holds it (whose own release is
+    then a no-op, fenced by its lease id). An expired lock needs no breaking, but may be.
+
+    Raises:
+        MutexHeldError: the lock is live and ``force`` is not set.
+    """
+    if not force:
+        held: MutexLock | None = _locking(dao, "mutex_holder")(mutex_key)
+        now = clock.now()
+        if held is not None and held.expires_at > now:
+            raise MutexHeldError(mutex_key, held.owner, held.expires_at - now)
+    removed: MutexLock | None = _locking(dao, "break_mutex")(mutex_key)
+    return removed
