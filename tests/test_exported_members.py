@@ -124,7 +124,14 @@ PUBLIC: dict[str, set[str]] = {
         "absent",
         "status_in",
     },
-    "simple_async_tasks.app": {"BACKEND_ENV", "QUEUE_ENV", "Backend", "TaskApp", "TaskFunction"},
+    "simple_async_tasks.app": {
+        "BACKEND_ENV",
+        "QUEUE_ENV",
+        "Backend",
+        "TaskApp",
+        "TaskFunction",
+        "TaskSettings",
+    },
     "simple_async_tasks.worker": {
         "Delivery",
         "MessageSource",

@@ -63,6 +63,27 @@ QUEUE_ENV = "SIMPLE_ASYNC_TASKS_QUEUE"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+@attrs.frozen(kw_only=True)
+class TaskSettings:
+    """One registered task type as an operator sees it (``TaskApp.settings()``)."""
+
+    task_type: str
+    task_class: str
+    """``module.QualifiedName`` of the class."""
+    logic: str
+    """``module.qualified_name`` of the logic function."""
+    unique: tuple[str, ...]
+    mutex: tuple[str, ...] | None
+    options: ExecuteOptions
+    """Retry policy, lease, time limit, result keeping, ..."""
+    retention: timedelta | None
+    """How long a DynamoDB store keeps its finished tasks (None: forever)."""
+
+
+def _dotted(obj: object) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
 @attrs.frozen
 class _Registration:
     task_class: type[AsyncTask]
@@ -250,6 +271,25 @@ class TaskApp:
         """
         self.task_class(task_type)
         return self._tasks[task_type].options
+
+    def settings(self) -> list[TaskSettings]:
+        """Every registered task type with its class, logic and settings, in registration
+        order (``simple-async-tasks tasks types``)."""
+        found = []
+        for task_type, registration in list(self._tasks.items()):
+            spec = task_spec(registration.task_class)
+            found.append(
+                TaskSettings(
+                    task_type=task_type,
+                    task_class=_dotted(registration.task_class),
+                    logic=_dotted(registration.logic),
+                    unique=spec.unique,
+                    mutex=spec.mutex,
+                    options=registration.options,
+                    retention=registration.retention,
+                )
+            )
+        return found
 
     def _registration(self, task_class: type[AsyncTask]) -> _Registration:
         found = self._tasks.get(task_spec(task_class).task_type)

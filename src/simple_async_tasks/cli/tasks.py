@@ -6,8 +6,10 @@ import functools
 import shlex
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+import attrs
 import click
 
 from ..app import TaskApp
@@ -43,9 +45,10 @@ type_option = click.option(
 )
 
 
-def with_app(command: Callable[..., None]) -> Callable[..., None]:
+def with_app(command: Callable[..., None], *, store: bool = True) -> Callable[..., None]:
     """The options every ``tasks`` command shares (--app, --backend, --queue, --type,
-    --json); the command receives the app, loaded and bound, as ``app``."""
+    --json); the command receives the app, loaded and bound, as ``app``. With ``store``
+    (the default) the store must exist: inspecting never creates one."""
 
     @functools.wraps(command)
     @reports_errors
@@ -53,7 +56,8 @@ def with_app(command: Callable[..., None]) -> Callable[..., None]:
         *args: object, app_ref: str, backend_url: str | None, queue_url: str | None, **rest: Any
     ) -> None:
         app = bind(load_app(app_ref), backend_url, queue_url)
-        app.backend.require_existing()  # inspecting never creates a store
+        if store:
+            app.backend.require_existing()
         command(*args, app=app, **rest)
 
     decorated: Callable[..., None] = run
@@ -266,6 +270,75 @@ def show(
     for key, value in data.items():
         text = dumps(value) if key == "result" and value is not None else value
         click.echo(f"{key.ljust(width)}  {'' if text is None else text}")
+
+
+def _options_json(options: Any) -> dict[str, Any]:
+    """``ExecuteOptions`` as JSON: durations in seconds."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, timedelta):
+            return value.total_seconds()
+        if attrs.has(type(value)):
+            return {k: plain(v) for k, v in attrs.asdict(value, recurse=False).items()}
+        return value
+
+    found: dict[str, Any] = plain(options)
+    return found
+
+
+def _seconds(delta: Any) -> str:
+    return "" if delta is None else f"{delta.total_seconds():g}s"
+
+
+@tasks.command(name="types")
+@functools.partial(with_app, store=False)  # the app's own settings: no store is read
+def types_command(*, app: TaskApp, task_type: str | None, as_json: bool) -> None:
+    """The registered task types with their settings: unique and mutex fields, retry
+    policy, lease, time limit, whether results are kept, retention; and the queue."""
+    chosen = set(_types(app, task_type))
+    found = [s for s in app.settings() if s.task_type in chosen]
+    queue = app.backend.queue_url or app.backend.store_url
+    if as_json:
+        echo_json(
+            [
+                {
+                    **{
+                        k: v
+                        for k, v in attrs.asdict(s, recurse=False).items()
+                        if k not in ("options", "retention")
+                    },
+                    "options": _options_json(s.options),
+                    "retention_seconds": None
+                    if s.retention is None
+                    else s.retention.total_seconds(),
+                    "queue": queue,
+                }
+                for s in found
+            ]
+        )
+        return
+    rows = []
+    for s in found:
+        retry = s.options.retry
+        backoff = (
+            f"{_seconds(retry.initial_delay)} x{retry.multiplier:g} "
+            f"up to {_seconds(retry.max_delay)}"
+        )
+        rows.append(
+            [
+                s.task_type,
+                ",".join(s.unique),
+                ",".join(s.mutex or ()),
+                retry.max_attempts,
+                backoff,
+                _seconds(s.options.lease),
+                _seconds(s.options.time_limit) or "-",
+                "yes" if s.options.keep_result else "no",
+            ]
+        )
+    columns = ["TYPE", "UNIQUE", "MUTEX", "ATTEMPTS", "BACKOFF", "LEASE", "LIMIT", "RESULT"]
+    echo_table(columns, rows)
+    click.echo(f"queue: {queue}", err=True)
 
 
 Action = Callable[[TaskApp, TaskDao[Any], str], AsyncTask]
