@@ -81,6 +81,7 @@ PUBLIC: dict[str, set[str]] = {
         "list_tasks",
         "mutex_locks",
         "promote_due",
+        "purge_queue",
         "queue_depth",
         "recurring_schedule",
         "requeue_stale",

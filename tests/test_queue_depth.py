@@ -71,3 +71,27 @@ def test_the_command_line_prints_the_depth(tmp_path):
     missing = run_cli("queue", "depth", "--backend", f"sqlite:///{tmp_path / 'nope.db'}", env=env)
     assert missing.returncode == 2
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_purge_drops_the_messages_and_the_sweep_brings_queued_tasks_back(tmp_path):
+    """A purge never loses a task: the records stay QUEUED, and the requeue sweep pushes
+    them again once they are stale."""
+    from simple_async_tasks.operations import purge_queue, requeue_stale
+
+    from .cli_app import Charge, app
+
+    env = cli_env(tmp_path, max_receives=2)
+    app.enqueue(Charge(order_id="o1"))
+    app.enqueue(Charge(order_id="o2"))
+    refused = run_cli("queue", "purge", env=env)
+    assert refused.returncode == 2
+    assert "add --yes to confirm" in refused.stderr
+    out = run_cli("queue", "purge", "--yes", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["purged"] == 2
+    assert queue_depth(app.queue).visible == 0
+    assert app.dao(Charge).get("o1").status.value == "QUEUED"  # the records stay
+    report = requeue_stale(dao=app.dao(Charge), queue=app.queue, older_than=timedelta(0))
+    assert sorted(t.order_id for t in report.requeued) == ["o1", "o2"]
+    assert queue_depth(app.queue).visible == 2
+    assert purge_queue(InMemoryTaskQueue()) == 0

@@ -409,10 +409,15 @@ class QueueDepth:
 
 
 class MeasuredQueue(Protocol):
-    """A queue that can say how many messages it holds (every queue of this library)."""
+    """A queue that can say how many messages it holds, and drop them all (every queue of
+    this library)."""
 
     def depth(self) -> QueueDepth:
         """The messages held now, by state; one cheap call (SQS: GetQueueAttributes)."""
+        ...
+
+    def purge(self) -> int | None:
+        """Drop every message; how many (None where the backend does not say: SQS)."""
         ...
 
 

@@ -25,6 +25,7 @@ from .lifecycle.listing import (
     find_task_by_uuid,
     list_tasks,
     mutex_locks,
+    purge_queue,
     queue_depth,
     show_task,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "list_tasks",
     "mutex_locks",
     "promote_due",
+    "purge_queue",
     "queue_depth",
     "recurring_schedule",
     "requeue_stale",

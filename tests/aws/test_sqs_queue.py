@@ -166,3 +166,16 @@ def test_the_depth_of_an_sqs_queue_is_its_approximate_counts(sqs, queue_url):
     queue.push(parcel(SendEmail(user_id="later")), delay=timedelta(seconds=60))
     sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, VisibilityTimeout=60)
     assert queue_depth(queue) == QueueDepth(visible=2, in_flight=1, delayed=1, exact=False)
+
+
+def test_purging_an_sqs_queue_drops_its_messages_once_a_minute(sqs, queue_url):
+    from simple_async_tasks.errors import BackendError
+    from simple_async_tasks.operations import purge_queue, queue_depth
+
+    queue = SqsTaskQueue(queue_url, client=sqs)
+    for i in range(3):
+        queue.push(parcel(SendEmail(user_id=f"u{i}")))
+    assert purge_queue(queue) is None  # SQS does not say how many
+    assert queue_depth(queue).visible == 0
+    with pytest.raises(BackendError, match="PurgeQueueInProgress"):
+        purge_queue(queue)  # SQS refuses a second purge within 60 s

@@ -214,6 +214,14 @@ class InMemoryTaskQueue(LocalQueue):
         with self._lock:
             return len(self._ready) + len(self._delayed)
 
+    def purge(self) -> int:
+        """Drop every message (visible and delayed); return how many."""
+        with self._lock:
+            dropped = len(self._ready) + len(self._delayed)
+            self._ready.clear()
+            self._delayed.clear()
+            return dropped
+
     def depth(self) -> QueueDepth:
         """Exact: a received message leaves this queue, so none is ever in flight."""
         with self._lock:

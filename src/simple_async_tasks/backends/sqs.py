@@ -165,6 +165,14 @@ class SqsTaskQueue:
         else:
             check_delay(delay, MAX_DELAY, queue=self._url)
 
+    def purge(self) -> int | None:
+        """``PurgeQueue``: SQS drops every message within about a minute, and refuses a
+        second purge of the queue within 60 seconds (``BackendError``,
+        ``PurgeQueueInProgress``). Returns None: SQS does not say how many."""
+        with aws_edge("SQS queue", self._url):
+            self.client.purge_queue(QueueUrl=self._url)
+        return None
+
     def depth(self) -> QueueDepth:
         """SQS's approximate counts (one ``GetQueueAttributes``): visible, not visible (in
         flight, or hidden for a retry's backoff) and delayed. Dead letters are in the

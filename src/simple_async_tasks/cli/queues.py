@@ -1,15 +1,17 @@
-"""``simple-async-tasks queue``: the queue itself (how many messages it holds)."""
+"""``simple-async-tasks queue``: the queue itself (how many messages it holds; purge)."""
 
 from __future__ import annotations
 
 import attrs
 import click
 
-from ..lifecycle.listing import queue_depth
+from ..lifecycle.listing import purge_queue, queue_depth
 from ._common import (
+    EXIT_USAGE,
     app_option,
     backend_options,
     echo_json,
+    fail,
     json_option,
     load_app,
     open_backend,
@@ -46,3 +48,35 @@ def depth(
         f"{backend.queue.queue_url}: {found.visible} visible, {found.in_flight} in flight, "
         f"{found.delayed} delayed{dead}{note}"
     )
+
+
+@queue.command()
+@app_option(required=False)
+@backend_options
+@click.option("--yes", is_flag=True, help="Confirm: drop every message of the queue.")
+@json_option
+@reports_errors
+def purge(
+    *,
+    app_ref: str | None,
+    backend_url: str | None,
+    queue_url: str | None,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Drop every message of the queue (visible, in flight and delayed; SQLite's dead
+    letters stay). Messages only: task records do not change, and the requeue sweep
+    pushes QUEUED tasks again once they are older than its threshold, so nothing is
+    lost; cancel tasks to stop them. SQS allows one purge per queue per 60 seconds.
+    Refused (exit 2) without --yes."""
+    backend = open_backend(load_app(app_ref) if app_ref else None, backend_url, queue_url)
+    backend.require_existing()
+    where = backend.queue.queue_url
+    if not yes:
+        fail(f"purging drops every message of {where}: add --yes to confirm", EXIT_USAGE)
+    dropped = purge_queue(backend.queue)
+    if as_json:
+        echo_json({"queue": where, "purged": dropped})
+        return
+    count = "every message" if dropped is None else f"{dropped} message(s)"
+    click.echo(f"purged {count} from {where}")

@@ -82,6 +82,28 @@ def queue_depth(queue: object) -> QueueDepth:
     return found
 
 
+def purge_queue(queue: object) -> int | None:
+    """Drop every message of ``queue``; return how many (None on SQS, which does not say).
+
+    Messages only: no task record changes. A QUEUED task whose message was dropped is
+    pushed again by the requeue sweep once it is older than its ``requeue_after``, so a
+    purge never loses a task; cancel tasks to stop them.
+
+    Raises:
+        ConfigurationError: ``queue`` cannot purge (a queue of your own without
+            ``purge()``).
+        BackendError: SQS refused (one purge per queue per 60 seconds).
+    """
+    purge = getattr(queue, "purge", None)
+    if purge is None:
+        raise ConfigurationError(
+            f"{type(queue).__name__} cannot drop its messages: give it a purge() method "
+            "(see simple_async_tasks.contracts.MeasuredQueue)"
+        )
+    dropped: int | None = purge()
+    return dropped
+
+
 def _locking(dao: object, method: str) -> Any:
     found = getattr(dao, method, None)
     if found is None:
