@@ -15,17 +15,16 @@ lost update::
 from __future__ import annotations
 
 from .contracts import DeadLetter, DeadLetterBox, QueueDepth
+from .lifecycle.control import break_lock, purge_queue
 from .lifecycle.control import cancel as cancel_task
 from .lifecycle.control import halt as halt_task
 from .lifecycle.control import resume as resume_task
 from .lifecycle.control import retry as retry_task
 from .lifecycle.listing import (
-    break_lock,
     count_tasks,
     find_task_by_uuid,
     list_tasks,
     mutex_locks,
-    purge_queue,
     queue_depth,
     show_task,
 )

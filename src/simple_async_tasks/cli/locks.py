@@ -8,7 +8,8 @@ import attrs
 import click
 
 from ..app import TaskApp
-from ..lifecycle.listing import break_lock, mutex_locks
+from ..lifecycle.control import break_lock
+from ..lifecycle.listing import mutex_locks
 from ._common import EXIT_NOT_FOUND, echo_json, echo_table, fail
 from .tasks import _dao, _types, with_app
 

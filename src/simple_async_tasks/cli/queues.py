@@ -5,7 +5,8 @@ from __future__ import annotations
 import attrs
 import click
 
-from ..lifecycle.listing import purge_queue, queue_depth
+from ..lifecycle.control import purge_queue
+from ..lifecycle.listing import queue_depth
 from ._common import (
     EXIT_USAGE,
     app_option,

@@ -1,4 +1,5 @@
-"""Operator actions on one task: cancel, halt, resume, retry. Each is one conditional write.
+"""Operator actions: on one task cancel, halt, resume, retry (each one conditional write);
+on a queue, purge; on a mutex lock, break.
 
 Because every change is conditional, an operator never races an executor into
 a double run: a task that an executor has claimed (ATTEMPTED) cannot be
@@ -13,11 +14,18 @@ from typing import TypeVar
 
 from ..clock import Clock, system_clock
 from ..conditions import status_in
-from ..contracts import TaskDao, TaskQueue, Transition
+from ..contracts import MutexLock, TaskDao, TaskQueue, Transition
 from ..definition import task_spec
-from ..errors import ConditionFailedError, InvalidTaskError, TaskNotFoundError
+from ..errors import (
+    ConditionFailedError,
+    ConfigurationError,
+    InvalidTaskError,
+    MutexHeldError,
+    TaskNotFoundError,
+)
 from ..parcel import ParcelMeta, TaskParcel
 from ..task import AsyncTask, AsyncTaskStatus
+from .listing import locking
 
 T = TypeVar("T", bound=AsyncTask)
 S = AsyncTaskStatus
@@ -103,3 +111,47 @@ def retry(
     task = _change(dao, unique_key, change, {S.FAILED}, "retry")
     _push(dao, queue, task, clock)
     return task
+
+
+def purge_queue(queue: object) -> int | None:
+    """Drop every message of ``queue``; return how many (None on SQS, which does not say).
+
+    Messages only: no task record changes. A QUEUED task whose message was dropped is
+    pushed again by the requeue sweep once it is older than its ``requeue_after``, so a
+    purge never loses a task; cancel tasks to stop them.
+
+    Raises:
+        ConfigurationError: ``queue`` cannot purge (a queue of your own without
+            ``purge()``).
+        BackendError: SQS refused (one purge per queue per 60 seconds).
+    """
+    purge = getattr(queue, "purge", None)
+    if purge is None:
+        raise ConfigurationError(
+            f"{type(queue).__name__} cannot drop its messages: give it a purge() method "
+            "(see simple_async_tasks.contracts.MeasuredQueue)"
+        )
+    dropped: int | None = purge()
+    return dropped
+
+
+def break_lock(
+    dao: object, mutex_key: str, *, force: bool = False, clock: Clock = system_clock
+) -> MutexLock | None:
+    """Remove the lock of ``mutex_key`` (``TaskType#value``, as ``mutex_locks`` shows it);
+    return what was removed, or None when there was none.
+
+    A live lock (not yet expired) is refused unless ``force``: breaking it lets another
+    task of the same mutex run beside the attempt that holds it (whose own release is
+    then a no-op, fenced by its lease id). An expired lock needs no breaking, but may be.
+
+    Raises:
+        MutexHeldError: the lock is live and ``force`` is not set.
+    """
+    if not force:
+        held: MutexLock | None = locking(dao, "mutex_holder")(mutex_key)
+        now = clock.now()
+        if held is not None and held.expires_at > now:
+            raise MutexHeldError(mutex_key, held.owner, held.expires_at - now)
+    removed: MutexLock | None = locking(dao, "break_mutex")(mutex_key)
+    return removed

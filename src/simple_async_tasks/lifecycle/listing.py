@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from ..clock import Clock, system_clock
 from ..contracts import MutexLock, Page, QueueDepth, TaskDao, indexed_statuses
-from ..errors import ConfigurationError, MutexHeldError
+from ..errors import ConfigurationError
 from ..task import AsyncTask, AsyncTaskStatus
 
 T = TypeVar("T", bound=AsyncTask)
@@ -82,29 +81,8 @@ def queue_depth(queue: object) -> QueueDepth:
     return found
 
 
-def purge_queue(queue: object) -> int | None:
-    """Drop every message of ``queue``; return how many (None on SQS, which does not say).
-
-    Messages only: no task record changes. A QUEUED task whose message was dropped is
-    pushed again by the requeue sweep once it is older than its ``requeue_after``, so a
-    purge never loses a task; cancel tasks to stop them.
-
-    Raises:
-        ConfigurationError: ``queue`` cannot purge (a queue of your own without
-            ``purge()``).
-        BackendError: SQS refused (one purge per queue per 60 seconds).
-    """
-    purge = getattr(queue, "purge", None)
-    if purge is None:
-        raise ConfigurationError(
-            f"{type(queue).__name__} cannot drop its messages: give it a purge() method "
-            "(see simple_async_tasks.contracts.MeasuredQueue)"
-        )
-    dropped: int | None = purge()
-    return dropped
-
-
-def _locking(dao: object, method: str) -> Any:
+def locking(dao: object, method: str) -> Any:
+    """``dao``'s lock method ``method``, or a ConfigurationError saying it has none."""
     found = getattr(dao, method, None)
     if found is None:
         raise ConfigurationError(
@@ -117,27 +95,5 @@ def _locking(dao: object, method: str) -> Any:
 def mutex_locks(dao: object) -> list[MutexLock]:
     """The mutex locks stored for the DAO's task type, held or expired (an expired lock
     is free: the next claim takes it). On DynamoDB a filtered ``Scan`` of the table."""
-    found: list[MutexLock] = _locking(dao, "mutex_locks")()
+    found: list[MutexLock] = locking(dao, "mutex_locks")()
     return found
-
-
-def break_lock(
-    dao: object, mutex_key: str, *, force: bool = False, clock: Clock = system_clock
-) -> MutexLock | None:
-    """Remove the lock of ``mutex_key`` (``TaskType#value``, as ``mutex_locks`` shows it);
-    return what was removed, or None when there was none.
-
-    A live lock (not yet expired) is refused unless ``force``: breaking it lets another
-    task of the same mutex run beside the attempt that holds it (whose own release is
-    then a no-op, fenced by its lease id). An expired lock needs no breaking, but may be.
-
-    Raises:
-        MutexHeldError: the lock is live and ``force`` is not set.
-    """
-    if not force:
-        held: MutexLock | None = _locking(dao, "mutex_holder")(mutex_key)
-        now = clock.now()
-        if held is not None and held.expires_at > now:
-            raise MutexHeldError(mutex_key, held.owner, held.expires_at - now)
-    removed: MutexLock | None = _locking(dao, "break_mutex")(mutex_key)
-    return removed
