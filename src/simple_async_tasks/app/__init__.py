@@ -2,7 +2,8 @@
 URL (``urls``), opened on first use (``backend``)."""
 
 from .backend import Backend
-from .task_app import BACKEND_ENV, QUEUE_ENV, TaskApp, TaskSettings
+from .settings import TaskSettings
+from .task_app import BACKEND_ENV, QUEUE_ENV, TaskApp
 from .task_function import TaskFunction
 
 __all__ = ["BACKEND_ENV", "QUEUE_ENV", "Backend", "TaskApp", "TaskFunction", "TaskSettings"]

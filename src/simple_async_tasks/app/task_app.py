@@ -43,6 +43,7 @@ from ..lifecycle.scheduler import Scheduler
 from ..serialization import default_converter
 from ..task import AsyncTask
 from .backend import Backend
+from .settings import TaskSettings, dotted
 from .task_function import TaskFunction
 from .urls import DEFAULT_URL
 
@@ -61,27 +62,6 @@ QUEUE_ENV = "SIMPLE_ASYNC_TASKS_QUEUE"
 """The environment variable for the queue URL (needed with a DynamoDB store)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-@attrs.frozen(kw_only=True)
-class TaskSettings:
-    """One registered task type as an operator sees it (``TaskApp.settings()``)."""
-
-    task_type: str
-    task_class: str
-    """``module.QualifiedName`` of the class."""
-    logic: str
-    """``module.qualified_name`` of the logic function."""
-    unique: tuple[str, ...]
-    mutex: tuple[str, ...] | None
-    options: ExecuteOptions
-    """Retry policy, lease, time limit, result keeping, ..."""
-    retention: timedelta | None
-    """How long a DynamoDB store keeps its finished tasks (None: forever)."""
-
-
-def _dotted(obj: object) -> str:
-    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
 @attrs.frozen
@@ -281,8 +261,8 @@ class TaskApp:
             found.append(
                 TaskSettings(
                     task_type=task_type,
-                    task_class=_dotted(registration.task_class),
-                    logic=_dotted(registration.logic),
+                    task_class=dotted(registration.task_class),
+                    logic=dotted(registration.logic),
                     unique=spec.unique,
                     mutex=spec.mutex,
                     options=registration.options,

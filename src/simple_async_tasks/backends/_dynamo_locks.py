@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..contracts import MutexLock
-from ._dynamo_codec import AttributeValue, check_partition_key, utc_text
+from ._dynamo_codec import AttributeValue, check_partition_key, from_attr, utc_text
 
 TTL_ATTRIBUTE = "expires_at"
 
@@ -56,3 +57,32 @@ def lock_delete(table: str, lock: MutexLock) -> dict[str, Any]:
         "ExpressionAttributeNames": {"#pk": "pk", "#owner": "owner"},
         "ExpressionAttributeValues": {":owner": {"S": lock.owner}},
     }
+
+
+def lock_of(item: dict[str, AttributeValue]) -> MutexLock:
+    """The ``MutexLock`` a lock item holds (``pk = MUTEX#<key>``)."""
+    return MutexLock(
+        key=str(from_attr(item["pk"])).removeprefix("MUTEX#"),
+        owner=from_attr(item["owner"]),
+        acquired_at=datetime.fromisoformat(from_attr(item["acquired_at"])),
+        expires_at=datetime.fromisoformat(from_attr(item["lock_expires_at"])),
+    )
+
+
+def scan_locks(call: Callable[..., Any], table: str, prefix: str) -> list[MutexLock]:
+    """The lock items whose mutex key starts with ``prefix`` (a task type and ``#``), by
+    key: a ``Scan`` of the whole table, filtered, billed for every item read."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": "begins_with(#pk, :prefix)",
+        "ExpressionAttributeNames": {"#pk": "pk"},
+        "ExpressionAttributeValues": {":prefix": {"S": f"MUTEX#{prefix}"}},
+        "ConsistentRead": True,
+    }
+    found: list[MutexLock] = []
+    while True:
+        out = call("scan", **params)
+        found.extend(lock_of(item) for item in out.get("Items", []))
+        if "LastEvaluatedKey" not in out:
+            return sorted(found, key=lambda lock: lock.key)
+        params["ExclusiveStartKey"] = out["LastEvaluatedKey"]

@@ -36,7 +36,7 @@ from ._dynamo_codec import (
 )
 from ._dynamo_expressions import Expression
 from ._dynamo_index import DEFAULT_SHARDS, GSI_NAME, StatusIndex, scan_count, scan_page
-from ._dynamo_locks import lock_delete, lock_key, lock_put
+from ._dynamo_locks import lock_delete, lock_key, lock_of, lock_put, scan_locks
 from ._dynamo_updates import save_update, transition_update
 from ._edges import aws_code as error_code
 from ._edges import aws_edge, aws_error, require_boto3
@@ -385,27 +385,13 @@ class DynamoTaskDao(TaskClassDao[T]):
             ConsistentRead=True,
         )
         item = out.get("Item")
-        return _lock_of(item) if item else None
+        return lock_of(item) if item else None
 
     def mutex_locks(self) -> list[MutexLock]:
         """The stored locks of this task type's mutex keys (expired ones included, until
         DynamoDB's time-to-live removes them). A ``Scan`` of the whole table, filtered:
         billed for every item read; an operator's tool, not a hot path."""
-        prefix = {"S": f"MUTEX#{self._spec.task_type}#"}
-        found: list[MutexLock] = []
-        params: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "begins_with(#pk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": "pk"},
-            "ExpressionAttributeValues": {":prefix": prefix},
-            "ConsistentRead": True,
-        }
-        while True:
-            out = self._call("scan", **params)
-            found.extend(_lock_of(item) for item in out.get("Items", []))
-            if "LastEvaluatedKey" not in out:
-                return sorted(found, key=lambda lock: lock.key)
-            params["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        return scan_locks(self._call, self.table_name, f"{self._spec.task_type}#")
 
     def break_mutex(self, mutex_key: str) -> MutexLock | None:
         """Remove the lock of ``mutex_key`` whoever holds it; return it (None if none)."""
@@ -416,7 +402,7 @@ class DynamoTaskDao(TaskClassDao[T]):
             ReturnValues="ALL_OLD",
         )
         item = out.get("Attributes")
-        return _lock_of(item) if item else None
+        return lock_of(item) if item else None
 
     # -- listing ---------------------------------------------------------------
 
@@ -482,13 +468,3 @@ class DynamoTaskDao(TaskClassDao[T]):
             self._spec.task_type,
         )
         return Page(items=items, cursor=cursor, unreadable=unreadable)
-
-
-def _lock_of(item: dict[str, AttributeValue]) -> MutexLock:
-    """The ``MutexLock`` a lock item holds (``pk = MUTEX#<key>``)."""
-    return MutexLock(
-        key=str(from_attr(item["pk"])).removeprefix("MUTEX#"),
-        owner=from_attr(item["owner"]),
-        acquired_at=datetime.fromisoformat(from_attr(item["acquired_at"])),
-        expires_at=datetime.fromisoformat(from_attr(item["lock_expires_at"])),
-    )

@@ -13,6 +13,7 @@ from .. import __version__
 from .dlq import dlq
 from .locks import locks
 from .queues import queue
+from .task_types import types_command
 from .tasks import tasks
 from .worker import worker
 
@@ -37,6 +38,7 @@ def main() -> None:
 
 
 main.add_command(worker)
+tasks.add_command(types_command)
 main.add_command(tasks)
 main.add_command(dlq)
 main.add_command(queue)
