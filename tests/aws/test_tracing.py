@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-import pytest
+from opentelemetry.sdk import trace as sdk_trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from simple_async_tasks import AsyncTask, TaskApp
 from simple_async_tasks.aws import create_sqs_handler, reset_clients
@@ -14,13 +17,6 @@ from simple_async_tasks.observability import OpenTelemetryHooks
 from simple_async_tasks.testing.local_aws import LocalAws
 
 from .conftest import lambda_event, queue_arn, receive_all
-
-sdk_trace = pytest.importorskip("opentelemetry.sdk.trace", reason="the 'test' group has it")
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
-    InMemorySpanExporter,
-)
-from opentelemetry.trace import SpanKind  # noqa: E402
 
 
 @attrs.frozen(kw_only=True)

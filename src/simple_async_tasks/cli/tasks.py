@@ -77,13 +77,20 @@ def _dao(app: TaskApp, task_type: str) -> TaskDao[Any]:
     return app.dao(app.task_class(task_type))
 
 
+def failed_for_good(app: TaskApp, task: AsyncTask) -> bool:
+    """FAILED with no attempt left under its task type's retry policy."""
+    if task.status is not AsyncTaskStatus.FAILED:
+        return False
+    options = app.options(task_spec(type(task)).task_type)
+    return task.failures >= options.retry.max_attempts
+
+
 def retry_state(app: TaskApp, task: AsyncTask) -> str | None:
     """For a FAILED task, whether another attempt comes: ``retry due <time>``, or
     ``failed for good`` once its task type's retry policy has no attempt left."""
     if task.status is not AsyncTaskStatus.FAILED:
         return None
-    options = app.options(task_spec(type(task)).task_type)
-    if task.failures >= options.retry.max_attempts:
+    if failed_for_good(app, task):
         return "failed for good"
     due = task.execute_after
     return f"retry due {due.isoformat(timespec='seconds')}" if due else "retry due now"

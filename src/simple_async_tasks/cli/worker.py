@@ -27,7 +27,7 @@ from ._common import (
     load_app,
     reports_errors,
 )
-from .tasks import retry_state
+from .tasks import failed_for_good
 
 
 @contextmanager
@@ -64,8 +64,7 @@ def pending_retries(app: TaskApp, limit: int = 1000) -> tuple[int, datetime | No
     for task_type in app.task_types:
         page = list_tasks(app.dao(app.task_class(task_type)), AsyncTaskStatus.FAILED, limit=limit)
         for task in page.items:
-            state = retry_state(app, task)
-            if state is None or state == "failed for good":
+            if failed_for_good(app, task):
                 continue
             count += 1
             due = task.execute_after

@@ -161,7 +161,7 @@ class EmfMetrics(TaskHooks):
         self._add(event.task_type, event.outcome.value, event.duration.total_seconds() * 1000)
 
     def on_retry(self, event: RetryEvent) -> None:
-        if not event.reason.startswith("attempt failed"):  # those count as FAILED already
+        if not event.after_failure:  # a failed attempt counts as FAILED already
             self._add(event.task_type, "RETRY_LATER")
 
     def on_skip(self, event: SkipEvent) -> None:

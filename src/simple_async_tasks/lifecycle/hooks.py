@@ -73,6 +73,9 @@ class RetryEvent:
     task: AsyncTask
     delay: timedelta
     reason: str
+    after_failure: bool = False
+    """The attempt failed (a ``FinishEvent`` with FAILED came just before); False for a
+    retry-later, a busy or locked task, or one not yet due."""
 
 
 @attrs.frozen(kw_only=True)

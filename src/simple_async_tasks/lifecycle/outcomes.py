@@ -122,6 +122,7 @@ class Outcomes(LostClaims[T, R]):
                         task=stored,
                         delay=failed.delay,
                         reason=f"attempt failed ({type(error).__name__})",
+                        after_failure=True,
                     )
                 )
         if failed.final:
