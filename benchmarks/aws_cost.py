@@ -31,7 +31,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _aws import Bill, Job, LockedJob, Meter, events, queue_arn, receive
 
 from simple_async_tasks import enqueue_many, with_execute_lifecycle, with_queue_lifecycle
-from simple_async_tasks.operations import Scheduler, promote_due, recurring_schedule, requeue_stale
+from simple_async_tasks.operations import (
+    Scheduler,
+    delete_task,
+    promote_due,
+    recurring_schedule,
+    requeue_stale,
+)
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, create_sqs_handler, create_table
 from simple_async_tasks.testing import FakeClock
 from simple_async_tasks.testing.local_aws import LocalAws, local_aws
@@ -118,6 +124,11 @@ def ours(aws: LocalAws, n: int, table: str, index: bool) -> list[Row]:
                 1,
             )
         )
+    # the tasks of one_by_one ran: delete them, then deliver their messages once more
+    done = [dao.unique_key(Job(n=i)) for i in range(n)]
+    deletes = meter.measure(lambda: [delete_task(dao, key) for key in done])
+    rows.append(("delete_task, a finished task", deletes, n))
+    rows.append(("a delivery of a deleted task", meter.measure(run(one_by_one)), n))
     return rows
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "Condition",
     "DeadLetter",
     "DeadLetterBox",
+    "DeletingDao",
     "Delivery",
     "DueBy",
     "FailuresBelow",
@@ -431,4 +432,25 @@ class LockedDao(Protocol):
 
     def break_mutex(self, mutex_key: str) -> MutexLock | None:
         """Remove the lock of ``mutex_key`` whoever holds it; return it, or None."""
+        ...
+
+
+class DeletingDao(Protocol):
+    """A DAO that can delete a task and remember it did (every DAO of this library:
+    ``operations.delete_task``, ``operations.delete_failed``).
+
+    A deleted task may still have a message on a queue; its delivery finds no record. The
+    tombstone a delete leaves tells that delivery to skip, where a missing record is
+    otherwise a permanent error (a message for a task that was never stored).
+    """
+
+    def delete(self, unique_key: str, *, condition: Condition) -> AsyncTask:
+        """Remove the record if it meets ``condition`` and leave a tombstone, atomically;
+        return the removed record. ``ConditionFailedError`` (with the current record, or
+        None) when it does not."""
+        ...
+
+    def deleted_at(self, unique_key: str) -> datetime | None:
+        """When the task under ``unique_key`` was last deleted, while its tombstone is kept
+        (14 days); None if it was not."""
         ...

@@ -1,5 +1,5 @@
 """Operations on stored tasks, for operators and maintenance code: inspect (count, list,
-show, find by uuid), change (retry, cancel, halt, resume), sweep (promote the due,
+show, find by uuid), change (retry, cancel, halt, resume, delete), sweep (promote the due,
 re-push the stale), schedule (recurring schedules and the ``Scheduler``), and dead
 letters.
 
@@ -15,8 +15,9 @@ lost update::
 from __future__ import annotations
 
 from .contracts import DeadLetter, DeadLetterBox, QueueDepth
-from .lifecycle.control import break_lock, purge_queue
+from .lifecycle.control import break_lock, delete_failed, purge_queue
 from .lifecycle.control import cancel as cancel_task
+from .lifecycle.control import delete as delete_task
 from .lifecycle.control import halt as halt_task
 from .lifecycle.control import resume as resume_task
 from .lifecycle.control import retry as retry_task
@@ -43,6 +44,8 @@ __all__ = [
     "break_lock",
     "cancel_task",
     "count_tasks",
+    "delete_failed",
+    "delete_task",
     "find_task_by_uuid",
     "halt_task",
     "list_tasks",

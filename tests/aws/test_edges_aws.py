@@ -11,6 +11,7 @@ import pytest
 from simple_async_tasks.clock import Clock, system_clock
 
 from ..lifecycle.test_edges import (
+    test_a_deleted_tasks_message_is_skipped_and_a_never_stored_tasks_still_fails,
     test_a_late_attempt_cannot_release_the_lock_of_the_attempt_that_took_it_over,
     test_a_slow_live_attempt_renews_its_lease_and_is_not_run_beside_itself,
     test_a_takeover_at_exactly_the_end_of_the_lease_runs_the_task,
@@ -22,6 +23,7 @@ from ..lifecycle.test_edges import (
 )
 
 __all__ = [
+    "test_a_deleted_tasks_message_is_skipped_and_a_never_stored_tasks_still_fails",
     "test_a_late_attempt_cannot_release_the_lock_of_the_attempt_that_took_it_over",
     "test_a_slow_live_attempt_renews_its_lease_and_is_not_run_beside_itself",
     "test_a_takeover_at_exactly_the_end_of_the_lease_runs_the_task",

@@ -335,3 +335,55 @@ def test_locks_are_listed_per_task_type_and_broken_with_care(make_dao, clock):
         release=locks["a"],
     )
     assert dao.mutex_holder("SyncAccount#a") is None
+
+
+def test_delete_removes_the_record_and_leaves_a_tombstone(make_dao, clock):
+    from simple_async_tasks.operations import delete_task
+
+    dao = make_dao(SendEmail)
+    other = make_dao(RichTask)
+    stored = dao.save(SendEmail(user_id="u1"), condition=None)
+    assert dao.deleted_at("u1") is None
+    clock.advance(5)
+    assert delete_task(dao, "u1") == stored
+    assert dao.get("u1") is None
+    assert dao.deleted_at("u1") == clock.now()
+    assert dao.count_by_status(S.QUEUED) == 0
+    assert dao.find_by_status(S.QUEUED).items == []
+    assert other.deleted_at("u1") is None  # a tombstone is its task type's only
+    # the key is free again: a new task under it is stored as new, tombstone or not
+    again = dao.save(SendEmail(user_id="u1"), condition=absent())
+    assert (again.version, again.uuid != stored.uuid) == (1, True)
+
+
+def test_delete_refuses_a_running_task_and_names_a_missing_one(make_dao, clock):
+    from simple_async_tasks.errors import InvalidTaskError, TaskNotFoundError
+    from simple_async_tasks.operations import delete_task
+
+    dao = make_dao(SendEmail)
+    dao.save(SendEmail(user_id="u1"), condition=None)
+    claim = Transition(status=S.ATTEMPTED, add_attempts=1, attempted_at=clock.now())
+    running = dao.transition("u1", claim, condition=status_in(S.QUEUED))
+    with pytest.raises(InvalidTaskError, match=r"it is ATTEMPTED.*wait for the running attempt"):
+        delete_task(dao, "u1")
+    assert dao.get("u1") == running
+    assert dao.deleted_at("u1") is None
+    with pytest.raises(TaskNotFoundError, match="SendEmail"):
+        delete_task(dao, "ghost")
+    assert dao.deleted_at("ghost") is None
+
+
+def test_delete_failed_removes_every_failed_task_and_nothing_else(make_dao, clock):
+    from simple_async_tasks.operations import delete_failed
+
+    dao = make_dao(SendEmail)
+    for user in ("f1", "f2", "f3", "q1"):
+        dao.save(SendEmail(user_id=user), condition=None)
+    fail = Transition(status=S.FAILED, add_failures=1)
+    for user in ("f1", "f2", "f3"):
+        dao.transition(user, fail, condition=status_in(S.QUEUED))
+    assert delete_failed(dao, page_size=2) == 3  # across pages
+    assert dao.count_by_status(S.FAILED) == 0
+    assert [t.user_id for t in dao.find_by_status(S.QUEUED).items] == ["q1"]
+    assert {dao.deleted_at(u) is not None for u in ("f1", "f2", "f3")} == {True}
+    assert delete_failed(dao) == 0

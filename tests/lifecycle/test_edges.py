@@ -433,3 +433,29 @@ def test_a_renewal_racing_the_final_write_is_not_reported_as_a_lost_lease(caplog
     with caplog.at_level(logging.WARNING, logger="simple_async_tasks"):
         lease().beat()  # a running attempt whose renewal is refused: reported
     assert "was lost" in caplog.text
+
+
+# -- issue 15: a deleted task's message still on the queue ----------------------------------
+
+
+def test_a_deleted_tasks_message_is_skipped_and_a_never_stored_tasks_still_fails(
+    dao, queue, clock
+):
+    from simple_async_tasks.operations import delete_task
+    from simple_async_tasks.parcel import ParcelMeta, TaskParcel
+
+    ran: list[str] = []
+    enqueue = enqueuer_for(dao, queue, clock)
+    execute = executor_for(dao, queue, clock, lambda task: ran.append(task.user_id))
+    deleted = enqueue(SendEmail(user_id="deleted"))
+    delete_task(dao, "deleted")
+    never = SendEmail(user_id="never-stored")
+    queue.push(TaskParcel(task=never, meta=ParcelMeta.for_queue(queue, "SendEmail")))
+    report = drain(queue, execute)
+    assert ran == []
+    assert [r.task.uuid for r in report.results if r.outcome is ExecuteOutcome.SKIPPED] == [
+        deleted.uuid
+    ]
+    assert [f.error.uuid for f in report.failures] == [never.uuid]  # still a permanent error
+    assert len(queue) == 0
+    assert dao.get("deleted") is None  # the skip wrote nothing back

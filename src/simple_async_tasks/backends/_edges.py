@@ -184,6 +184,7 @@ def sqlite_error(error: sqlite3.Error, *, path: str) -> SimpleAsyncTasksError:
 
 SQLITE_DAO_READS = (
     "count_by_status",
+    "deleted_at",
     "find_by_status",
     "get",
     "get_many",

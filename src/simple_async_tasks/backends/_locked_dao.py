@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from ..conditions import Condition, evaluate
@@ -18,7 +19,14 @@ from ..contracts import MutexLock, Transition
 from ..errors import ConditionFailedError, MutexHeldError
 from ..serialization import refuse_unstorable
 from ..task import AsyncTask
-from ._records import TaskClassDao, apply_transition, as_seeded, check_batch_size, stamp_save
+from ._records import (
+    TOMBSTONE_RETENTION,
+    TaskClassDao,
+    apply_transition,
+    as_seeded,
+    check_batch_size,
+    stamp_save,
+)
 
 T = TypeVar("T", bound=AsyncTask)
 H = TypeVar("H")
@@ -66,6 +74,19 @@ class LockedDao(TaskClassDao[T], ABC, Generic[T, H]):
     @abstractmethod
     def _write(self, session: H, unique_key: str, old: T | None, new: T, /) -> None:
         """Store ``new`` in place of ``old`` (None: a new record)."""
+
+    @abstractmethod
+    def _remove(self, session: H, unique_key: str, old: T, /) -> None:
+        """Delete the record ``old`` stored under ``unique_key``."""
+
+    @abstractmethod
+    def _bury(self, session: H, unique_key: str, at: datetime, /) -> None:
+        """Store the tombstone of ``unique_key`` (replacing an older one), and drop the
+        tombstones older than ``TOMBSTONE_RETENTION``."""
+
+    @abstractmethod
+    def _tombstone(self, session: H, unique_key: str, /) -> datetime | None:
+        """When ``unique_key``'s tombstone was laid, if it is stored."""
 
     @abstractmethod
     def _lock_of(self, session: H, mutex_key: str, /) -> MutexLock | None: ...
@@ -141,6 +162,23 @@ class LockedDao(TaskClassDao[T], ABC, Generic[T, H]):
                 self._write(session, key, stored, new)
                 out.append(new)
             return out
+
+    def delete(self, unique_key: str, *, condition: Condition) -> T:
+        """Remove the record if it meets ``condition`` and lay its tombstone, in one write
+        (see ``contracts.DeletingDao``); return the removed record."""
+        with self._exclusive() as session:
+            stored = require(condition, self._read(session, unique_key))
+            self._remove(session, unique_key, stored)
+            self._bury(session, unique_key, self._clock.now())
+            return stored
+
+    def deleted_at(self, unique_key: str) -> datetime | None:
+        """When the task under ``unique_key`` was deleted, while its tombstone is kept."""
+        with self._exclusive() as session:
+            at = self._tombstone(session, unique_key)
+        if at is None or at < self._clock.now() - TOMBSTONE_RETENTION:
+            return None
+        return at
 
     def release_mutex(self, lock: MutexLock) -> None:
         with self._exclusive() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
 
 import cattrs
@@ -19,6 +19,10 @@ T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
 
 logger = logging.getLogger("simple_async_tasks.backends")
+
+TOMBSTONE_RETENTION = timedelta(days=14)
+"""How long a deleted task's tombstone is kept: SQS's longest message retention, so that
+every message the task may still have on a queue is delivered while it stands."""
 
 OPTIONAL_LIFECYCLE_FIELDS = (
     "attempted_at",

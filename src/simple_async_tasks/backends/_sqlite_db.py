@@ -68,8 +68,18 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 """Layout 1 (0.1 to 0.4): what files without a ``user_version`` hold."""
 
+_V2 = """
+CREATE TABLE IF NOT EXISTS deleted_tasks (
+    pk TEXT PRIMARY KEY,
+    deleted_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deleted_tasks_by_time ON deleted_tasks (deleted_at);
+"""
+"""Layout 2 (0.5): the tombstones of deleted tasks."""
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: lambda conn: _script(conn, _V1),
+    2: lambda conn: _script(conn, _V2),
 }
 """``MIGRATIONS[n]`` brings a file from layout ``n - 1`` to layout ``n`` (0: empty)."""
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import cattrs
 
 from ..clock import Clock, system_clock
-from ..conditions import Condition, VersionEquals
+from ..conditions import Condition, VersionEquals, evaluate
 from ..contracts import MutexLock, Page, Transition
 from ..errors import BackendUnavailableError, ConditionFailedError, MutexHeldError
 from ..serialization import (
@@ -37,6 +37,7 @@ from ._dynamo_codec import (
 from ._dynamo_expressions import Expression
 from ._dynamo_index import DEFAULT_SHARDS, GSI_NAME, StatusIndex, scan_count, scan_page
 from ._dynamo_locks import lock_delete, lock_key, lock_of, lock_put, scan_locks
+from ._dynamo_tombstones import delete_with_tombstone, tombstone_key, tombstone_time
 from ._dynamo_updates import save_update, transition_update
 from ._edges import aws_code as error_code
 from ._edges import aws_edge, aws_error, require_boto3
@@ -366,6 +367,38 @@ class DynamoTaskDao(TaskClassDao[T]):
                 None, "the batch claim was cancelled: a task changed since it was read"
             ) from None
         return [apply_transition(record, change, now) for record, change in changes]
+
+    # -- deletes -------------------------------------------------------------------
+
+    def delete(self, unique_key: str, *, condition: Condition) -> T:
+        """Remove the task if it meets ``condition`` and lay its tombstone: a consistent
+        read, then one ``TransactWriteItems`` (the delete fenced to the version read, and
+        the tombstone's put), retried if the task changed in between."""
+        key = self._key(unique_key)
+        stored = self.get(unique_key)
+        for _ in range(3):
+            if stored is None or not evaluate(condition, stored):
+                raise ConditionFailedError(stored)
+            items = delete_with_tombstone(
+                self.table_name, key["pk"]["S"], condition, stored.version, self._clock.now()
+            )
+            try:
+                self._call("transact_write_items", TransactItems=items)
+                return stored
+            except Exception as error:
+                reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                if not reasons or reasons[0].get("Code") != "ConditionalCheckFailed":
+                    raise self._unexpected(error) from error
+                stored = self._decode_optional(reasons[0].get("Item") or self._read_back(key))
+        raise ConditionFailedError(stored, "the task kept changing while it was being deleted")
+
+    def deleted_at(self, unique_key: str) -> datetime | None:
+        """When the task under ``unique_key`` was deleted, while its tombstone is kept
+        (one consistent ``GetItem``)."""
+        tombstone = self._read_back(tombstone_key(self._pk(unique_key)["S"]))
+        return tombstone_time(tombstone, self._clock.now())
 
     # -- mutex locks -----------------------------------------------------------
 

@@ -21,7 +21,7 @@ from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 from ._local_queue import LocalQueue
 from ._locked_dao import LockedDao
-from ._records import order_key, split_cursor
+from ._records import TOMBSTONE_RETENTION, order_key, split_cursor
 
 T = TypeVar("T", bound=AsyncTask)
 
@@ -45,6 +45,8 @@ class InMemoryTaskDao(LockedDao[T, None]):
         self._tasks: dict[str, T] = {}
         self._by_status: dict[AsyncTaskStatus, dict[str, None]] = {s: {} for s in AsyncTaskStatus}
         self._mutexes: dict[str, MutexLock] = {}
+        self._tombstones: dict[str, datetime] = {}
+        """Deleted keys, oldest first (a key deleted again moves to the end)."""
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -93,6 +95,20 @@ class InMemoryTaskDao(LockedDao[T, None]):
             del self._by_status[old.status][unique_key]
         self._by_status[new.status][unique_key] = None
         self._tasks[unique_key] = new
+
+    def _remove(self, session: None, unique_key: str, old: T) -> None:
+        del self._by_status[old.status][unique_key]
+        del self._tasks[unique_key]
+
+    def _bury(self, session: None, unique_key: str, at: datetime) -> None:
+        self._tombstones.pop(unique_key, None)
+        self._tombstones[unique_key] = at
+        oldest = at - TOMBSTONE_RETENTION
+        while (first := next(iter(self._tombstones.items()))) and first[1] < oldest:
+            del self._tombstones[first[0]]
+
+    def _tombstone(self, session: None, unique_key: str) -> datetime | None:
+        return self._tombstones.get(unique_key)
 
     def _lock_of(self, session: None, mutex_key: str) -> MutexLock | None:
         return self._mutexes.get(mutex_key)

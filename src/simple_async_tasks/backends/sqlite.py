@@ -26,7 +26,14 @@ from ..serialization import default_converter, dumps, structure_task, unstructur
 from ..task import AsyncTask, AsyncTaskStatus
 from ._edges import SQLITE_DAO_READS, sqlite_edge
 from ._locked_dao import LockedDao
-from ._records import NO_UUID, decode_listing, order_key, split_cursor, utc_text
+from ._records import (
+    NO_UUID,
+    TOMBSTONE_RETENTION,
+    decode_listing,
+    order_key,
+    split_cursor,
+    utc_text,
+)
 from ._sqlite_db import SqliteDatabase
 
 T = TypeVar("T", bound=AsyncTask)
@@ -95,6 +102,35 @@ class SqliteTaskDao(LockedDao[T, sqlite3.Connection]):
         )
         if cursor.rowcount != 1:  # cannot happen under the write lock; refuse rather than lose
             raise ConditionFailedError(self._read(conn, key))
+
+    def _remove(self, conn: sqlite3.Connection, key: str, old: T) -> None:
+        conn.execute(
+            "DELETE FROM tasks WHERE pk = ? AND version = ?", (self._pk(key), old.version)
+        )
+
+    def _bury(self, conn: sqlite3.Connection, key: str, at: datetime) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO deleted_tasks (pk, deleted_at) VALUES (?, ?)",
+            (self._pk(key), utc_text(at)),
+        )
+        conn.execute(
+            "DELETE FROM deleted_tasks WHERE deleted_at < ?",
+            (utc_text(at - TOMBSTONE_RETENTION),),
+        )
+
+    def _tombstone(self, conn: sqlite3.Connection, key: str) -> datetime | None:
+        row = conn.execute(
+            "SELECT deleted_at FROM deleted_tasks WHERE pk = ?", (self._pk(key),)
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def deleted_at(self, unique_key: str) -> datetime | None:
+        """When the task under ``unique_key`` was deleted, while its tombstone is kept (a
+        read: no write lock taken)."""
+        at = self._tombstone(self.db.get(), unique_key)
+        if at is None or at < self._clock.now() - TOMBSTONE_RETENTION:
+            return None
+        return at
 
     def get(self, unique_key: str) -> T | None:
         return self._read(self.db.get(), unique_key)

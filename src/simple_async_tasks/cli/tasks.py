@@ -14,7 +14,7 @@ from ..app import TaskApp
 from ..contracts import TaskDao
 from ..definition import task_spec
 from ..errors import ConfigurationError, SimpleAsyncTasksError, TaskNotFoundError
-from ..lifecycle.control import cancel, halt, resume, retry
+from ..lifecycle.control import cancel, delete, halt, resume, retry
 from ..lifecycle.listing import count_tasks, find_task_by_uuid, list_tasks
 from ..serialization import dumps, loads, unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
@@ -291,6 +291,12 @@ _ACTIONS: dict[str, tuple[Action, str, str]] = {
         "Mark SCHEDULED, QUEUED, HALTED or FAILED tasks CANCELED: they never run; a message "
         "still on the queue is skipped.",
     ),
+    "delete": (
+        lambda app, dao, key: delete(dao, key),
+        "deleted",
+        "Delete tasks that are not running (any status but ATTEMPTED): the record goes, and a "
+        "message still on the queue is skipped (a tombstone is kept 14 days).",
+    ),
     "halt": (
         lambda app, dao, key: halt(dao, key),
         "halted",
@@ -324,7 +330,10 @@ def _run_action(
         results.append({"ok": True, **task_json(app, dao, task)})
         if not as_json:
             counts = f"runs {task.attempts}, failed {task.failures}"
-            click.echo(f"{past} {name} {key}: {task.status.value} ({counts})")
+            if verb == "delete":
+                click.echo(f"{past} {name} {key} (was {task.status.value}; {counts})")
+            else:
+                click.echo(f"{past} {name} {key}: {task.status.value} ({counts})")
     if as_json:
         echo_json(results)
     elif not targets:
@@ -347,12 +356,18 @@ def _action_command(verb: str) -> click.Command:
     ) -> None:
         targets: list[tuple[str | None, str]] = [(task_type, key) for key in unique_keys]
         if extra.get("all_failed"):
+            if verb == "delete" and not extra.get("yes"):
+                raise click.UsageError(
+                    "delete --all-failed removes every FAILED task for good: add --yes"
+                )
             for name in _types(app, task_type):
                 dao = _dao(app, name)
                 failed = _every(dao, AsyncTaskStatus.FAILED)
                 targets.extend((name, dao.unique_key(t)) for t in failed)
         elif not targets:
-            every = " (or --all-failed for every FAILED task)" if verb == "retry" else ""
+            every = (
+                " (or --all-failed for every FAILED task)" if verb in ("retry", "delete") else ""
+            )
             raise click.UsageError(f"give the unique key of at least one task to {verb}{every}")
         click.get_current_context().exit(_run_action(verb, app, targets, as_json))
 
@@ -360,9 +375,15 @@ def _action_command(verb: str) -> click.Command:
         f"{summary}\n\nExit codes: 0 all done, 3 a task was not found, 4 a task's status does "
         "not allow it, 2 a usage error; the other keys are still handled."
     )
-    if verb == "retry":
+    if verb in ("retry", "delete"):
         command = click.option(
-            "--all-failed", is_flag=True, help="Retry every FAILED task (of --type, or of all)."
+            "--all-failed",
+            is_flag=True,
+            help=f"{verb.capitalize()} every FAILED task (of --type, or of all).",
+        )(command)
+    if verb == "delete":
+        command = click.option(
+            "--yes", is_flag=True, help="Confirm --all-failed (it cannot be undone)."
         )(command)
     return click.command(name=verb)(command)
 

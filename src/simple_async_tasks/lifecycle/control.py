@@ -1,5 +1,5 @@
-"""Operator actions: on one task cancel, halt, resume, retry (each one conditional write);
-on a queue, purge; on a mutex lock, break.
+"""Operator actions: on one task cancel, halt, resume, retry, delete (each one conditional
+write); on the FAILED tasks of a type, delete; on a queue, purge; on a mutex lock, break.
 
 Because every change is conditional, an operator never races an executor into
 a double run: a task that an executor has claimed (ATTEMPTED) cannot be
@@ -9,8 +9,9 @@ delivery of a message still on the queue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from ..clock import Clock, system_clock
 from ..conditions import status_in
@@ -31,24 +32,38 @@ T = TypeVar("T", bound=AsyncTask)
 S = AsyncTaskStatus
 
 
-_PAST = {"cancel": "canceled", "halt": "halted", "resume": "resumed", "retry": "retried"}
+_PAST = {
+    "cancel": "canceled",
+    "delete": "deleted",
+    "halt": "halted",
+    "resume": "resumed",
+    "retry": "retried",
+}
+_NOT_RUNNING = {S.SCHEDULED, S.QUEUED, S.HALTED, S.FAILED, S.FULFILLED, S.CANCELED}
 
 
 def _change(dao: TaskDao[T], unique_key: str, change: Transition, allowed: set[S], verb: str) -> T:
     try:
         return dao.transition(unique_key, change, condition=status_in(allowed))
     except ConditionFailedError as lost:
-        current: T | None = lost.current
-        task_type = task_spec(dao.task_class).task_type
-        if current is None:
-            hint = "check the key (tasks list shows the stored ones) and the backend"
-            raise TaskNotFoundError(task_type, unique_key, hint=hint) from None
-        allowed_text = ", ".join(sorted(s.value for s in allowed))
-        raise InvalidTaskError(
-            f"cannot {verb} {task_type} {current.uuid}: it is "
-            f"{current.status.value}, and only {allowed_text} tasks can be {_PAST[verb]}"
-            + (" (wait for the running attempt to end)" if current.status is S.ATTEMPTED else "")
-        ) from None
+        raise _refused(dao, unique_key, lost.current, allowed, verb) from None
+
+
+def _refused(
+    dao: TaskDao[T], unique_key: str, current: T | None, allowed: set[S], verb: str
+) -> TaskNotFoundError | InvalidTaskError:
+    """The error that says why ``verb`` did not apply to the task ``current`` (None: no
+    record)."""
+    task_type = task_spec(dao.task_class).task_type
+    if current is None:
+        hint = "check the key (tasks list shows the stored ones) and the backend"
+        return TaskNotFoundError(task_type, unique_key, hint=hint)
+    allowed_text = ", ".join(sorted(s.value for s in allowed))
+    return InvalidTaskError(
+        f"cannot {verb} {task_type} {current.uuid}: it is "
+        f"{current.status.value}, and only {allowed_text} tasks can be {_PAST[verb]}"
+        + (" (wait for the running attempt to end)" if current.status is S.ATTEMPTED else "")
+    )
 
 
 def cancel(dao: TaskDao[T], unique_key: str) -> T:
@@ -111,6 +126,57 @@ def retry(
     task = _change(dao, unique_key, change, {S.FAILED}, "retry")
     _push(dao, queue, task, clock)
     return task
+
+
+def _deleter(dao: TaskDao[T]) -> Callable[..., T]:
+    delete = getattr(dao, "delete", None)
+    if delete is None:
+        raise ConfigurationError(
+            f"{type(dao).__name__} cannot delete tasks: give it delete() and deleted_at() "
+            "(see simple_async_tasks.contracts.DeletingDao)"
+        )
+    return cast("Callable[..., T]", delete)
+
+
+def delete(dao: TaskDao[T], unique_key: str) -> T:
+    """Delete a task that is not running (any status but ATTEMPTED); return the removed
+    record.
+
+    The record goes and a tombstone stays for 14 days (SQS's longest retention), in one
+    write: a message of the task still on a queue is skipped when it is delivered, where
+    a message for a task never stored is a permanent error. The unique key is free
+    again at once: enqueueing under it stores a new task.
+
+    Raises:
+        TaskNotFoundError: no such task.
+        InvalidTaskError: the task is running (cancel or wait for the attempt to end).
+    """
+    try:
+        return _deleter(dao)(unique_key, condition=status_in(_NOT_RUNNING))
+    except ConditionFailedError as lost:
+        raise _refused(dao, unique_key, lost.current, _NOT_RUNNING, "delete") from None
+
+
+def delete_failed(dao: TaskDao[T], *, page_size: int = 100, limit: int | None = None) -> int:
+    """Delete the FAILED tasks of the DAO's type (retries pending included: their messages
+    are skipped); return how many. Each is one conditional delete: a task retried while
+    this runs is left alone. ``limit`` caps how many are deleted in this call.
+    """
+    remove = _deleter(dao)
+    deleted, cursor = 0, None
+    while limit is None or deleted < limit:
+        size = page_size if limit is None else min(page_size, limit - deleted)
+        page = dao.find_by_status(S.FAILED, limit=size, cursor=cursor)
+        for task in page.items:
+            try:
+                remove(dao.unique_key(task), condition=status_in(S.FAILED))
+            except ConditionFailedError:
+                continue  # retried or deleted meanwhile
+            deleted += 1
+        cursor = page.cursor
+        if cursor is None:
+            break
+    return deleted
 
 
 def purge_queue(queue: object) -> int | None:

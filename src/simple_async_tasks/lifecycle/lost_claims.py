@@ -85,6 +85,9 @@ class LostClaims(Generic[T, R]):
         """Act on what a lost claim means (``decisions.lost_claim``)."""
         decision = decide.lost_claim(current, now, self.options)
         if isinstance(decision, decide.NotFound) or current is None:
+            deleted = self._deleted_at(key)
+            if deleted is not None:
+                return self._skip(parcel.task, f"deleted at {deleted.isoformat()}")
             raise TaskNotFoundError(self.spec.task_type, key, uuid=parcel.task.uuid)
         if isinstance(decision, decide.Skip):
             return self._skip(current, decision.reason)
@@ -95,6 +98,15 @@ class LostClaims(Generic[T, R]):
         if not may_take_over:
             return self._requeue(parcel, current, decide.ONE_SECOND, reason="claim raced")
         return self._take_over(parcel, key, current, now)
+
+    def _deleted_at(self, key: str) -> datetime | None:
+        """When the task was deleted (its tombstone: ``contracts.DeletingDao``), or None:
+        read only when a delivery finds no record."""
+        deleted_at = getattr(self.dao, "deleted_at", None)
+        if deleted_at is None:
+            return None
+        found: datetime | None = deleted_at(key)
+        return found
 
     def _take_over(
         self, parcel: TaskParcel[T], key: str, current: T, now: datetime
