@@ -2,7 +2,8 @@
 file and fails while a marker file exists.
 
 ``SAT_CLI_DIR`` names the directory of ``runs.log`` and of the ``fail-KEY``
-markers; ``SAT_CLI_SLOW`` makes every run take that many seconds, ``SAT_CLI_SLOW_IMPORT`` the
+markers; ``SAT_CLI_SLOW`` makes every run take that many seconds, ``SAT_CLI_LEASE`` sets
+Notify's lease in seconds, ``SAT_CLI_SLOW_IMPORT`` the
 import of this module.
 """
 
@@ -18,7 +19,7 @@ from typing import ClassVar
 
 import attrs
 
-from simple_async_tasks import AsyncTask, RetryPolicy, TaskApp
+from simple_async_tasks import AsyncTask, ExecuteOptions, RetryPolicy, TaskApp
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +61,14 @@ def charge(task: Charge) -> dict[str, str]:
     return {"receipt": f"r-{task.order_id}"}
 
 
-@app.task(Notify, retry=RetryPolicy(max_attempts=5, initial_delay=timedelta(0), jitter=0))
+@app.task(
+    Notify,
+    options=ExecuteOptions(
+        # SAT_CLI_LEASE: a short lease, for the tests that kill a worker mid-task
+        lease=timedelta(seconds=float(os.environ.get("SAT_CLI_LEASE", "60"))),
+        retry=RetryPolicy(max_attempts=5, initial_delay=timedelta(0), jitter=0),
+    ),
+)
 def notify(task: Notify) -> None:
     _run("Notify", task.user_id)
 

@@ -18,6 +18,15 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import attrs
 
+from ._operator_contracts import (
+    ANY_VERSION,
+    DeletingDao,
+    DocumentStore,
+    LockedDao,
+    MeasuredQueue,
+    QueueDepth,
+    StoredDocument,
+)
 from .conditions import (
     Absent,
     AllOf,
@@ -39,6 +48,7 @@ from .parcel import ParcelMeta, QueueAddress, RawParcel, TaskParcel, parse_parce
 from .task import AsyncTask, AsyncTaskStatus
 
 __all__ = [
+    "ANY_VERSION",
     "KEEP",
     "Absent",
     "AllOf",
@@ -49,6 +59,7 @@ __all__ = [
     "DeadLetterBox",
     "DeletingDao",
     "Delivery",
+    "DocumentStore",
     "DueBy",
     "FailuresBelow",
     "Keep",
@@ -66,6 +77,7 @@ __all__ = [
     "RawParcel",
     "ReceivedMessage",
     "StatusIn",
+    "StoredDocument",
     "TaskDao",
     "TaskParcel",
     "TaskQueue",
@@ -390,67 +402,3 @@ class ReceivedMessage:
     receipt: str
     body: str
     receive_count: int
-
-
-@attrs.frozen(kw_only=True)
-class QueueDepth:
-    """How many messages a queue holds, by state (``operations.queue_depth``)."""
-
-    visible: int
-    """Ready to be received now."""
-    in_flight: int
-    """Received and not yet deleted (running, or hidden for a retry's backoff)."""
-    delayed: int
-    """Sent with a delay that has not passed yet."""
-    dead: int | None = None
-    """In the queue's dead-letter store, where the backend keeps one it can count
-    (SQLite); None where it does not (memory, SQS: ``dlq list`` looks there)."""
-    exact: bool = True
-    """False for SQS, whose counts are approximate (eventually consistent)."""
-
-
-class MeasuredQueue(Protocol):
-    """A queue that can say how many messages it holds, and drop them all (every queue of
-    this library)."""
-
-    def depth(self) -> QueueDepth:
-        """The messages held now, by state; one cheap call (SQS: GetQueueAttributes)."""
-        ...
-
-    def purge(self) -> int | None:
-        """Drop every message; how many (None where the backend does not say: SQS)."""
-        ...
-
-
-class LockedDao(Protocol):
-    """A DAO that can list and break its task type's mutex locks (every DAO of this
-    library: ``operations.mutex_locks``, ``operations.break_lock``)."""
-
-    def mutex_locks(self) -> list[MutexLock]:
-        """The stored locks of the DAO's task type (expired ones included)."""
-        ...
-
-    def break_mutex(self, mutex_key: str) -> MutexLock | None:
-        """Remove the lock of ``mutex_key`` whoever holds it; return it, or None."""
-        ...
-
-
-class DeletingDao(Protocol):
-    """A DAO that can delete a task and remember it did (every DAO of this library:
-    ``operations.delete_task``, ``operations.delete_failed``).
-
-    A deleted task may still have a message on a queue; its delivery finds no record. The
-    tombstone a delete leaves tells that delivery to skip, where a missing record is
-    otherwise a permanent error (a message for a task that was never stored).
-    """
-
-    def delete(self, unique_key: str, *, condition: Condition) -> AsyncTask:
-        """Remove the record if it meets ``condition`` and leave a tombstone, atomically;
-        return the removed record. ``ConditionFailedError`` (with the current record, or
-        None) when it does not."""
-        ...
-
-    def deleted_at(self, unique_key: str) -> datetime | None:
-        """When the task under ``unique_key`` was last deleted, while its tombstone is kept
-        (14 days); None if it was not."""
-        ...

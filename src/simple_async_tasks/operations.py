@@ -32,6 +32,7 @@ from .lifecycle.listing import (
 from .lifecycle.recurring import RecurringSchedule, recurring_schedule
 from .lifecycle.scheduler import Scheduler, SchedulerReport
 from .lifecycle.sweeps import SweepReport, promote_due, requeue_stale
+from .lifecycle.workers import WorkerInfo, WorkerRegistry
 
 __all__ = [
     "DeadLetter",
@@ -41,6 +42,8 @@ __all__ = [
     "Scheduler",
     "SchedulerReport",
     "SweepReport",
+    "WorkerInfo",
+    "WorkerRegistry",
     "break_lock",
     "cancel_task",
     "count_tasks",

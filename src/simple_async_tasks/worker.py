@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from .clock import Clock, system_clock
 from .contracts import Delivery, MessageSource
 from .lifecycle.options import OnFailure
 from .lifecycle.scheduler import Scheduler
+from .lifecycle.workers import Heartbeat, WorkerRegistry, new_worker_id
 from .routing import (
     ExecuteResultLike,
     Executors,
@@ -82,6 +84,8 @@ class Worker:
         on_progress: Callable[[WorkerSummary], None] | None = None,
         clock: Clock = system_clock,
         prefetch: int | None = None,
+        registry: WorkerRegistry | None = None,
+        heartbeat_every: timedelta = timedelta(seconds=10),
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -109,6 +113,28 @@ class Worker:
         self._running: dict[str, list[Any]] = {}
         """Message id -> [started (monotonic), last reported, "TaskType uuid"]."""
         self._next_report = 0.0
+        self.registry = registry
+        """Where this worker's heartbeat is written (``workers list``); None: nowhere."""
+        self.heartbeat_every = heartbeat_every
+        self.worker_id = new_worker_id()
+        self.queue_names: list[str] = []
+        """The queues named in the heartbeat (``TaskApp.worker`` sets them)."""
+
+    def _heartbeat(self) -> AbstractContextManager[object]:
+        if self.registry is None:
+            return nullcontext()
+        return Heartbeat(
+            self.registry,
+            self.worker_id,
+            running=self.running,
+            every=self.heartbeat_every,
+            queues=self.queue_names,
+            concurrency=self.concurrency,
+        )
+
+    def running(self) -> list[str]:
+        """What runs now: ``TaskType uuid`` each."""
+        return [entry[2] for entry in list(self._running.values())]
 
     def stop(self) -> None:
         """Take no new message; ``run`` returns once the running tasks finish."""
@@ -236,6 +262,8 @@ class Worker:
         idle_since = time.monotonic()
         next_flush = time.monotonic() + FLUSH_EVERY
         wake = lambda _: self._wake.set()  # noqa: E731
+        beats = self._heartbeat()
+        beats.__enter__()
         try:
             with ThreadPoolExecutor(self.concurrency) as pool:
                 while not self._stop.is_set():
@@ -273,6 +301,7 @@ class Worker:
             self._flush()
             flush_hooks(self.router, logger)
         finally:
+            beats.__exit__(None, None, None)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         logger.info("worker stopped: %s", attrs.asdict(self.summary))

@@ -145,3 +145,9 @@ def test_a_queue_given_by_name(env, aws_endpoint):
     )
     assert missing.returncode == 2
     assert "there is no SQS queue named 'nope'" in missing.stderr
+
+
+def test_a_killed_worker_on_dynamodb_and_sqs_is_shown_dead_and_its_task_taken_over(env, tmp_path):
+    from ..test_workers import killed_worker_is_shown_dead_and_taken_over
+
+    killed_worker_is_shown_dead_and_taken_over(env, tmp_path)

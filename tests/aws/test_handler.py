@@ -146,3 +146,28 @@ def test_an_event_that_is_not_sqs_gets_one_clear_error(app):
         app.handler({"detail-type": "Scheduled Event", "source": "aws.events"}, None)
     with pytest.raises(InvalidEventError, match="from 'aws:kinesis'"):
         app.handler({"Records": [{"eventSource": "aws:kinesis"}]}, None)
+
+
+def test_an_invocation_with_a_registry_beats_while_it_runs_and_leaves(app, sqs, queue_url):
+    from simple_async_tasks.aws import create_sqs_handler
+
+    registry = app.tasks.registry()
+    seen = []
+    original = app.tasks.executor(app.SendInvoiceEmail).logic
+
+    def logic(task):
+        seen.append([(w.worker_id, w.kind, w.running, w.alive) for w in registry.workers()])
+        return original(task)
+
+    app.tasks.executor(app.SendInvoiceEmail).logic = logic
+    stored = app.send_invoice_email.enqueue(invoice_id="i1", email="a@x", amount_cents=1)
+    handler = create_sqs_handler(app.tasks.executors(), registry=registry, max_workers=1)
+
+    class WithRequestId(Context):
+        aws_request_id = "req-1"
+
+    messages = receive_all(sqs, queue_url)
+    response = handler(lambda_event(messages, queue_arn(sqs, queue_url)), WithRequestId([60_000]))
+    assert response == {"batchItemFailures": []}
+    assert seen == [[("lambda-req-1", "lambda", (f"SendInvoiceEmail {stored.uuid}",), True)]]
+    assert registry.workers() == []  # removed at the end of the invocation

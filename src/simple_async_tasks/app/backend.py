@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import cattrs
 
 from ..backends._edges import aws_edge
+from ..backends.documents import InMemoryDocumentStore, SqliteDocumentStore
 from ..backends.memory import InMemoryTaskDao, InMemoryTaskQueue
 from ..backends.sqlite import SqliteTaskDao
 from ..backends.sqlite_queue import SqliteDeadLetters, SqliteSource, SqliteTaskQueue
 from ..clock import Clock, system_clock
-from ..contracts import TaskDao, TaskQueue
+from ..contracts import DocumentStore, TaskDao, TaskQueue
 from ..errors import ConfigurationError
 from ..serialization import default_converter
 from ..task import AsyncTask
@@ -67,6 +68,7 @@ class Backend:
         self.converter = converter
         self._daos: dict[type[AsyncTask], TaskDao[Any]] = {}
         self._queue: TaskQueue[AsyncTask] | None = None
+        self._documents: DocumentStore | None = None
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -125,6 +127,30 @@ class Backend:
             clock=self.clock,
             converter=self.converter,
             retention=retention,
+        )
+
+    def documents(self) -> DocumentStore:
+        """The named documents kept beside the tasks (worker heartbeats, stored schedules):
+        a dict, the SQLite file's ``documents`` table, or the DynamoDB table."""
+        with self._lock:
+            if self._documents is None:
+                self._documents = self._new_documents()
+            return self._documents
+
+    def _new_documents(self) -> DocumentStore:
+        store = self.store
+        if isinstance(store, MemoryUrl):
+            return InMemoryDocumentStore(clock=self.clock)
+        if isinstance(store, SqliteUrl):
+            return SqliteDocumentStore(store.path, clock=self.clock)
+        assert isinstance(store, DynamoUrl)
+        from ..backends.dynamodb_documents import DynamoDocumentStore
+
+        return DynamoDocumentStore(
+            table_name=store.table,
+            region=store.region,
+            endpoint_url=store.endpoint,
+            clock=self.clock,
         )
 
     def _queue_location(self) -> MemoryUrl | SqliteUrl | SqsUrl:

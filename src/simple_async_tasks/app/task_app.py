@@ -40,6 +40,7 @@ from ..lifecycle.options import ExecuteOptions
 from ..lifecycle.recurring import RecurringSchedule, recurring_schedule
 from ..lifecycle.retry import RetryPolicy
 from ..lifecycle.scheduler import Scheduler
+from ..lifecycle.workers import DEAD_AFTER, WorkerRegistry
 from ..serialization import default_converter
 from ..task import AsyncTask
 from .backend import Backend
@@ -398,13 +399,16 @@ class TaskApp:
         poll_wait: timedelta = timedelta(seconds=1),
         on_progress: Callable[[WorkerSummary], None] | None = None,
         requeue_after: timedelta = timedelta(minutes=15),
+        register: bool = True,
     ) -> Worker:
         """A worker over the backend's queue (SQLite, or SQS with long polling) that runs the
         scheduler every ``schedule_every`` unless ``schedule`` is False; its sweep pushes
-        again a task left QUEUED and never attempted for ``requeue_after``."""
+        again a task left QUEUED and never attempted for ``requeue_after``. With ``register``
+        (the default) it writes a heartbeat every 10 seconds to the worker registry
+        (``registry()``, ``simple-async-tasks workers``)."""
         from ..worker import Worker  # threads and signals: only for those who run a worker
 
-        return Worker(
+        worker = Worker(
             self.executors(),
             self.backend.source(),
             concurrency=concurrency,
@@ -413,4 +417,12 @@ class TaskApp:
             poll_wait=poll_wait,
             on_progress=on_progress,
             clock=self.clock,
+            registry=self.registry() if register else None,
         )
+        worker.queue_names = [self.backend.queue_url or self.backend.store_url]
+        return worker
+
+    def registry(self, *, dead_after: timedelta = DEAD_AFTER) -> WorkerRegistry:
+        """The worker registry in this app's store: ``registry().workers()`` lists the
+        workers that beat there, alive or dead (silent for ``dead_after``)."""
+        return WorkerRegistry(self.backend.documents(), clock=self.clock, dead_after=dead_after)

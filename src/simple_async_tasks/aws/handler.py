@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
 
 from ..errors import InvalidEventError
 from ..lifecycle.options import OnFailure
+from ..lifecycle.workers import Heartbeat, WorkerRegistry, new_worker_id
 from ..parcel import RawParcel
 from ..routing import (
     ExecuteResultLike,
@@ -52,6 +55,7 @@ def create_sqs_handler(
     by_queue_arn: Mapping[str, RawExecutor] | None = None,
     time_guard: timedelta = timedelta(seconds=10),
     max_workers: int = 4,
+    registry: WorkerRegistry | None = None,
 ) -> SqsHandler:
     """Build ``handler(event, context)`` for an SQS-triggered Lambda.
 
@@ -73,6 +77,9 @@ def create_sqs_handler(
     less than ``time_guard`` left, tasks not yet started are reported (and put
     back to QUEUED if already claimed), so they are redelivered, not cut off.
     Hooks that buffer (``EmfMetrics``) are flushed at the end of each invocation.
+    With ``registry`` (``app.registry()``), each invocation writes a heartbeat row
+    (``lambda-<request id>``, its tasks) while it runs and removes it at its end: two
+    more writes per invocation, so it is off by default.
 
     Raises:
         InvalidEventError: the event is not an SQS event (a wrong trigger).
@@ -95,16 +102,50 @@ def create_sqs_handler(
             for r in records
             if isinstance(r, Mapping)
         )
+        beats = _heartbeat(registry, records, context, max_workers)
+        beats.__enter__()
         try:
             if fifo:
                 failed = _run_in_order(router, records, may_start)
             else:
                 failed = _run_batched(router, records, may_start, max_workers)
         finally:
+            beats.__exit__(None, None, None)
             flush_hooks(router, logger)  # EMF metrics: one flush per invocation
         return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
     return handler
+
+
+def _heartbeat(
+    registry: WorkerRegistry | None,
+    records: list[Any],
+    context: LambdaContext | None,
+    max_workers: int,
+) -> AbstractContextManager[object]:
+    """The invocation's heartbeat (or nothing without a registry): its tasks, as
+    ``TaskType uuid`` read from the bodies, and the queues they came from."""
+    if registry is None:
+        return nullcontext()
+    running, queues = [], []
+    for record in records:
+        if not isinstance(record, Mapping):
+            continue
+        queues.append(str(record.get("eventSourceARN", "?")))
+        try:
+            parcel = json.loads(str(record.get("body", "")))
+            running.append(f"{parcel['meta']['taskType']} {parcel['task']['uuid']}")
+        except (ValueError, KeyError, TypeError):
+            running.append(f"message {record.get('messageId', '?')}")
+    request = getattr(context, "aws_request_id", None) or new_worker_id()
+    return Heartbeat(
+        registry,
+        f"lambda-{request}",
+        running=lambda: running,
+        queues=sorted(set(queues)),
+        concurrency=max_workers,
+        kind="lambda",
+    )
 
 
 def _message_id(record: Any, index: int) -> str | None:

@@ -77,9 +77,23 @@ CREATE INDEX IF NOT EXISTS deleted_tasks_by_time ON deleted_tasks (deleted_at);
 """
 """Layout 2 (0.5): the tombstones of deleted tasks."""
 
+_V3 = """
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    expires_at TEXT,
+    PRIMARY KEY (kind, name)
+);
+"""
+"""Layout 3 (0.5): named documents (worker heartbeats, stored schedules)."""
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: lambda conn: _script(conn, _V1),
     2: lambda conn: _script(conn, _V2),
+    3: lambda conn: _script(conn, _V3),
 }
 """``MIGRATIONS[n]`` brings a file from layout ``n - 1`` to layout ``n`` (0: empty)."""
 

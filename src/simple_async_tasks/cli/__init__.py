@@ -16,6 +16,7 @@ from .queues import queue
 from .task_types import types_command
 from .tasks import tasks
 from .worker import worker
+from .workers import workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,5 +44,6 @@ main.add_command(tasks)
 main.add_command(dlq)
 main.add_command(queue)
 main.add_command(locks)
+main.add_command(workers)
 
 __all__ = ["main"]
