@@ -19,6 +19,8 @@ The whole tree::
     ├── TimeLimitExceededError       an attempt ran past its task type's time limit
     ├── InvalidEventError            a Lambda handler was given an event it does not handle
     ├── NotStartedError              a claimed task was put back: the Lambda ran short of time
+    ├── InvalidScheduleError         a stored schedule refused (task type, field, payload)
+    ├── ScheduleNotFoundError        no stored schedule has that name
     ├── ConfigurationError           a wrong backend URL, app reference or setting
     └── BackendError                 a backend call failed (boto3 and sqlite3 errors, translated)
         ├── BackendUnavailableError  throttled, unreachable or locked: retrying later may work
@@ -38,6 +40,7 @@ __all__ = [
     "ConditionFailedError",
     "ConfigurationError",
     "InvalidEventError",
+    "InvalidScheduleError",
     "InvalidTaskError",
     "LeaseLostError",
     "MutexHeldError",
@@ -48,6 +51,7 @@ __all__ = [
     "QueueSendError",
     "RequeueDepthExceededError",
     "RetryLaterError",
+    "ScheduleNotFoundError",
     "SerializationError",
     "SimpleAsyncTasksError",
     "TaskDefinitionError",
@@ -93,6 +97,22 @@ class UnknownTaskTypeError(ParcelDecodeError):
 
 class InvalidTaskError(SimpleAsyncTasksError, ValueError):
     """A task carries a value the library cannot accept; nothing was written."""
+
+
+class InvalidScheduleError(SimpleAsyncTasksError, ValueError):
+    """A stored schedule was refused (an unknown task type, an invalid field, a payload
+    that does not fit the task class); nothing was written."""
+
+
+class ScheduleNotFoundError(SimpleAsyncTasksError, LookupError):
+    """No stored schedule has this name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"no stored schedule is named {name!r}: `schedules list` shows the stored ones "
+            "(schedules declared in code with app.recurring are not stored, and not editable)"
+        )
 
 
 class QueueLimitError(SimpleAsyncTasksError, ValueError):

@@ -30,6 +30,8 @@ from .lifecycle.listing import (
     show_task,
 )
 from .lifecycle.recurring import RecurringSchedule, recurring_schedule
+from .lifecycle.schedule_book import ScheduleBook
+from .lifecycle.schedule_model import RecurringDetails, RecurringInterval, StoredSchedule
 from .lifecycle.scheduler import Scheduler, SchedulerReport
 from .lifecycle.sweeps import SweepReport, promote_due, requeue_stale
 from .lifecycle.workers import WorkerInfo, WorkerRegistry
@@ -38,9 +40,13 @@ __all__ = [
     "DeadLetter",
     "DeadLetterBox",
     "QueueDepth",
+    "RecurringDetails",
+    "RecurringInterval",
     "RecurringSchedule",
+    "ScheduleBook",
     "Scheduler",
     "SchedulerReport",
+    "StoredSchedule",
     "SweepReport",
     "WorkerInfo",
     "WorkerRegistry",

@@ -39,6 +39,7 @@ from ..lifecycle.hooks import TaskHooks
 from ..lifecycle.options import ExecuteOptions
 from ..lifecycle.recurring import RecurringSchedule, recurring_schedule
 from ..lifecycle.retry import RetryPolicy
+from ..lifecycle.schedule_book import ScheduleBook
 from ..lifecycle.scheduler import Scheduler
 from ..lifecycle.workers import DEAD_AFTER, WorkerRegistry
 from ..serialization import default_converter
@@ -388,6 +389,21 @@ class TaskApp:
             sweep=[(self.dao(r.task_class), self.queue, r.options) for r in self._tasks.values()],
             requeue_after=requeue_after,
             clock=self.clock,
+            stored=self.schedules(),
+        )
+
+    def schedules(self) -> ScheduleBook:
+        """The recurring schedules stored in this app's backend: create, read, update, pause,
+        resume and delete them at run time (``simple-async-tasks schedules``); the
+        scheduler runs them beside the ones declared with ``recurring``."""
+        return ScheduleBook(
+            self.backend.documents(),
+            task_class=self.task_class,
+            dao=self.dao,
+            queue=lambda: self.queue,
+            reserved=frozenset(r.name for r in self._recurring),
+            clock=self.clock,
+            converter=self.converter,
         )
 
     def worker(

@@ -13,6 +13,7 @@ from .. import __version__
 from .dlq import dlq
 from .locks import locks
 from .queues import queue
+from .schedules import schedules
 from .task_types import types_command
 from .tasks import tasks
 from .worker import worker
@@ -45,5 +46,6 @@ main.add_command(dlq)
 main.add_command(queue)
 main.add_command(locks)
 main.add_command(workers)
+main.add_command(schedules)
 
 __all__ = ["main"]

@@ -16,9 +16,12 @@ from ..app import BACKEND_ENV, QUEUE_ENV, TaskApp
 from ..app.backend import Backend
 from ..app.urls import DEFAULT_URL
 from ..errors import (
+    ConditionFailedError,
     ConfigurationError,
+    InvalidScheduleError,
     InvalidTaskError,
     MutexHeldError,
+    ScheduleNotFoundError,
     SimpleAsyncTasksError,
     TaskDefinitionError,
     TaskNotFoundError,
@@ -51,11 +54,11 @@ def fail(message: str, exit_code: int) -> NoReturn:
 
 def exit_code_of(error: BaseException) -> int:
     """The exit code a script can trust for ``error``."""
-    if isinstance(error, ConfigurationError | TaskDefinitionError):
+    if isinstance(error, ConfigurationError | TaskDefinitionError | InvalidScheduleError):
         return EXIT_USAGE
-    if isinstance(error, TaskNotFoundError):
+    if isinstance(error, TaskNotFoundError | ScheduleNotFoundError):
         return EXIT_NOT_FOUND
-    if isinstance(error, InvalidTaskError | MutexHeldError):
+    if isinstance(error, InvalidTaskError | MutexHeldError | ConditionFailedError):
         return EXIT_REFUSED
     return EXIT_FAILED
 

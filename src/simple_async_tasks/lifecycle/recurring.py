@@ -28,7 +28,7 @@ T = TypeVar("T", bound=AsyncTask)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _croniter() -> Any:
+def croniter_class() -> Any:
     try:
         from croniter import croniter
     except ImportError as error:  # pragma: no cover - depends on the install
@@ -63,7 +63,7 @@ class RecurringSchedule(Generic[T]):
             )
         if every is not None and every <= timedelta(0):
             raise TaskDefinitionError(f"schedule {name!r}: every must be positive, got {every}")
-        if cron is not None and not _croniter().is_valid(cron):
+        if cron is not None and not croniter_class().is_valid(cron):
             raise TaskDefinitionError(
                 f"schedule {name!r}: {cron!r} is not a valid cron expression "
                 "(five fields: minute hour day-of-month month day-of-week, in UTC)"
@@ -102,7 +102,7 @@ class RecurringSchedule(Generic[T]):
                 found.append(moment)
                 k -= 1
             return found
-        cursor = _croniter()(self.cron, now + timedelta(microseconds=1))
+        cursor = croniter_class()(self.cron, now + timedelta(microseconds=1))
         while len(found) < self.catch_up:
             moment = cursor.get_prev(datetime)
             if moment < oldest:

@@ -15,6 +15,7 @@ from ..definition import task_spec
 from ..errors import ConfigurationError
 from .options import ExecuteOptions
 from .recurring import RecurringSchedule
+from .schedule_book import ScheduleBook
 from .sweeps import promote_due, requeue_stale
 
 logger = logging.getLogger("simple_async_tasks.scheduler")
@@ -68,8 +69,11 @@ class Scheduler:
         sweep: Sequence[SweepTarget] = (),
         requeue_after: timedelta = timedelta(minutes=15),
         clock: Clock = system_clock,
+        stored: ScheduleBook | None = None,
     ) -> None:
         self.schedules = list(schedules)
+        self.stored = stored
+        """The schedules stored as data (``TaskApp.schedules()``), read at every run."""
         self.sweep = [_target(entry) for entry in sweep]
         for dao, _, _ in self.sweep:
             if not indexed_statuses(dao):
@@ -100,6 +104,13 @@ class Scheduler:
                 report.enqueued += len(schedule.run(self.clock.now()))
 
             steps.append(occurrences)
+        if self.stored is not None:
+            book = self.stored
+
+            def stored_occurrences() -> None:
+                report.enqueued += book.run_due(self.clock.now())
+
+            steps.append(stored_occurrences)
         for dao, queue, options in self.sweep:
 
             def promote(dao: TaskDao[Any] = dao, queue: TaskQueue[Any] = queue) -> None:
