@@ -59,6 +59,7 @@ def test_the_command_line_prints_the_depth(tmp_path):
     out = run_cli("queue", "depth", "--json", env=env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) | {"queue": "q"} == {
+        "name": "default",
         "queue": "q",
         "visible": 2,
         "in_flight": 0,

@@ -86,7 +86,7 @@ def test_a_running_worker_reports_what_it_runs_and_leaves_when_it_stops(tmp_path
         assert [(w.worker_id, w.running, w.concurrency) for w in listed] == [
             (worker.worker_id, (f"SendEmail {stored.uuid}",), 2)
         ]
-        assert listed[0].queues == (local.backend.store_url,)
+        assert listed[0].queues == ("default",)
     finally:
         release.set()
         worker.stop()

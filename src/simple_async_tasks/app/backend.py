@@ -11,9 +11,11 @@ an AWS part is first used.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
 import cattrs
 
 from ..backends._edges import aws_edge
@@ -26,7 +28,15 @@ from ..contracts import DocumentStore, TaskDao, TaskQueue
 from ..errors import ConfigurationError
 from ..serialization import default_converter
 from ..task import AsyncTask
-from .urls import DynamoUrl, MemoryUrl, SqliteUrl, SqsUrl, parse_backend_url
+from .urls import (
+    DEFAULT_QUEUE,
+    DynamoUrl,
+    MemoryUrl,
+    SqliteUrl,
+    SqsUrl,
+    check_queue_name,
+    parse_backend_url,
+)
 
 if TYPE_CHECKING:
     from ..contracts import DeadLetterBox, MessageSource
@@ -49,6 +59,7 @@ class Backend:
         *,
         clock: Clock = system_clock,
         converter: cattrs.Converter = default_converter,
+        queues: Mapping[str, str] | None = None,
     ) -> None:
         self.store_url = store
         self.store = parse_backend_url(store)
@@ -64,10 +75,19 @@ class Backend:
                 f"{queue!r} is a DynamoDB table, not a queue: use sqs://NAME, an SQS queue URL "
                 "or sqlite:///tasks.db"
             )
+        self.queue_urls = dict(queues or {})
+        """The URL of each named queue given (``TaskApp(queues=...)``); the others are
+        derived from the default queue (see ``named_queue``)."""
+        for name, url in self.queue_urls.items():
+            check_queue_name(name)
+            if isinstance(parse_backend_url(url), DynamoUrl):
+                raise ConfigurationError(
+                    f"queue {name!r}: {url!r} is a DynamoDB table, not a queue"
+                )
+        self._named: dict[str, TaskQueue[AsyncTask]] = {}
         self.clock = clock
         self.converter = converter
         self._daos: dict[type[AsyncTask], TaskDao[Any]] = {}
-        self._queue: TaskQueue[AsyncTask] | None = None
         self._documents: DocumentStore | None = None
         self._lock = threading.RLock()
 
@@ -167,14 +187,36 @@ class Backend:
 
     @property
     def queue(self) -> TaskQueue[AsyncTask]:
-        """The queue (created on first use; an ``sqs://NAME`` is looked up then)."""
-        with self._lock:
-            if self._queue is None:
-                self._queue = self._new_queue()
-            return self._queue
+        """The default queue (created on first use; an ``sqs://NAME`` is looked up then)."""
+        return self.named_queue(DEFAULT_QUEUE)
 
-    def _new_queue(self) -> TaskQueue[AsyncTask]:
-        location = self._queue_location()
+    def named_queue(self, name: str) -> TaskQueue[AsyncTask]:
+        """The queue ``name``: its URL from ``queues`` when given; else, on SQLite, a queue
+        of that name in the default queue's file, and in memory a queue of its own. An SQS
+        queue must be named in ``queues`` (``default`` is the backend's queue URL)."""
+        with self._lock:
+            found = self._named.get(name)
+            if found is None:
+                found = self._named[name] = self._new_queue(self._location_of(name))
+            return found
+
+    def _location_of(self, name: str) -> MemoryUrl | SqliteUrl | SqsUrl:
+        url = self.queue_urls.get(name)
+        if url is not None:
+            location = parse_backend_url(url)
+            assert not isinstance(location, DynamoUrl)
+            return location
+        default = self._queue_location()
+        if name == DEFAULT_QUEUE or isinstance(default, MemoryUrl):
+            return default
+        if isinstance(default, SqliteUrl):
+            return attrs.evolve(default, queue_name=name)
+        raise ConfigurationError(
+            f"no URL for queue {name!r}: name its SQS queue in TaskApp(queues={{{name!r}: "
+            "'sqs://NAME?region=...'}) (one SQS queue per name)"
+        )
+
+    def _new_queue(self, location: MemoryUrl | SqliteUrl | SqsUrl) -> TaskQueue[AsyncTask]:
         if isinstance(location, MemoryUrl):
             return InMemoryTaskQueue(clock=self.clock, converter=self.converter)
         if isinstance(location, SqliteUrl):
@@ -215,33 +257,38 @@ class Backend:
                 ) from None
         return url
 
-    def _durable_queue(self, refusal: str) -> SqliteTaskQueue | tuple[str, Any]:
+    def _durable_queue(
+        self, refusal: str, name: str = DEFAULT_QUEUE
+    ) -> SqliteTaskQueue | tuple[str, Any]:
         """The SQLite queue, or the SQS queue's URL and client; ``refusal`` for memory://."""
-        location = self._queue_location()
+        location = self._location_of(name)
         if isinstance(location, MemoryUrl):
             raise ConfigurationError(refusal)
-        queue = self.queue
+        queue = self.named_queue(name)
         if isinstance(location, SqliteUrl):
             assert isinstance(queue, SqliteTaskQueue)
             return queue
         return queue.queue_url, self._sqs_client(location)
 
-    def source(self) -> MessageSource:
-        """Where a worker takes messages from: the SQLite queue, or SQS with long polling."""
+    def source(self, name: str = DEFAULT_QUEUE) -> MessageSource:
+        """Where a worker takes the messages of queue ``name`` from: the SQLite queue, or
+        SQS with long polling."""
         from ..backends.sqs import SqsSource
 
         found = self._durable_queue(
             "a memory:// queue lives in one process, so a worker cannot poll it: use "
-            "simple_async_tasks.testing.drain in that process, or sqlite:///tasks.db"
+            "simple_async_tasks.testing.drain in that process, or sqlite:///tasks.db",
+            name,
         )
         return SqliteSource(found) if isinstance(found, SqliteTaskQueue) else SqsSource(*found)
 
-    def dead_letters(self) -> DeadLetterBox:
-        """The queue's dead letters: the SQLite dead-letter table, or the SQS queue's DLQ."""
+    def dead_letters(self, name: str = DEFAULT_QUEUE) -> DeadLetterBox:
+        """Queue ``name``'s dead letters: the SQLite dead-letter table, or the SQS DLQ."""
         from ..backends.sqs import SqsDeadLetters
 
         found = self._durable_queue(
-            "a memory:// queue has no dead letters: testing.drain reports failed deliveries"
+            "a memory:// queue has no dead letters: testing.drain reports failed deliveries",
+            name,
         )
         if isinstance(found, SqliteTaskQueue):
             return SqliteDeadLetters(found)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
@@ -29,7 +29,7 @@ import cattrs
 
 from ..backends.memory import InMemoryTaskDao, InMemoryTaskQueue
 from ..clock import Clock, system_clock
-from ..contracts import TaskDao, TaskQueue
+from ..contracts import MessageSource, TaskDao, TaskQueue
 from ..definition import task_spec
 from ..errors import ConfigurationError, TaskDefinitionError
 from ..lifecycle.calling import refuse_async
@@ -37,6 +37,7 @@ from ..lifecycle.enqueue import with_queue_lifecycle
 from ..lifecycle.execute import TaskExecutor, with_execute_lifecycle
 from ..lifecycle.hooks import TaskHooks
 from ..lifecycle.options import ExecuteOptions
+from ..lifecycle.priority import QueueSources
 from ..lifecycle.recurring import RecurringSchedule, recurring_schedule
 from ..lifecycle.retry import RetryPolicy
 from ..lifecycle.schedule_book import ScheduleBook
@@ -47,7 +48,7 @@ from ..task import AsyncTask
 from .backend import Backend
 from .settings import TaskSettings, dotted
 from .task_function import TaskFunction
-from .urls import DEFAULT_URL
+from .urls import DEFAULT_QUEUE, DEFAULT_URL, check_queue_name
 
 if TYPE_CHECKING:
     from ..worker import Worker, WorkerSummary
@@ -72,6 +73,7 @@ class _Registration:
     logic: Callable[[Any], object]
     options: ExecuteOptions
     retention: timedelta | None
+    queue: str = DEFAULT_QUEUE
 
 
 @attrs.frozen
@@ -110,7 +112,11 @@ class TaskApp:
         clock: Clock = system_clock,
         converter: cattrs.Converter = default_converter,
         hooks: Sequence[TaskHooks] = (),
+        queues: Mapping[str, str] | None = None,
     ) -> None:
+        self.queues = dict(queues or {})
+        """The URL of each named queue (``@app.task(..., queue="high")``); on SQLite and in
+        memory a name without a URL gets a queue of its own in the same store."""
         self.hooks: tuple[TaskHooks, ...] = tuple(hooks)
         """Called at every enqueue, claim, finish, retry and skip of this app's tasks."""
         self._backend_url = backend
@@ -134,6 +140,7 @@ class TaskApp:
         options: ExecuteOptions | None = None,
         retention: timedelta | None = None,
         keep_result: bool | None = None,
+        queue: str = DEFAULT_QUEUE,
     ) -> Callable[[Callable[[T], R]], TaskFunction[P, T, R]]:
         """Decorate the business logic of ``task_class``: returns a ``TaskFunction``,
         which runs the logic when called and enqueues tasks from the class's fields
@@ -143,13 +150,15 @@ class TaskApp:
         used by its executor and by the scheduler's sweeps; ``retry`` and ``keep_result``
         are shortcuts that replace ``options.retry`` and ``options.keep_result``.
         ``retention`` is how long a DynamoDB store keeps finished tasks (other stores
-        keep them).
+        keep them). ``queue`` names the queue its tasks travel on (``default``): a worker
+        takes several queues in priority order or by weight (``worker(queues=...)``).
 
         Raises:
             TaskDefinitionError: ``task_class`` is not a valid task class, its task type
                 is registered already, or ``logic`` is an async function.
         """
         spec = task_spec(cast("type[T]", task_class))
+        check_queue_name(queue)
         chosen = options or ExecuteOptions()
         if retry is not None:
             chosen = attrs.evolve(chosen, retry=retry)
@@ -164,7 +173,9 @@ class TaskApp:
                         f"task type {spec.task_type!r} is registered with this app already; "
                         "give each task class one logic function (or set a distinct task_type)"
                     )
-                self._tasks[spec.task_type] = _Registration(spec.cls, logic, chosen, retention)
+                self._tasks[spec.task_type] = _Registration(
+                    spec.cls, logic, chosen, retention, queue
+                )
             return TaskFunction(self, task_class, logic)
 
         return register
@@ -225,7 +236,9 @@ class TaskApp:
             if self._backend is None:
                 store = self._backend_url or os.environ.get(BACKEND_ENV) or DEFAULT_URL
                 queue = self._queue_url or os.environ.get(QUEUE_ENV) or None
-                self._backend = Backend(store, queue, clock=self.clock, converter=self.converter)
+                self._backend = Backend(
+                    store, queue, clock=self.clock, converter=self.converter, queues=self.queues
+                )
             return self._backend
 
     @property
@@ -289,8 +302,22 @@ class TaskApp:
 
     @property
     def queue(self) -> TaskQueue[AsyncTask]:
-        """The queue of this app's backend."""
+        """The default queue of this app's backend."""
         return self.backend.queue
+
+    def queue_for(self, task: type[AsyncTask] | str) -> TaskQueue[AsyncTask]:
+        """The queue a registered task class (or task type) travels on."""
+        name = task if isinstance(task, str) else task_spec(task).task_type
+        if name not in self._tasks:
+            self.task_class(name)  # the clear error
+        return self.backend.named_queue(self._tasks[name].queue)
+
+    def queue_names(self) -> list[str]:
+        """The queues of the registered task types, in the order they were first named
+        (``default`` first when a type uses it)."""
+        names = [r.queue for r in self._tasks.values()]
+        ordered = ([DEFAULT_QUEUE] if DEFAULT_QUEUE in names else []) + names
+        return list(dict.fromkeys(ordered))
 
     # -- running -----------------------------------------------------------------------------
 
@@ -312,7 +339,7 @@ class TaskApp:
             return with_queue_lifecycle(
                 get_new=_same,
                 dao=self.dao(cls),
-                queue=self.queue,
+                queue=self.queue_for(cls),
                 clock=self.clock,
                 converter=self.converter,
                 hooks=self.hooks,
@@ -339,7 +366,7 @@ class TaskApp:
             return with_execute_lifecycle(
                 registration.logic,
                 dao=self.backend.dao(registration.task_class, retention=registration.retention),
-                queue=self.queue,
+                queue=self.backend.named_queue(registration.queue),
                 options=registration.options,
                 clock=self.clock,
                 converter=self.converter,
@@ -349,17 +376,21 @@ class TaskApp:
         task_type = task_spec(registration.task_class).task_type
         return self._cached(self._executors, task_type, build)
 
-    def executors(self) -> list[TaskExecutor[Any, object]]:
-        """Every registered task's executor: pass them to ``create_sqs_handler`` or ``drain``.
+    def executors(self, queue: str | None = None) -> list[TaskExecutor[Any, object]]:
+        """Every registered task's executor (those of ``queue`` only, when given): pass them
+        to ``create_sqs_handler`` (one Lambda function per queue) or ``drain``.
 
         Raises:
-            ConfigurationError: no task is registered.
+            ConfigurationError: no task is registered (on ``queue``).
         """
-        if not self._tasks:
+        chosen = [r for r in list(self._tasks.values()) if queue in (None, r.queue)]
+        if not chosen:
+            where = f" on queue {queue!r} (queues: {self.queue_names()})" if queue else ""
             raise ConfigurationError(
-                "this app has no tasks: decorate a logic function with @app.task(TaskClass)"
+                f"this app has no tasks{where}: decorate a logic function with "
+                "@app.task(TaskClass)"
             )
-        return [self._executor(r) for r in list(self._tasks.values())]
+        return [self._executor(r) for r in chosen]
 
     def _build_schedule(
         self, entry: _Recurring, dao: TaskDao[Any], queue: TaskQueue[AsyncTask]
@@ -383,10 +414,13 @@ class TaskApp:
         each swept with its own ``ExecuteOptions`` (retry policy and lease)."""
         return Scheduler(
             schedules=[
-                self._build_schedule(r, self.dao(r.task_class), self.queue)
+                self._build_schedule(r, self.dao(r.task_class), self.queue_for(r.task_class))
                 for r in self._recurring
             ],
-            sweep=[(self.dao(r.task_class), self.queue, r.options) for r in self._tasks.values()],
+            sweep=[
+                (self.dao(r.task_class), self.queue_for(r.task_class), r.options)
+                for r in self._tasks.values()
+            ],
             requeue_after=requeue_after,
             clock=self.clock,
             stored=self.schedules(),
@@ -400,7 +434,7 @@ class TaskApp:
             self.backend.documents(),
             task_class=self.task_class,
             dao=self.dao,
-            queue=lambda: self.queue,
+            queue=self.queue_for,
             reserved=frozenset(r.name for r in self._recurring),
             clock=self.clock,
             converter=self.converter,
@@ -416,17 +450,30 @@ class TaskApp:
         on_progress: Callable[[WorkerSummary], None] | None = None,
         requeue_after: timedelta = timedelta(minutes=15),
         register: bool = True,
+        queues: Sequence[str] | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> Worker:
-        """A worker over the backend's queue (SQLite, or SQS with long polling) that runs the
+        """A worker over the backend's queues (SQLite, or SQS with long polling) that runs the
         scheduler every ``schedule_every`` unless ``schedule`` is False; its sweep pushes
         again a task left QUEUED and never attempted for ``requeue_after``. With ``register``
         (the default) it writes a heartbeat every 10 seconds to the worker registry
-        (``registry()``, ``simple-async-tasks workers``)."""
+        (``registry()``, ``simple-async-tasks workers``).
+
+        ``queues`` (default: every queue of the app, ``queue_names()``) are taken in
+        priority order: no message of a queue while an earlier one has some. With
+        ``weights`` (a positive number per queue) each take starts from a queue drawn in
+        proportion to its weight instead, so no queue starves.
+        """
         from ..worker import Worker  # threads and signals: only for those who run a worker
 
+        names = list(queues) if queues else self.queue_names() or [DEFAULT_QUEUE]
+        sources = [(name, self.backend.source(check_queue_name(name))) for name in names]
+        source: MessageSource = sources[0][1]
+        if len(sources) > 1 or weights is not None:
+            source = QueueSources(sources, weights=weights)
         worker = Worker(
             self.executors(),
-            self.backend.source(),
+            source,
             concurrency=concurrency,
             scheduler=self.scheduler(requeue_after=requeue_after) if schedule else None,
             schedule_every=schedule_every,
@@ -435,7 +482,7 @@ class TaskApp:
             clock=self.clock,
             registry=self.registry() if register else None,
         )
-        worker.queue_names = [self.backend.queue_url or self.backend.store_url]
+        worker.queue_names = names
         return worker
 
     def registry(self, *, dead_after: timedelta = DEAD_AFTER) -> WorkerRegistry:

@@ -33,6 +33,24 @@ _FORMS = (
 )
 
 
+DEFAULT_QUEUE = "default"
+"""The queue a task type goes to unless ``@app.task(..., queue=...)`` names another."""
+
+
+def check_queue_name(name: str) -> str:
+    """``name`` if it can name a queue: 1 to 80 letters, digits, ``-`` and ``_`` (what an
+    SQS queue name allows).
+
+    Raises:
+        ConfigurationError: it cannot.
+    """
+    if not (0 < len(name) <= 80 and all(c.isascii() and (c.isalnum() or c in "-_") for c in name)):
+        raise ConfigurationError(
+            f"a queue name is 1 to 80 letters, digits, '-' or '_', got {name!r}"
+        )
+    return name
+
+
 @attrs.frozen
 class MemoryUrl:
     """Records and queue in this process's memory."""

@@ -281,7 +281,7 @@ Action = Callable[[TaskApp, TaskDao[Any], str], AsyncTask]
 
 _ACTIONS: dict[str, tuple[Action, str, str]] = {
     "retry": (
-        lambda app, dao, key: retry(dao, app.queue, key, clock=app.clock),
+        lambda app, dao, key: retry(dao, app.queue_for(dao.task_class), key, clock=app.clock),
         "retried",
         "Put FAILED tasks back to QUEUED (attempts kept) and push them.",
     ),
@@ -303,7 +303,7 @@ _ACTIONS: dict[str, tuple[Action, str, str]] = {
         "Park SCHEDULED, QUEUED or FAILED tasks as HALTED: deliveries skip them until resumed.",
     ),
     "resume": (
-        lambda app, dao, key: resume(dao, app.queue, key, clock=app.clock),
+        lambda app, dao, key: resume(dao, app.queue_for(dao.task_class), key, clock=app.clock),
         "resumed",
         "Make HALTED tasks QUEUED again and push them.",
     ),

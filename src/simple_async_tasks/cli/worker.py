@@ -15,6 +15,7 @@ import attrs
 import click
 
 from ..app import TaskApp
+from ..app.urls import DEFAULT_QUEUE
 from ..lifecycle.listing import list_tasks
 from ..task import AsyncTaskStatus
 from ..worker import Worker, WorkerSummary
@@ -105,6 +106,34 @@ class Progress:
         click.echo(self.line(summary), err=True)
 
 
+def _names(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _weights(text: str | None) -> dict[str, float] | None:
+    if not text:
+        return None
+    found: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, number = part.partition("=")
+        try:
+            found[name.strip()] = float(number)
+        except ValueError:
+            raise click.BadParameter(
+                f"{part!r} is not NAME=NUMBER", param_hint="--weights"
+            ) from None
+    return found
+
+
+def _where(app: TaskApp, names: list[str], weighted: bool) -> str:
+    if names == [DEFAULT_QUEUE] and not weighted:
+        return app.backend.queue_url or app.backend.store_url
+    order = "by weight" if weighted else "in this order"
+    return f"queues {', '.join(names)} ({order})"
+
+
 @click.command()
 @click.argument("app_arg", metavar="[APP]", required=False)
 @click.option(
@@ -176,6 +205,18 @@ class Progress:
     metavar="SECONDS",
     help="Print progress at most this often.",
 )
+@click.option(
+    "--queues",
+    metavar="NAME,NAME...",
+    help="The app's queues to take, highest priority first: no message of a queue while an "
+    "earlier one has some. Default: every queue of the app's task types.",
+)
+@click.option(
+    "--weights",
+    metavar="NAME=N,...",
+    help="Take the queues by weight instead of strictly by priority (each take starts from a "
+    "queue drawn in proportion to its weight), e.g. high=3,low=1.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines; warnings still show.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every delivery and scheduler run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
@@ -217,6 +258,8 @@ def _work(
     quiet: bool,
     verbose: bool,
     as_json: bool,
+    queues: str | None,
+    weights: str | None,
 ) -> None:
     if app_ref is None:
         raise click.UsageError(f"name the app: --app module:object (or {APP_ENV})")
@@ -234,13 +277,15 @@ def _work(
         poll_wait=timedelta(seconds=poll_wait),
         on_progress=progress,
         requeue_after=timedelta(seconds=requeue_after),
+        queues=_names(queues) or list(_weights(weights) or {}) or None,
+        weights=_weights(weights),
     )
     running.long_task_every = timedelta(seconds=long_task_every)
     attach(running)
     types = ", ".join(app.task_types)
     if not (quiet or as_json):
         click.echo(
-            f"worker: {types} from {app.backend.queue_url or app.backend.store_url}, "
+            f"worker: {types} from {_where(app, running.queue_names, weights is not None)}, "
             f"{concurrency} at a time; Ctrl-C or SIGTERM stops it after the running tasks",
             err=True,
         )

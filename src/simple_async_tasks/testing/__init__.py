@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from typing import cast
 
 import attrs
 
@@ -81,8 +82,8 @@ def drain(
     """Deliver every message of ``queue`` to its executor until the queue is empty.
 
     Pass a ``TaskApp`` bound to ``memory://`` instead of a queue to drain its
-    queue through its executors. Messages pushed while draining (retries,
-    next steps) are delivered too.
+    queues through its executors, in priority order (``queue_names()``). Messages
+    pushed while draining (retries, next steps) are delivered too.
     When only delayed messages are left and the queue's clock is a
     ``FakeClock``, the clock is moved to the next one (``advance_clock``).
     A delivery that raises is recorded in ``failures`` (its message is
@@ -92,28 +93,31 @@ def drain(
         RuntimeError: more than ``max_deliveries`` deliveries (an endless loop).
         ConfigurationError: an app whose queue is not in memory.
     """
+    queues: list[InMemoryTaskQueue]
     if isinstance(queue, TaskApp):
         app = queue
-        found = app.queue
-        if not isinstance(found, InMemoryTaskQueue):
+        found = [app.backend.named_queue(name) for name in app.queue_names() or ["default"]]
+        if not all(isinstance(q, InMemoryTaskQueue) for q in found):
             raise ConfigurationError(
-                f"drain runs an in-memory queue, and this app uses {app.backend!r}: call "
+                f"drain runs in-memory queues, and this app uses {app.backend!r}: call "
                 "app.use('memory://') first, or run a worker (simple-async-tasks worker)"
             )
-        queue = found
+        queues = cast("list[InMemoryTaskQueue]", found)
         executors = app.executors() if executors is None else executors
     elif executors is None:
         raise TypeError("drain(queue, executors): give the executors of the queue's tasks")
+    else:
+        queues = [queue]
     router = Router(executors)
     report = DrainReport()
-    clock = queue.clock
+    clock = queues[0].clock
     while True:
-        batch = queue.receive(1)
+        batch = next((b for b in (q.receive(1) for q in queues) if b), [])  # by priority
         if not batch:
-            upcoming = queue.next_visible_at()
-            if upcoming is None or not advance_clock or not isinstance(clock, FakeClock):
+            times = [t for t in (q.next_visible_at() for q in queues) if t is not None]
+            if not times or not advance_clock or not isinstance(clock, FakeClock):
                 return report
-            clock.set(max(upcoming, clock.now()))
+            clock.set(max(min(times), clock.now()))
             continue
         if report.delivered >= max_deliveries:
             raise RuntimeError(
