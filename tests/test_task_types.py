@@ -28,7 +28,9 @@ def test_the_command_lists_them_without_needing_a_store(tmp_path):
     assert found["Charge"]["options"]["retry"]["max_attempts"] == 1
     assert found["Notify"]["options"]["retry"]["max_attempts"] == 5
     assert found["Notify"]["options"]["lease"] == 60.0
-    assert found["Charge"]["queue"] == missing
+    assert found["Charge"]["queue"] == "default"  # the queue's name (issue 15)
+    shown = run_cli("tasks", "types", "--backend", missing, env=env)
+    assert f"queue default: {missing}" in shown.stderr  # its URL, on stderr
     assert not (tmp_path / "none.db").exists()
     table = run_cli("tasks", "types", "--type", "Notify", env=env)
     assert table.returncode == 0, table.stderr

@@ -282,6 +282,7 @@ class TaskApp:
                     mutex=spec.mutex,
                     options=registration.options,
                     retention=registration.retention,
+                    queue=registration.queue,
                 )
             )
         return found

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
 from typing import Any
 
-import attrs
 import click
 
 from ..app import TaskApp
 from ._common import echo_json, echo_table
 from .tasks import _types, with_app
-
-
-def _options_json(options: Any) -> dict[str, Any]:
-    """``ExecuteOptions`` as JSON: durations in seconds."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, timedelta):
-            return value.total_seconds()
-        if attrs.has(type(value)):
-            return {k: plain(v) for k, v in attrs.asdict(value, recurse=False).items()}
-        return value
-
-    found: dict[str, Any] = plain(options)
-    return found
 
 
 def _seconds(delta: Any) -> str:
@@ -39,25 +23,8 @@ def types_command(*, app: TaskApp, task_type: str | None, as_json: bool) -> None
     policy, lease, time limit, whether results are kept, retention; and the queue."""
     chosen = set(_types(app, task_type))
     found = [s for s in app.settings() if s.task_type in chosen]
-    queue = app.backend.queue_url or app.backend.store_url
     if as_json:
-        echo_json(
-            [
-                {
-                    **{
-                        k: v
-                        for k, v in attrs.asdict(s, recurse=False).items()
-                        if k not in ("options", "retention")
-                    },
-                    "options": _options_json(s.options),
-                    "retention_seconds": None
-                    if s.retention is None
-                    else s.retention.total_seconds(),
-                    "queue": queue,
-                }
-                for s in found
-            ]
-        )
+        echo_json([s.as_dict() for s in found])
         return
     rows = []
     for s in found:
@@ -76,8 +43,12 @@ def types_command(*, app: TaskApp, task_type: str | None, as_json: bool) -> None
                 _seconds(s.options.lease),
                 _seconds(s.options.time_limit) or "-",
                 "yes" if s.options.keep_result else "no",
+                s.queue,
             ]
         )
-    columns = ["TYPE", "UNIQUE", "MUTEX", "ATTEMPTS", "BACKOFF", "LEASE", "LIMIT", "RESULT"]
+    columns = [
+        "TYPE", "UNIQUE", "MUTEX", "ATTEMPTS", "BACKOFF", "LEASE", "LIMIT", "RESULT", "QUEUE"
+    ]  # fmt: skip
     echo_table(columns, rows)
-    click.echo(f"queue: {queue}", err=True)
+    where = app.backend.queue_url or app.backend.store_url
+    click.echo(f"queue default: {where}", err=True)

@@ -11,12 +11,12 @@ from typing import Any
 import click
 
 from ..app import TaskApp
+from ..app.views import retry_state, task_json
 from ..contracts import TaskDao
-from ..definition import task_spec
 from ..errors import ConfigurationError, SimpleAsyncTasksError, TaskNotFoundError
 from ..lifecycle.control import cancel, delete, halt, resume, retry
 from ..lifecycle.listing import count_tasks, find_task_by_uuid, list_tasks
-from ..serialization import dumps, loads, unstructure_task
+from ..serialization import dumps
 from ..task import AsyncTask, AsyncTaskStatus
 from ._common import (
     EXIT_OK,
@@ -75,38 +75,6 @@ def _types(app: TaskApp, task_type: str | None) -> list[str]:
 
 def _dao(app: TaskApp, task_type: str) -> TaskDao[Any]:
     return app.dao(app.task_class(task_type))
-
-
-def failed_for_good(app: TaskApp, task: AsyncTask) -> bool:
-    """FAILED with no attempt left under its task type's retry policy."""
-    if task.status is not AsyncTaskStatus.FAILED:
-        return False
-    options = app.options(task_spec(type(task)).task_type)
-    return task.failures >= options.retry.max_attempts
-
-
-def retry_state(app: TaskApp, task: AsyncTask) -> str | None:
-    """For a FAILED task, whether another attempt comes: ``retry due <time>``, or
-    ``failed for good`` once its task type's retry policy has no attempt left."""
-    if task.status is not AsyncTaskStatus.FAILED:
-        return None
-    if failed_for_good(app, task):
-        return "failed for good"
-    due = task.execute_after
-    return f"retry due {due.isoformat(timespec='seconds')}" if due else "retry due now"
-
-
-def task_json(app: TaskApp, dao: TaskDao[Any], task: AsyncTask) -> dict[str, Any]:
-    """A task as scripts see it: its type, unique key and retry state first, then every
-    field, its result as the JSON value the logic returned."""
-    fields = unstructure_task(task, app.converter)
-    fields["result"] = None if task.result is None else loads(task.result)
-    return {
-        "task_type": task_spec(type(task)).task_type,
-        "unique_key": dao.unique_key(task),
-        "retry": retry_state(app, task),
-        **fields,
-    }
 
 
 def _find(app: TaskApp, unique_key: str, task_type: str | None) -> tuple[str, TaskDao[Any]]:

@@ -16,6 +16,7 @@ import click
 
 from ..app import TaskApp
 from ..app.urls import DEFAULT_QUEUE
+from ..app.views import failed_for_good
 from ..lifecycle.listing import list_tasks
 from ..task import AsyncTaskStatus
 from ..worker import Worker, WorkerSummary
@@ -28,7 +29,6 @@ from ._common import (
     load_app,
     reports_errors,
 )
-from .tasks import failed_for_good
 
 
 @contextmanager

@@ -1,0 +1,44 @@
+"""How operators see a task of an app: its retry state and its JSON form, shared by the
+command line and the dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..contracts import TaskDao
+from ..definition import task_spec
+from ..serialization import loads, unstructure_task
+from ..task import AsyncTask, AsyncTaskStatus
+from .task_app import TaskApp
+
+
+def failed_for_good(app: TaskApp, task: AsyncTask) -> bool:
+    """FAILED with no attempt left under its task type's retry policy."""
+    if task.status is not AsyncTaskStatus.FAILED:
+        return False
+    options = app.options(task_spec(type(task)).task_type)
+    return task.failures >= options.retry.max_attempts
+
+
+def retry_state(app: TaskApp, task: AsyncTask) -> str | None:
+    """For a FAILED task, whether another attempt comes: ``retry due <time>``, or
+    ``failed for good`` once its task type's retry policy has no attempt left."""
+    if task.status is not AsyncTaskStatus.FAILED:
+        return None
+    if failed_for_good(app, task):
+        return "failed for good"
+    due = task.execute_after
+    return f"retry due {due.isoformat(timespec='seconds')}" if due else "retry due now"
+
+
+def task_json(app: TaskApp, dao: TaskDao[Any], task: AsyncTask) -> dict[str, Any]:
+    """A task as scripts see it: its type, unique key and retry state first, then every
+    field, its result as the JSON value the logic returned."""
+    fields = unstructure_task(task, app.converter)
+    fields["result"] = None if task.result is None else loads(task.result)
+    return {
+        "task_type": task_spec(type(task)).task_type,
+        "unique_key": dao.unique_key(task),
+        "retry": retry_state(app, task),
+        **fields,
+    }
