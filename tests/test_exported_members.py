@@ -67,6 +67,7 @@ PUBLIC: dict[str, set[str]] = {
         "TimeLimitExceededError",
         "UnknownTaskTypeError",
     },
+    "simple_async_tasks.dashboard": {"TOKEN_ENV", "create_dashboard"},
     "simple_async_tasks.operations": {
         "DeadLetter",
         "DeadLetterBox",
@@ -265,6 +266,8 @@ _ALLOWED = set(dir(builtins)) | {
     "TracerProvider",
     "TextIO",
     "LogRecord",
+    "Starlette",  # the dashboard is a Starlette app, and takes its requests
+    "Request",
 }
 _TYPE_VARS = re.compile(r"^(T|R|P|K|V|H|S|T_co|R_co|T_contra|E|TaskT)$")
 

@@ -12,7 +12,7 @@ LAYERS = {
     "core": 0,  # the task, errors, clock, conditions, contracts, parcel, serialization, ...
     "lifecycle": 1,  # enqueue and execute, sweeps, scheduler, routing of deliveries
     "backends": 2,  # memory, SQLite, DynamoDB, SQS: send, receive and dead letters
-    "entry": 3,  # TaskApp and its wiring, the worker, the Lambda handlers, test helpers
+    "entry": 3,  # TaskApp and its wiring, the worker, the Lambda handlers, the dashboard, ...
     "cli": 4,  # the command line
     "root": 5,  # the package's own __init__, operations, typedefs: re-exports
 }
@@ -27,7 +27,7 @@ def layer_of(module: str) -> str:
         return "lifecycle"
     if head == "backends":
         return "backends"
-    if head in ("app", "worker", "aws", "testing"):
+    if head in ("app", "worker", "aws", "testing", "dashboard"):
         return "entry"
     if head == "cli":
         return "cli"

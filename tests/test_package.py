@@ -9,11 +9,11 @@ from pathlib import Path
 import simple_async_tasks
 
 
-def test_import_does_not_import_boto3():
+def test_import_does_not_import_boto3_or_the_dashboards_web_stack():
     code = (
         "import sys, simple_async_tasks, simple_async_tasks.testing; "
         "bad = sorted(m for m in sys.modules "
-        "if m.split('.')[0] in ('boto3', 'botocore', 'moto')); "
+        "if m.split('.')[0] in ('boto3', 'botocore', 'moto', 'starlette', 'uvicorn')); "
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

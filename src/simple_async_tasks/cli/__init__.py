@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .dashboard import dashboard
 from .dlq import dlq
 from .locks import locks
 from .queues import queue
@@ -47,5 +48,6 @@ main.add_command(queue)
 main.add_command(locks)
 main.add_command(workers)
 main.add_command(schedules)
+main.add_command(dashboard)
 
 __all__ = ["main"]

@@ -18,9 +18,10 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
-__all__ = ["TOKEN_ENV", "Guard", "Refused"]
+from . import TOKEN_ENV
 
-TOKEN_ENV = "SIMPLE_ASYNC_TASKS_DASHBOARD_TOKEN"
+__all__ = ["Guard", "Refused"]
+
 SESSION_COOKIE = "sat_session"
 
 
