@@ -222,3 +222,61 @@ def test_mounted_in_a_host_app_its_links_and_forms_keep_the_prefix(ops, tmp_path
     assert 'action="/ops/task/action"' in detail.text
     assert "<title>Invoice i1 · simple-async-tasks</title>" in detail.text
     assert web.get("/ops/api/stats").json()["success"] is True
+
+
+def test_locks_and_failed_tasks_in_bulk_over_the_api(ops, tmp_path):
+    from datetime import timedelta
+
+    from simple_async_tasks.contracts import MutexLock, Transition, status_in
+
+    failed_invoice(ops, tmp_path, "i1")
+    failed_invoice(ops, tmp_path, "i2")
+    ops.enqueue(Invoice(invoice_id="i3"))
+    web = client(ops, token=TOKEN)
+    bulk = web.post("/api/tasks/Invoice/delete-failed", headers=AUTH).json()["data"]
+    assert bulk == {"task_type": "Invoice", "deleted": 2}
+    assert ops.dao(Invoice).count_by_status(S.FAILED) == 0
+    assert ops.dao(Invoice).get("i3").status is S.QUEUED
+
+    now = ops.clock.now()
+    lock = MutexLock(
+        key="Invoice#acme", owner="lease-1", acquired_at=now, expires_at=now + timedelta(minutes=1)
+    )
+    claim = Transition(status=S.ATTEMPTED, add_attempts=1, attempted_at=now)
+    ops.dao(Invoice).transition("i3", claim, condition=status_in(S.QUEUED), acquire=lock)
+    assert web.get("/api/locks").json()["data"] == [
+        {
+            "key": "Invoice#acme",
+            "owner": "lease-1",
+            "acquired_at": now.isoformat(),
+            "expires_at": (now + timedelta(minutes=1)).isoformat(),
+            "held": True,
+        }
+    ]
+    live = web.post("/api/locks/break", json={"key": "Invoice#acme"}, headers=AUTH)
+    assert (live.status_code, live.json()["error"]["type"]) == (409, "MutexHeldError")
+    forced = web.post(
+        "/api/locks/break", json={"key": "Invoice#acme", "force": True}, headers=AUTH
+    )
+    assert forced.json()["data"] == {"key": "Invoice#acme", "owner": "lease-1", "broken": True}
+    again = web.post("/api/locks/break", json={"key": "Invoice#acme", "force": True}, headers=AUTH)
+    assert again.json()["data"]["broken"] is False
+    assert web.get("/api/locks").json()["data"] == []
+
+
+def test_the_failed_list_deletes_them_all_once_confirmed(ops, tmp_path):
+    failed_invoice(ops, tmp_path, "i1")
+    web = client(ops, token=TOKEN)
+    web.post("/login", data={"token": TOKEN})
+    page = web.get("/tasks", params={"task_type": "Invoice", "status": "FAILED"}).text
+    assert 'id="delete-failed"' in page
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    form = {"csrf": csrf, "task_type": "Invoice", "back": "/tasks"}
+    unconfirmed = web.post("/tasks/delete-failed", data=form, follow_redirects=False)
+    assert "tick 'I am sure'" in where(unconfirmed)
+    assert ops.dao(Invoice).count_by_status(S.FAILED) == 1
+    done = web.post(
+        "/tasks/delete-failed", data={**form, "confirm": "yes"}, follow_redirects=False
+    )
+    assert "deleted 1 FAILED Invoice" in where(done)
+    assert ops.dao(Invoice).count_by_status(S.FAILED) == 0

@@ -157,6 +157,17 @@ def api_routes(app: TaskApp, guard: Guard) -> list[Route]:
             lambda r: data.task(app, r.path_params["task_type"], _text(r, "unique_key")),
         ),
         write("/tasks/{task_type}/actions/{action}", action),
+        write(
+            "/tasks/{task_type}/delete-failed",
+            lambda r: data.delete_failed(app, r.path_params["task_type"]),
+        ),
+        read("/locks", lambda r: data.locks(app)),
+        write(
+            "/locks/break",
+            lambda r: data.break_lock(
+                app, _text(r, "key"), force=bool(r.state.body.get("force", False))
+            ),
+        ),
         read("/queues", lambda r: data.queues(app)),
         write("/queues/{name}/purge", lambda r: data.purge(app, r.path_params["name"])),
         read("/dead-letters", lambda r: data.dead_letters(app)),

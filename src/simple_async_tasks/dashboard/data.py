@@ -12,7 +12,7 @@ from ..app.views import task_json
 from ..contracts import DeadLetterBox, indexed_statuses
 from ..errors import ConfigurationError, InvalidTaskError, SimpleAsyncTasksError
 from ..lifecycle import control
-from ..lifecycle.listing import count_tasks, list_tasks, queue_depth
+from ..lifecycle.listing import count_tasks, list_tasks, mutex_locks, queue_depth
 from ..task import AsyncTask, AsyncTaskStatus
 
 S = AsyncTaskStatus
@@ -120,6 +120,42 @@ def act(app: TaskApp, task_type: str, unique_key: str, action: str) -> dict[str,
     else:
         raise InvalidTaskError(f"no action {action!r}: the actions are {', '.join(ACTIONS)}")
     return task_json(app, dao, changed)
+
+
+def delete_failed(app: TaskApp, task_type: str) -> dict[str, Any]:
+    """Delete every FAILED task of ``task_type`` (each a conditional delete)."""
+    dao = app.dao(app.task_class(task_type))
+    return {"task_type": task_type, "deleted": control.delete_failed(dao)}
+
+
+def locks(app: TaskApp) -> list[dict[str, Any]]:
+    """The mutex locks of every task type, held or expired."""
+    now = app.clock.now()
+    return [
+        {
+            "key": lock.key,
+            "owner": lock.owner,
+            "acquired_at": lock.acquired_at.isoformat(),
+            "expires_at": lock.expires_at.isoformat(),
+            "held": lock.expires_at > now,
+        }
+        for task_type in app.task_types
+        for lock in mutex_locks(app.dao(app.task_class(task_type)))
+    ]
+
+
+def break_lock(app: TaskApp, key: str, *, force: bool) -> dict[str, Any]:
+    """Remove the lock ``key`` (``TaskType#value``); a live one only with ``force``.
+    ``broken`` says whether there was one.
+
+    Raises:
+        MutexHeldError: the lock is live and ``force`` is not set.
+    """
+    task_type = key.split("#", 1)[0]
+    dao = app.dao(app.task_class(task_type))
+    removed = control.break_lock(dao, key, force=force, clock=app.clock)
+    owner = removed.owner if removed is not None else None
+    return {"key": key, "owner": owner, "broken": removed is not None}
 
 
 def queues(app: TaskApp) -> list[dict[str, Any]]:

@@ -172,7 +172,13 @@ class Pages:
         )  # fmt: skip
         listed = table(["Unique key", "Status", "Runs/failed", "Updated", "Last error"], rows,
                        id_="tasks") if rows else tag("p", "No tasks.", class_="muted")  # fmt: skip
-        return join([filters, listed, more])
+        bulk = Markup("")
+        if rows and status == "FAILED" and self.guard.can_act:
+            bulk = form(root + "tasks/delete-failed", self.csrf(request),
+                        [field("I am sure", "confirm", "yes", type_="checkbox")],
+                        button=f"Delete every FAILED {task_type}", id_="delete-failed",
+                        hidden={"task_type": task_type, "back": _here(request)})  # fmt: skip
+        return join([filters, listed, more, bulk])
 
     def task_detail(self, request: Request) -> Markup:
         task_type = request.query_params.get("task_type", "")
@@ -329,6 +335,13 @@ class Pages:
             return _with(self.root(request) + "tasks", notice=notice, task_type=task_type)
         return _with(self.root(request) + "task", notice=notice, task_type=task_type, key=key)
 
+    def do_delete_failed(self, request: Request, fields: dict[str, str]) -> str:
+        if fields.get("confirm") != "yes":
+            raise ValueError("tick 'I am sure' to delete every FAILED task: it cannot be undone")
+        task_type = fields["task_type"]
+        deleted = data.delete_failed(self.app, task_type)["deleted"]
+        return _with(fields.get("back", "/"), notice=f"deleted {deleted} FAILED {task_type}")
+
     def do_redrive(self, request: Request, fields: dict[str, str]) -> str:
         moved = data.redrive(self.app)["redriven"]
         return _with(fields.get("back", "/"), notice=f"redrove {moved} message(s)")
@@ -444,6 +457,7 @@ def page_routes(app: TaskApp, guard: Guard) -> list[Route]:
             ),
         ),
         Route("/task/action", act(pages.do_task), methods=["POST"]),
+        Route("/tasks/delete-failed", act(pages.do_delete_failed), methods=["POST"]),
         Route("/dead-letters", view("Dead letters", pages.dead_letters)),
         Route("/dead-letters/redrive", act(pages.do_redrive), methods=["POST"]),
         Route("/workers", view("Workers", pages.workers)),
