@@ -13,6 +13,7 @@ from ..contracts import DeadLetterBox, indexed_statuses
 from ..errors import ConfigurationError, InvalidTaskError, SimpleAsyncTasksError
 from ..lifecycle import control
 from ..lifecycle.listing import count_tasks, list_tasks, mutex_locks, queue_depth
+from ..lifecycle.schedule_book import EDITABLE
 from ..task import AsyncTask, AsyncTaskStatus
 
 S = AsyncTaskStatus
@@ -245,20 +246,9 @@ def schedule(app: TaskApp, name: str) -> dict[str, Any]:
     }
 
 
-SCHEDULE_FIELDS = (
-    "job_name",
-    "recurring_interval",
-    "recurring_details",
-    "payload",
-    "creator",
-    "paused",
-    "start_at",
-)
-
-
 def schedule_fields(given: Mapping[str, Any]) -> dict[str, Any]:
     """The schedule fields of a request body (JSON or a form, already parsed)."""
-    fields = {k: given[k] for k in SCHEDULE_FIELDS if k in given}
+    fields = {k: given[k] for k in EDITABLE if k in given}
     if isinstance(fields.get("start_at"), str):
         try:
             fields["start_at"] = datetime.fromisoformat(fields["start_at"])

@@ -33,24 +33,23 @@ from .schedule_model import (
     check_schedule,
 )
 
-__all__ = ["SCHEDULE_KIND", "ScheduleBook"]
+__all__ = ["EDITABLE", "SCHEDULE_KIND", "ScheduleBook"]
 
 logger = logging.getLogger("simple_async_tasks.scheduler")
 
 SCHEDULE_KIND = "schedule"
 _ONCE = timedelta(days=365 * 1000)
 """The interval that makes a ``RecurringSchedule`` of a ONE_OFF's single occurrence."""
-_EDITABLE = frozenset(
-    {
-        "job_name",
-        "recurring_interval",
-        "recurring_details",
-        "payload",
-        "creator",
-        "paused",
-        "start_at",
-    }
+EDITABLE = (
+    "job_name",
+    "recurring_interval",
+    "recurring_details",
+    "payload",
+    "creator",
+    "paused",
+    "start_at",
 )
+"""The fields of a stored schedule that ``update`` changes (the name is its identity)."""
 
 
 class ScheduleBook:
@@ -158,11 +157,11 @@ class ScheduleBook:
             ScheduleNotFoundError: no such schedule.
             InvalidScheduleError: an unknown field, or the changed schedule fails a check.
         """
-        unknown = sorted(set(changes) - _EDITABLE)
+        unknown = sorted(set(changes) - set(EDITABLE))
         if unknown:
             raise InvalidScheduleError(
                 f"cannot change {unknown} of a schedule; the fields that change: "
-                f"{sorted(_EDITABLE)}"
+                f"{sorted(EDITABLE)}"
             )
         current = self.require(name)
         typed: dict[str, Any] = {key: _typed(key, value) for key, value in changes.items()}
