@@ -37,12 +37,9 @@ from ..lifecycle.enqueue import with_queue_lifecycle
 from ..lifecycle.execute import TaskExecutor, with_execute_lifecycle
 from ..lifecycle.hooks import TaskHooks
 from ..lifecycle.options import ExecuteOptions
-from ..lifecycle.priority import QueueSources
 from ..lifecycle.recurring import RecurringSchedule, recurring_schedule
 from ..lifecycle.retry import RetryPolicy
-from ..lifecycle.schedule_book import ScheduleBook
 from ..lifecycle.scheduler import Scheduler
-from ..lifecycle.workers import DEAD_AFTER, WorkerRegistry
 from ..serialization import default_converter
 from ..task import AsyncTask
 from .backend import Backend
@@ -51,6 +48,8 @@ from .task_function import TaskFunction
 from .urls import DEFAULT_QUEUE, DEFAULT_URL, check_queue_name
 
 if TYPE_CHECKING:
+    from ..lifecycle.schedule_book import ScheduleBook
+    from ..lifecycle.workers import WorkerRegistry
     from ..worker import Worker, WorkerSummary
 
 T = TypeVar("T", bound=AsyncTask)
@@ -431,6 +430,8 @@ class TaskApp:
         """The recurring schedules stored in this app's backend: create, read, update, pause,
         resume and delete them at run time (``simple-async-tasks schedules``); the
         scheduler runs them beside the ones declared with ``recurring``."""
+        from ..lifecycle.schedule_book import ScheduleBook  # loaded when first asked for
+
         return ScheduleBook(
             self.backend.documents(),
             task_class=self.task_class,
@@ -465,6 +466,7 @@ class TaskApp:
         ``weights`` (a positive number per queue) each take starts from a queue drawn in
         proportion to its weight instead, so no queue starves.
         """
+        from ..lifecycle.priority import QueueSources
         from ..worker import Worker  # threads and signals: only for those who run a worker
 
         names = list(queues) if queues else self.queue_names() or [DEFAULT_QUEUE]
@@ -486,7 +488,11 @@ class TaskApp:
         worker.queue_names = names
         return worker
 
-    def registry(self, *, dead_after: timedelta = DEAD_AFTER) -> WorkerRegistry:
+    def registry(self, *, dead_after: timedelta | None = None) -> WorkerRegistry:
         """The worker registry in this app's store: ``registry().workers()`` lists the
-        workers that beat there, alive or dead (silent for ``dead_after``)."""
-        return WorkerRegistry(self.backend.documents(), clock=self.clock, dead_after=dead_after)
+        workers that beat there, alive or dead (silent for ``dead_after``: 60 seconds)."""
+        from ..lifecycle.workers import DEAD_AFTER, WorkerRegistry
+
+        return WorkerRegistry(
+            self.backend.documents(), clock=self.clock, dead_after=dead_after or DEAD_AFTER
+        )

@@ -7,11 +7,10 @@ import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidEventError
 from ..lifecycle.options import OnFailure
-from ..lifecycle.workers import Heartbeat, WorkerRegistry, new_worker_id
 from ..parcel import RawParcel
 from ..routing import (
     ExecuteResultLike,
@@ -24,6 +23,9 @@ from ..routing import (
 )
 from .events import LambdaContext, SqsBatchResponse, SqsRecord
 from .visibility import hold_back
+
+if TYPE_CHECKING:
+    from ..lifecycle.workers import WorkerRegistry
 
 logger = logging.getLogger("simple_async_tasks.lambda")
 
@@ -127,6 +129,8 @@ def _heartbeat(
     ``TaskType uuid`` read from the bodies, and the queues they came from."""
     if registry is None:
         return nullcontext()
+    from ..lifecycle.workers import Heartbeat, new_worker_id  # only with a registry
+
     running, queues = [], []
     for record in records:
         if not isinstance(record, Mapping):

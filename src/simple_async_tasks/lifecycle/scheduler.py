@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -15,8 +15,10 @@ from ..definition import task_spec
 from ..errors import ConfigurationError
 from .options import ExecuteOptions
 from .recurring import RecurringSchedule
-from .schedule_book import ScheduleBook
 from .sweeps import promote_due, requeue_stale
+
+if TYPE_CHECKING:
+    from .schedule_book import ScheduleBook
 
 logger = logging.getLogger("simple_async_tasks.scheduler")
 
