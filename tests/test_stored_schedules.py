@@ -272,3 +272,28 @@ def test_the_command_lines_listing_shows_code_schedules_read_only(app):
         "0 0 * * 0",
         "2026-01-04T00:00:00+00:00",  # the first Sunday
     )
+
+
+def test_eight_schedulers_at_the_same_moment_enqueue_an_occurrence_once(app, clock, backend):
+    import threading
+
+    app.schedules().create(
+        "m", job_name="SendReport", recurring_interval="EVERY_MINUTE", payload={"report": "m"}
+    )
+    clock.advance(60)
+    apps = [make_app(backend, clock) if backend[0] != "memory://" else app for _ in range(8)]
+    schedulers = [a.scheduler() for a in apps]
+    start = threading.Barrier(len(schedulers))
+    enqueued: list[int] = []
+
+    def run(scheduler: Any) -> None:
+        start.wait()
+        enqueued.append(scheduler.run_once().enqueued)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in schedulers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(enqueued) == [0] * 7 + [1]
+    assert len(reports(app)) == 1

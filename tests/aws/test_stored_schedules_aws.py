@@ -16,6 +16,7 @@ from ..test_stored_schedules import (
     test_a_bad_schedule_is_refused_and_nothing_is_stored,
     test_a_daily_schedule_enqueues_each_occurrence_once_with_two_schedulers,
     test_a_one_off_fires_once_even_after_its_task_is_deleted,
+    test_eight_schedulers_at_the_same_moment_enqueue_an_occurrence_once,
     test_pause_resume_and_delete,
     test_update_is_fenced_by_the_version_read,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "test_a_bad_schedule_is_refused_and_nothing_is_stored",
     "test_a_daily_schedule_enqueues_each_occurrence_once_with_two_schedulers",
     "test_a_one_off_fires_once_even_after_its_task_is_deleted",
+    "test_eight_schedulers_at_the_same_moment_enqueue_an_occurrence_once",
     "test_pause_resume_and_delete",
     "test_update_is_fenced_by_the_version_read",
 ]
