@@ -68,6 +68,7 @@ PUBLIC: dict[str, set[str]] = {
         "UnknownTaskTypeError",
     },
     "simple_async_tasks.dashboard": {"TOKEN_ENV", "create_dashboard"},
+    "simple_async_tasks.aio": {"with_async_queue_lifecycle"},
     "simple_async_tasks.operations": {
         "DeadLetter",
         "DeadLetterBox",
@@ -266,6 +267,7 @@ _ALLOWED = set(dir(builtins)) | {
     "TracerProvider",
     "TextIO",
     "LogRecord",
+    "Awaitable",
     "Starlette",  # the dashboard is a Starlette app, and takes its requests
     "Request",
 }

@@ -20,7 +20,7 @@ LAYERS = {
 
 def layer_of(module: str) -> str:
     parts = module.split(".")[1:]  # without "simple_async_tasks"
-    if not parts or parts[0] in ("operations", "typedefs", "observability"):
+    if not parts or parts[0] in ("operations", "typedefs", "observability", "aio"):
         return "root"
     head = parts[0]
     if head in ("lifecycle", "routing"):

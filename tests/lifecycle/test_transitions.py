@@ -27,9 +27,27 @@ def runs():
     return []
 
 
+@pytest.fixture(params=["sync", "async"])
+def wrap(request):
+    """``with_queue_lifecycle``, or its async twin called through ``asyncio.run``: every
+    enqueue rule below holds on both paths (issue 16)."""
+    if request.param == "sync":
+        return with_queue_lifecycle
+
+    def wrap_async(**options):
+        import asyncio
+
+        from simple_async_tasks.aio import with_async_queue_lifecycle
+
+        enqueue = with_async_queue_lifecycle(**options)
+        return lambda *args, **kwargs: asyncio.run(enqueue(*args, **kwargs))
+
+    return wrap_async
+
+
 @pytest.fixture
-def enqueue(dao, queue, clock):
-    return with_queue_lifecycle(
+def enqueue(wrap, dao, queue, clock):
+    return wrap(
         get_new=lambda user_id: SendEmail(user_id=user_id), dao=dao, queue=queue, clock=clock
     )
 
@@ -83,8 +101,8 @@ def test_enqueue_of_live_or_finished_task_is_a_duplicate(enqueue, dao, queue, st
     assert dao.get("u1") == before  # nothing written
 
 
-def test_enqueue_with_execute_after_within_max_delay_is_delayed(dao, queue, clock):
-    enqueue = with_queue_lifecycle(
+def test_enqueue_with_execute_after_within_max_delay_is_delayed(wrap, dao, queue, clock):
+    enqueue = wrap(
         get_new=lambda: SendEmail(user_id="u1", execute_after=clock.now() + timedelta(seconds=30)),
         dao=dao,
         queue=queue,
@@ -96,8 +114,8 @@ def test_enqueue_with_execute_after_within_max_delay_is_delayed(dao, queue, cloc
     assert queue.visible_count() == 0
 
 
-def test_enqueue_beyond_max_delay_is_scheduled_not_pushed(dao, queue, clock):
-    enqueue = with_queue_lifecycle(
+def test_enqueue_beyond_max_delay_is_scheduled_not_pushed(wrap, dao, queue, clock):
+    enqueue = wrap(
         get_new=lambda: SendEmail(user_id="u1", execute_after=clock.now() + timedelta(days=7)),
         dao=dao,
         queue=queue,

@@ -26,6 +26,7 @@ from simple_async_tasks import (
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
+from simple_async_tasks.aio import with_async_queue_lifecycle
 from simple_async_tasks.testing import FakeClock, drain
 
 
@@ -121,6 +122,20 @@ resize_in_app.enqueue(image_id="img-6", colour="red")  # type: ignore[call-arg]
 resize_in_app.enqueue_in(5, image_id="img-6", width=1)  # type: ignore[arg-type]
 resize_in_app.enqueue_at(timedelta(5), image_id="img-6", width=1)  # type: ignore[arg-type]
 resize_in_app(b"x")  # type: ignore[arg-type]
+
+
+# From a coroutine: the async twins, typed the same way (issue 16).
+async def enqueue_from_a_handler() -> None:
+    assert_type(await resize_in_app.aenqueue(image_id="img-9", width=1), Resize)
+    assert_type(
+        await resize_in_app.aenqueue_in(timedelta(seconds=5), image_id="i", width=1), Resize
+    )
+    assert_type(await app.aenqueue(Resize(image_id="img-10", width=1)), Resize)
+    awaited = with_async_queue_lifecycle(get_new=get_new, dao=app.dao(Resize), queue=app.queue)
+    assert_type(await awaited("img-11", 320, hq=True), Resize)
+    await resize_in_app.aenqueue(image_id="img-9", width="wide")  # type: ignore[arg-type]
+    await awaited("img-11", colour="red")  # type: ignore[call-arg]
+
 
 # The lower level stays for factories that compute fields: the enqueuer keeps their signature.
 enqueue_in_app = app.enqueuer(get_new)

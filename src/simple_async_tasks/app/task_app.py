@@ -128,6 +128,7 @@ class TaskApp:
         self._backend: Backend | None = None
         self._executors: dict[str, TaskExecutor[Any, object]] = {}
         self._enqueue: dict[type[AsyncTask], Callable[[Any], Any]] = {}
+        self._aenqueue: dict[type[AsyncTask], Any] = {}
 
     # -- declaring ---------------------------------------------------------------------------
 
@@ -227,6 +228,7 @@ class TaskApp:
             self._backend = None
             self._executors.clear()
             self._enqueue.clear()
+            self._aenqueue.clear()
 
     @property
     def backend(self) -> Backend:
@@ -346,6 +348,30 @@ class TaskApp:
             )
 
         stored: T = self._cached(self._enqueue, cls, build)(task)
+        return stored
+
+    async def aenqueue(self, task: T) -> T:
+        """``enqueue``, awaited from a coroutine without blocking the event loop (in
+        memory the async driver runs the same steps; on SQLite, DynamoDB and SQS the
+        enqueue runs on a worker thread). See docs/async.md."""
+        cls: type[AsyncTask] = type(task)
+
+        def build() -> Any:
+            from ..lifecycle.async_enqueue import AsyncEnqueuer
+            from ..lifecycle.enqueue import Enqueuer
+
+            return AsyncEnqueuer(
+                Enqueuer.of(
+                    self.dao(cls),
+                    self.queue_for(cls),
+                    clock=self.clock,
+                    converter=self.converter,
+                    on_mismatch="warn",
+                    hooks=self.hooks,
+                )
+            )
+
+        stored: T = await self._cached(self._aenqueue, cls, build).enqueue(task)
         return stored
 
     def enqueuer(self, get_new: Callable[P, T]) -> Callable[P, T]:

@@ -35,7 +35,8 @@ R = TypeVar("R")
 
 class TaskFunction(Generic[P, T, R]):
     """A task's logic bound to its class and app: call it to run the logic on a task;
-    ``enqueue``, ``enqueue_in`` and ``enqueue_at`` to enqueue one from field values."""
+    ``enqueue``, ``enqueue_in`` and ``enqueue_at`` to enqueue one from field values (and
+    ``aenqueue``, ``aenqueue_in``, ``aenqueue_at`` to await the same from a coroutine)."""
 
     def __init__(self, app: TaskApp, task_class: Callable[P, T], logic: Callable[[T], R]) -> None:
         self._app = app
@@ -60,23 +61,35 @@ class TaskFunction(Generic[P, T, R]):
 
     def enqueue_in(self, delay: timedelta, /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``enqueue``, to run no sooner than ``delay`` from now (the app's clock)."""
-        if not isinstance(delay, timedelta) or delay < timedelta(0):
-            raise InvalidTaskError(
-                f"enqueue_in takes a delay as a non-negative timedelta first, got {delay!r}"
-            )
+        _check_delay(delay)
         return self._at(self._app.clock.now() + delay, self._new(*args, **kwargs))
 
     def enqueue_at(self, due: datetime, /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``enqueue``, to run no sooner than ``due`` (a timezone-aware datetime)."""
-        if not isinstance(due, datetime) or due.tzinfo is None:
-            raise InvalidTaskError(
-                f"enqueue_at takes a timezone-aware datetime first, got {due!r}; "
-                "use datetime.now(timezone.utc) + ..., or enqueue_in(timedelta(...), ...)"
-            )
+        _check_due(due)
         return self._at(due, self._new(*args, **kwargs))
 
     def _at(self, due: datetime, task: T) -> T:
-        return self._app.enqueue(with_lifecycle(task, {"execute_after": due}))
+        return self._app.enqueue(_due(task, due))
+
+    async def aenqueue(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``enqueue``, awaited from a coroutine without blocking the event loop."""
+        return await self._app.aenqueue(self._new(*args, **kwargs))
+
+    async def aenqueue_in(self, delay: timedelta, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``enqueue_in``, awaited."""
+        _check_delay(delay)
+        due = self._app.clock.now() + delay
+        return await self._app.aenqueue(
+            with_lifecycle(self._new(*args, **kwargs), {"execute_after": due})
+        )
+
+    async def aenqueue_at(self, due: datetime, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``enqueue_at``, awaited."""
+        _check_due(due)
+        return await self._app.aenqueue(
+            with_lifecycle(self._new(*args, **kwargs), {"execute_after": due})
+        )
 
     def result(self, task: T | str) -> R | None:
         """What the logic returned for ``task`` (or the task with this unique key), read
@@ -98,3 +111,22 @@ class TaskFunction(Generic[P, T, R]):
 
     def __repr__(self) -> str:
         return f"<TaskFunction {self.task_type}: {getattr(self.logic, '__qualname__', '?')}>"
+
+
+def _check_delay(delay: object) -> None:
+    if not isinstance(delay, timedelta) or delay < timedelta(0):
+        raise InvalidTaskError(
+            f"enqueue_in takes a delay as a non-negative timedelta first, got {delay!r}"
+        )
+
+
+def _check_due(due: object) -> None:
+    if not isinstance(due, datetime) or due.tzinfo is None:
+        raise InvalidTaskError(
+            f"enqueue_at takes a timezone-aware datetime first, got {due!r}; "
+            "use datetime.now(timezone.utc) + ..., or enqueue_in(timedelta(...), ...)"
+        )
+
+
+def _due(task: T, due: datetime) -> T:
+    return with_lifecycle(task, {"execute_after": due})

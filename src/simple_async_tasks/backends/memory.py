@@ -33,6 +33,9 @@ class InMemoryTaskDao(LockedDao[T, None]):
     is atomic exactly like a conditional write on a database.
     """
 
+    never_blocks = True
+    """Its calls wait on no I/O: the async lifecycles call it in the event loop."""
+
     def __init__(
         self,
         task_class: type[T],
@@ -153,6 +156,8 @@ class InMemoryTaskQueue(LocalQueue):
     """
 
     queue_type = "MEMORY"
+    never_blocks = True
+    """Its calls wait on no I/O: the async lifecycles call it in the event loop."""
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from ..errors import (
 from ..parcel import ParcelMeta, TaskParcel
 from ..serialization import check_round_trip, default_converter
 from ..task import AsyncTask, AsyncTaskStatus, with_lifecycle
+from .effects import Call, Steps, run
 from .hooks import NO_HOOKS, EnqueueEvent, Hooks, TaskHooks
 
 P = ParamSpec("P")
@@ -67,6 +68,8 @@ class Enqueuer(Generic[T]):
         self.clock = clock
         self.converter = converter
         self._condition = absent() | status_in(REPLACEABLE)
+        self.targets = {"dao": dao, "queue": queue}
+        """What the sync shell drives the steps on."""
 
     @classmethod
     def of(
@@ -83,7 +86,7 @@ class Enqueuer(Generic[T]):
         spec = task_spec(dao.task_class)
         return cls(spec, dao, queue, clock, converter, on_mismatch=on_mismatch, hooks=Hooks(hooks))
 
-    def _prepare(self, candidate: T, meta: ParcelMeta) -> tuple[T, timedelta]:
+    def prepare(self, candidate: T, meta: ParcelMeta) -> tuple[T, timedelta]:
         """Check the candidate and the queue's limits; return what to save, and the delay."""
         if type(candidate) is not self.spec.cls:
             raise TaskDefinitionError(
@@ -117,17 +120,18 @@ class Enqueuer(Generic[T]):
                 "it by: turn the index on, or enqueue it nearer its time"
             )
 
-    def _meta(self) -> ParcelMeta:
+    def meta(self) -> ParcelMeta:
         return ParcelMeta.for_queue(self.queue, self.spec.task_type)
 
-    def _save(self, fresh: T) -> tuple[T, bool]:
+    def save_steps(self, fresh: T) -> Steps[tuple[T, bool]]:
         """Save unless a duplicate; return the stored task and whether this call wrote it."""
         try:
-            return self.dao.save(fresh, condition=self._condition), True
+            saved: T = yield Call("dao", "save", (fresh,), {"condition": self._condition})
         except ConditionFailedError as lost:
             current: T | None = lost.current
             if current is None:  # deleted between check and write: try once more
-                return self.dao.save(fresh, condition=self._condition), True
+                again: T = yield Call("dao", "save", (fresh,), {"condition": self._condition})
+                return again, True
             logger.debug(
                 "duplicate enqueue of %s %s: already %s",
                 self.spec.task_type,
@@ -136,6 +140,16 @@ class Enqueuer(Generic[T]):
             )
             self._compare(fresh, current)
             return current, False
+        return saved, True
+
+    def write_steps(self, fresh: T, meta: ParcelMeta, delay: timedelta) -> Steps[tuple[T, bool]]:
+        """Save, then push the parcel of a task this call stored as QUEUED: every decision
+        of an enqueue's I/O, for the sync and the async shells alike (``effects``)."""
+        stored, written = yield from self.save_steps(fresh)
+        if written and stored.status is AsyncTaskStatus.QUEUED:
+            yield Call("queue", "push", (TaskParcel(task=stored, meta=meta),), {"delay": delay})
+        logger.debug("enqueued %s %s as %s", self.spec.task_type, stored.uuid, stored.status.value)
+        return stored, written
 
     def _compare(self, candidate: T, stored: T) -> None:
         """Report a duplicate whose business fields differ from the stored task's."""
@@ -159,35 +173,33 @@ class Enqueuer(Generic[T]):
             ", ".join(differ),
         )
 
+    def enqueue_steps(
+        self, fresh: T, meta: ParcelMeta, delay: timedelta
+    ) -> Steps[tuple[T, EnqueueEvent | None]]:
+        """``write_steps`` inside the hooks' enqueue span; returns the stored task and the
+        event the caller reports once the write is done (None without hooks)."""
+        if not self.hooks:
+            stored, _ = yield from self.write_steps(fresh, meta, delay)
+            return stored, None
+        task_type = self.spec.task_type
+        with self.hooks.enqueue_span(task_type, fresh) as carried:
+            if carried:
+                meta = attrs.evolve(meta, carried=carried)
+            stored, written = yield from self.write_steps(fresh, meta, delay)
+        event = EnqueueEvent(task_type=task_type, task=stored, duplicate=not written, delay=delay)
+        return stored, event
+
     def enqueue(self, candidate: T) -> T:
         """Store ``candidate`` as QUEUED (or SCHEDULED) and push it, unless it is a duplicate.
 
         Returns the stored task: the new record, or the one already there.
         """
-        meta = self._meta()
-        fresh, delay = self._prepare(candidate, meta)
-        if self.hooks:
-            return self._enqueue_hooked(fresh, meta, delay)
-        stored, _ = self._write(fresh, meta, delay)
-        return stored
-
-    def _write(self, fresh: T, meta: ParcelMeta, delay: timedelta) -> tuple[T, bool]:
-        with joint_write(self.dao, self.queue):
-            stored, written = self._save(fresh)
-            if written and stored.status is AsyncTaskStatus.QUEUED:
-                self.queue.push(TaskParcel(task=stored, meta=meta), delay=delay)
-        logger.debug("enqueued %s %s as %s", self.spec.task_type, stored.uuid, stored.status.value)
-        return stored, written
-
-    def _enqueue_hooked(self, fresh: T, meta: ParcelMeta, delay: timedelta) -> T:
-        task_type = self.spec.task_type
-        with self.hooks.enqueue_span(task_type, fresh) as carried:
-            if carried:
-                meta = attrs.evolve(meta, carried=carried)
-            stored, written = self._write(fresh, meta, delay)
-        self.hooks.enqueued(
-            EnqueueEvent(task_type=task_type, task=stored, duplicate=not written, delay=delay)
-        )
+        meta = self.meta()
+        fresh, delay = self.prepare(candidate, meta)
+        with joint_write(self.dao, self.queue):  # one transaction where they share a store
+            stored, event = run(self.enqueue_steps(fresh, meta, delay), self.targets)
+        if event is not None:
+            self.hooks.enqueued(event)
         return stored
 
     def enqueue_many(self, candidates: Sequence[T]) -> list[T]:
@@ -197,8 +209,8 @@ class Enqueuer(Generic[T]):
         some saves and before the pushes leaves QUEUED records that the requeue
         sweep pushes.
         """
-        metas = [self._meta() for _ in candidates]
-        prepared = [self._prepare(c, m) for c, m in zip(candidates, metas, strict=True)]
+        metas = [self.meta() for _ in candidates]
+        prepared = [self.prepare(c, m) for c, m in zip(candidates, metas, strict=True)]
         stored: list[T] = []
         to_push: dict[timedelta, list[TaskParcel[T]]] = {}
         events: list[EnqueueEvent] = []
@@ -206,7 +218,7 @@ class Enqueuer(Generic[T]):
             with self.hooks.enqueue_span(self.spec.task_type, fresh) as carried:
                 if carried:
                     meta = attrs.evolve(meta, carried=carried)  # noqa: PLW2901
-                task, written = self._save(fresh)
+                task, written = run(self.save_steps(fresh), self.targets)
             stored.append(task)
             if written and task.status is AsyncTaskStatus.QUEUED:
                 to_push.setdefault(delay, []).append(TaskParcel(task=task, meta=meta))

@@ -1,0 +1,17 @@
+"""The async API (issue 16): enqueue from coroutines without blocking the event loop.
+
+    from simple_async_tasks.aio import with_async_queue_lifecycle
+
+    enqueue = with_async_queue_lifecycle(get_new=new_welcome_email, dao=dao, queue=queue)
+    stored = await enqueue(user_id="u1")
+
+With a ``TaskApp``: ``await app.aenqueue(task)`` and ``await send_welcome_email.aenqueue(
+user_id="u1")`` (``aenqueue_in``, ``aenqueue_at``). See docs/async.md. Importing this
+module imports ``asyncio``; ``import simple_async_tasks`` does not.
+"""
+
+from __future__ import annotations
+
+from .lifecycle.async_enqueue import with_async_queue_lifecycle
+
+__all__ = ["with_async_queue_lifecycle"]

@@ -1,0 +1,105 @@
+"""The lifecycles' I/O as data: a lifecycle step is a generator that *yields* the backend
+calls it needs (``Call``) and is *sent* their results (or *thrown* their errors), so one
+piece of code holds every decision and a thin driver does the I/O: ``run`` calls the sync
+DAO and queue, ``run_async`` awaits async ones. This is the sans-I/O style of h11 and
+httpcore (see docs/decisions.md, "One lifecycle for sync and async").
+
+    def steps(...) -> Steps[T]:
+        try:
+            stored = yield Call("dao", "save", (task,), {"condition": condition})
+        except ConditionFailedError as lost:
+            ...
+        yield Call("queue", "push", (parcel,), {"delay": delay})
+        return stored
+
+    stored = run(steps(...), {"dao": dao, "queue": queue})
+    stored = await run_async(steps(...), {"dao": async_dao, "queue": async_queue})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any, Literal, TypeVar
+
+__all__ = ["Call", "Inline", "Steps", "run", "run_async"]
+
+R = TypeVar("R")
+Target = Literal["dao", "queue"]
+
+
+class Call:
+    """One backend call a lifecycle step asks for: ``targets[target].method(*args, **kwargs)``."""
+
+    __slots__ = ("args", "kwargs", "method", "target")
+
+    def __init__(
+        self,
+        target: Target,
+        method: str,
+        args: tuple[object, ...] = (),
+        kwargs: Mapping[str, object] | None = None,
+    ) -> None:
+        self.target = target
+        self.method = method
+        self.args = args
+        self.kwargs = kwargs or {}
+
+    def __repr__(self) -> str:
+        return f"Call({self.target}.{self.method})"
+
+
+Steps = Generator[Call, Any, R]
+"""A lifecycle step: yields ``Call``s, is sent each result, returns its outcome."""
+
+
+def run(steps: Steps[R], targets: Mapping[str, Any]) -> R:
+    """Drive ``steps`` with plain calls; an error of a call is thrown into the step, where
+    the lifecycle's own ``try`` decides, exactly as if it had made the call."""
+    try:
+        call = next(steps)
+        while True:
+            try:
+                result = getattr(targets[call.target], call.method)(*call.args, **call.kwargs)
+            except Exception as error:
+                call = steps.throw(error)
+            else:
+                call = steps.send(result)
+    except StopIteration as done:
+        value: R = done.value
+        return value
+
+
+async def run_async(steps: Steps[R], targets: Mapping[str, Any]) -> R:
+    """Drive ``steps`` with awaited calls (the targets' methods are coroutines)."""
+    try:
+        call = next(steps)
+        while True:
+            try:
+                method = getattr(targets[call.target], call.method)
+                result = await method(*call.args, **call.kwargs)
+            except Exception as error:
+                call = steps.throw(error)
+            else:
+                call = steps.send(result)
+    except StopIteration as done:
+        value: R = done.value
+        return value
+
+
+class Inline:
+    """A sync backend whose calls never block (the in-memory DAO and queue), made
+    awaitable in place: each method becomes a coroutine that calls it, so the async
+    driver runs on it with no thread."""
+
+    __slots__ = ("_target",)
+
+    def __init__(self, target: object) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._target, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return method(*args, **kwargs)
+
+        return call
