@@ -11,6 +11,7 @@ from simple_async_tasks import AsyncTaskStatus
 from simple_async_tasks.aws import reset_clients
 from simple_async_tasks.errors import InvalidEventError
 
+from ..tasks import SendEmail
 from .conftest import Context, lambda_event, load_app, queue_arn, receive_all
 
 S = AsyncTaskStatus
@@ -171,3 +172,35 @@ def test_an_invocation_with_a_registry_beats_while_it_runs_and_leaves(app, sqs, 
     assert response == {"batchItemFailures": []}
     assert seen == [[("lambda-req-1", "lambda", (f"SendInvoiceEmail {stored.uuid}",), True)]]
     assert registry.workers() == []  # removed at the end of the invocation
+
+
+def test_async_logic_runs_in_the_lambda_handler_on_dynamodb_and_sqs(
+    aws_endpoint, table, sqs, queue_url
+):
+    import asyncio
+
+    from simple_async_tasks import TaskApp
+    from simple_async_tasks.aws import create_sqs_handler
+
+    tasks = TaskApp(
+        f"dynamodb://{table}?region=us-east-1&endpoint={aws_endpoint.dynamodb}", queue=queue_url
+    )
+    sent: list[str] = []
+
+    @tasks.task(SendEmail)
+    async def send(task: SendEmail) -> str:
+        await asyncio.sleep(0.01)
+        sent.append(task.user_id)
+        return f"sent {task.user_id}"
+
+    try:
+        for n in range(4):
+            send.enqueue(user_id=f"u{n}")
+        handler = create_sqs_handler(tasks.executors(), max_workers=4)
+        messages = receive_all(sqs, queue_url)
+        response = handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
+        assert response == {"batchItemFailures": []}
+        assert sorted(sent) == ["u0", "u1", "u2", "u3"]
+        assert send.result("u2") == "sent u2"
+    finally:
+        reset_clients()

@@ -26,7 +26,7 @@ from simple_async_tasks import (
     with_queue_lifecycle,
 )
 from simple_async_tasks.clock import system_clock
-from simple_async_tasks.errors import InvalidTaskError, TaskDefinitionError
+from simple_async_tasks.errors import InvalidTaskError
 from simple_async_tasks.testing import drain
 
 from ..tasks import SendEmail, SyncAccount
@@ -89,7 +89,10 @@ def test_a_late_attempt_cannot_release_the_lock_of_the_attempt_that_took_it_over
 # -- 2. a live attempt that outlives its lease is never run twice -----------------------------
 
 
-def test_a_slow_live_attempt_renews_its_lease_and_is_not_run_beside_itself(make_dao):
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_slow_live_attempt_renews_its_lease_and_is_not_run_beside_itself(make_dao, kind):
+    import asyncio
+
     from simple_async_tasks import InMemoryTaskQueue
 
     dao = make_dao(SendEmail)
@@ -98,9 +101,15 @@ def test_a_slow_live_attempt_renews_its_lease_and_is_not_run_beside_itself(make_
     lease = timedelta(seconds=0.6)
     runs: list[float] = []
 
-    def logic(task: SendEmail) -> None:
+    def sync_logic(task: SendEmail) -> None:
         runs.append(time.monotonic())
         time.sleep(lease.total_seconds() * 3)
+
+    async def async_logic(task: SendEmail) -> None:  # awaits while the heartbeat renews
+        runs.append(time.monotonic())
+        await asyncio.sleep(lease.total_seconds() * 3)
+
+    logic: Any = sync_logic if kind == "sync" else async_logic
 
     execute = executor_for(dao, queue, system_clock, logic, lease=lease)
     first = threading.Thread(target=execute, args=(task,))
@@ -205,15 +214,8 @@ def test_a_task_that_does_not_survive_its_round_trip_is_refused_and_nothing_is_w
     assert len(queue) == 0
 
 
-# -- 7. async logic is refused until the async twin exists -------------------------------------
-
-
-def test_async_logic_is_refused_at_wrap_time(dao, queue, clock):
-    async def logic(task: SendEmail) -> None:
-        return None
-
-    with pytest.raises(TaskDefinitionError, match="async"):
-        executor_for(dao, queue, clock, logic)
+# -- 7. async logic is awaited (issue 16; it was refused until then): tests/lifecycle/
+#        test_async_logic.py
 
 
 # -- 8. same unique key, another payload -------------------------------------------------------

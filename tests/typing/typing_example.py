@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 from typing_extensions import assert_type
@@ -149,3 +150,26 @@ assert_type(drain(app).delivered, int)
 
 @app.task(Resize)  # type: ignore[arg-type]
 def wrong_app_logic(task: str) -> None: ...
+
+
+# async def logic (issue 16): the executor's result and the kept result are the awaited value.
+async_app = TaskApp("memory://", clock=clock)
+
+
+@async_app.task(Resize)
+async def resize_async(task: Resize) -> int:
+    return task.width
+
+
+assert_type(resize_async.result("img-12"), int | None)
+called: Coroutine[Any, Any, int] = resize_async(Resize(image_id="img-12", width=1))
+called.close()
+
+
+async def fetch(task: Resize) -> bytes:
+    return b""
+
+
+fetching = with_execute_lifecycle(fetch, dao=InMemoryTaskDao(Resize), queue=InMemoryTaskQueue())
+assert_type(fetching, TaskExecutor[Resize, bytes])
+assert_type(fetching(Resize(image_id="img-13", width=1)).result, bytes | None)

@@ -32,7 +32,6 @@ from ..clock import Clock, system_clock
 from ..contracts import MessageSource, TaskDao, TaskQueue
 from ..definition import task_spec
 from ..errors import ConfigurationError, TaskDefinitionError
-from ..lifecycle.calling import refuse_async
 from ..lifecycle.enqueue import with_queue_lifecycle
 from ..lifecycle.execute import TaskExecutor, with_execute_lifecycle
 from ..lifecycle.hooks import TaskHooks
@@ -166,7 +165,6 @@ class TaskApp:
             chosen = attrs.evolve(chosen, keep_result=keep_result)
 
         def register(logic: Callable[[T], R]) -> TaskFunction[P, T, R]:
-            refuse_async(logic, spec.task_type)
             with self._lock:
                 if spec.task_type in self._tasks:
                     raise TaskDefinitionError(

@@ -16,9 +16,9 @@ fields, typed by them (a ``ParamSpec`` taken from the attrs ``__init__``)::
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from ..definition import task_spec
 from ..errors import InvalidTaskError, TaskNotFoundError
@@ -30,15 +30,20 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 T = TypeVar("T", bound=AsyncTask)
-R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+"""What calling the logic returns (covariant: an ``async def`` logic's coroutine type is
+some subtype of ``Coroutine``)."""
+X = TypeVar("X")
 
 
-class TaskFunction(Generic[P, T, R]):
+class TaskFunction(Generic[P, T, R_co]):
     """A task's logic bound to its class and app: call it to run the logic on a task;
     ``enqueue``, ``enqueue_in`` and ``enqueue_at`` to enqueue one from field values (and
     ``aenqueue``, ``aenqueue_in``, ``aenqueue_at`` to await the same from a coroutine)."""
 
-    def __init__(self, app: TaskApp, task_class: Callable[P, T], logic: Callable[[T], R]) -> None:
+    def __init__(
+        self, app: TaskApp, task_class: Callable[P, T], logic: Callable[[T], R_co]
+    ) -> None:
         self._app = app
         self._new = task_class
         self.task_class: type[T] = task_spec(task_class).cls  # type: ignore[arg-type]
@@ -50,7 +55,7 @@ class TaskFunction(Generic[P, T, R]):
         """The task type of the class (its name unless it sets ``task_type``)."""
         return task_spec(self.task_class).task_type
 
-    def __call__(self, task: T) -> R:
+    def __call__(self, task: T) -> R_co:
         """Run the logic on ``task`` directly (no lifecycle): what a unit test calls."""
         return self.logic(task)
 
@@ -91,7 +96,13 @@ class TaskFunction(Generic[P, T, R]):
             with_lifecycle(self._new(*args, **kwargs), {"execute_after": due})
         )
 
-    def result(self, task: T | str) -> R | None:
+    @overload
+    def result(self: TaskFunction[P, T, Coroutine[Any, Any, X]], task: T | str) -> X | None: ...
+
+    @overload
+    def result(self, task: T | str) -> R_co | None: ...
+
+    def result(self, task: T | str) -> Any:
         """What the logic returned for ``task`` (or the task with this unique key), read
         from the stored record and structured into the logic's return type; None while
         the task is not FULFILLED, or when its result was not kept.
@@ -106,8 +117,7 @@ class TaskFunction(Generic[P, T, R]):
             raise TaskNotFoundError(
                 self.task_type, key, hint="enqueue it first, or check the app's backend"
             )
-        found: R | None = stored_result(stored, self.logic, self._app.converter)
-        return found
+        return stored_result(stored, self.logic, self._app.converter)
 
     def __repr__(self) -> str:
         return f"<TaskFunction {self.task_type}: {getattr(self.logic, '__qualname__', '?')}>"

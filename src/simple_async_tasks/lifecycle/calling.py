@@ -1,4 +1,10 @@
-"""Calling the business logic: synchronous logic only, and an optional hard time limit."""
+"""Calling the business logic, sync or ``async def``, with an optional hard time limit.
+
+Async logic is awaited on an event loop of its own (``asyncio.run``) in the thread that
+runs the attempt, so the execute lifecycle around it (claim, lease renewal by the
+heartbeat thread, the final fenced write) is the one sync logic gets. Its time limit
+cancels the coroutine, where a sync function's thread can only be abandoned.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import inspect
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..errors import TaskDefinitionError, TimeLimitExceededError
 from ..task import AsyncTask
@@ -16,36 +22,59 @@ from .lease import Lease
 T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
 
-_SYNC_ONLY = (
-    "executors run synchronous logic only: wrap it, e.g. `lambda task: asyncio.run(logic(task))`"
-)
-
-
-def refuse_async(logic: object, task_type: str) -> None:
-    """Raise ``TaskDefinitionError`` if ``logic`` is an async function: its coroutine would
-    never be awaited, and the task recorded FULFILLED without running."""
-    call = getattr(logic, "__call__", None)  # noqa: B004 - an object with an async __call__
-    if inspect.iscoroutinefunction(logic) or inspect.iscoroutinefunction(call):
-        raise TaskDefinitionError(f"the logic of {task_type} is an async function; {_SYNC_ONLY}")
-
 
 def call_logic(logic: Callable[[T], R], task: T, lease: Lease, time_limit: timedelta | None) -> R:
-    """``logic(task)``, on its own thread when there is a ``time_limit``.
+    """``logic(task)``, awaited when it is a coroutine; sync logic runs on its own thread
+    when there is a ``time_limit``.
 
     Raises:
         TimeLimitExceededError: the logic ran past ``time_limit``; its lease is marked
-            lost and its thread, which Python cannot stop, is left to end on its own.
-        TaskDefinitionError: the logic returned an awaitable (it is closed unawaited).
+            lost (a coroutine is cancelled; a thread, which Python cannot stop, is left to
+            end on its own).
+        TaskDefinitionError: async logic called from a thread whose event loop is running.
     """
+    if is_async(logic):
+        awaited: R = _await(logic(task), lease, time_limit)
+        return awaited
     result = logic(task) if time_limit is None else _with_limit(logic, task, lease, time_limit)
-    if inspect.isawaitable(result):
-        close = getattr(result, "close", None)
-        if callable(close):
-            close()
-        raise TaskDefinitionError(
-            f"the logic of {lease.task_type} returned an awaitable; {_SYNC_ONLY}"
-        )
+    if inspect.isawaitable(result):  # a plain function that returned a coroutine
+        late: R = _await(result, lease, time_limit)
+        return late
     return result
+
+
+def is_async(logic: object) -> bool:
+    """An ``async def`` function, or an object whose ``__call__`` is one."""
+    call = getattr(logic, "__call__", None)  # noqa: B004 - an object with an async __call__
+    return inspect.iscoroutinefunction(logic) or inspect.iscoroutinefunction(call)
+
+
+def _await(awaitable: Any, lease: Lease, time_limit: timedelta | None) -> Any:
+    import asyncio  # only for async logic: a sync app never loads an event loop
+
+    async def attempt() -> Any:
+        if time_limit is None:
+            return await awaitable
+        try:
+            return await asyncio.wait_for(awaitable, time_limit.total_seconds())
+        except (asyncio.TimeoutError, TimeoutError):
+            lease.lose(f"it ran past its time limit of {time_limit}")
+            raise TimeLimitExceededError(
+                f"{lease.task_type} {lease.task_uuid} ran past its time limit of "
+                f"{time_limit}; it was cancelled, and the attempt is recorded FAILED"
+            ) from None
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(attempt())  # copies the context: current_lease() works
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()
+    raise TaskDefinitionError(
+        f"the logic of {lease.task_type} is async and was run from a thread whose event "
+        "loop is running; run the executor from a worker thread (asyncio.to_thread)"
+    )
 
 
 def _with_limit(logic: Callable[[T], R], task: T, lease: Lease, limit: timedelta) -> R:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 import attrs
 import cattrs
@@ -33,7 +33,7 @@ from ..parcel import ParcelMeta, RawParcel, TaskParcel, structure_parcel
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 from . import decisions as decide
-from .calling import call_logic, refuse_async
+from .calling import call_logic
 from .decisions import Attempt
 from .hooks import NO_HOOKS, ClaimEvent, Hooks, TaskHooks
 from .lease import KeepAlive, Lease, enter, heartbeats, leave
@@ -73,7 +73,6 @@ class TaskExecutor(Outcomes[T, R]):
         rand: Callable[[], float],
         hooks: Hooks = NO_HOOKS,
     ) -> None:
-        refuse_async(logic, spec.task_type)
         self.hooks = hooks
         self.logic = logic
         self.spec = spec
@@ -299,6 +298,23 @@ class TaskExecutor(Outcomes[T, R]):
             return call_logic(self.logic, task, lease, self.options.time_limit)
 
 
+@overload
+def with_execute_lifecycle(
+    logic: Callable[[T], Coroutine[Any, Any, R]],
+    *,
+    dao: TaskDao[T],
+    queue: TaskQueue[T],
+    options: ExecuteOptions | None = None,
+    retry: RetryPolicy | None = None,
+    lease: timedelta | None = None,
+    clock: Clock = system_clock,
+    converter: cattrs.Converter = default_converter,
+    rand: Callable[[], float] = random_fraction,
+    hooks: Sequence[TaskHooks] = (),
+) -> TaskExecutor[T, R]: ...
+
+
+@overload
 def with_execute_lifecycle(
     logic: Callable[[T], R],
     *,
@@ -311,7 +327,22 @@ def with_execute_lifecycle(
     converter: cattrs.Converter = default_converter,
     rand: Callable[[], float] = random_fraction,
     hooks: Sequence[TaskHooks] = (),
-) -> TaskExecutor[T, R]:
+) -> TaskExecutor[T, R]: ...
+
+
+def with_execute_lifecycle(
+    logic: Callable[[T], Any],
+    *,
+    dao: TaskDao[T],
+    queue: TaskQueue[T],
+    options: ExecuteOptions | None = None,
+    retry: RetryPolicy | None = None,
+    lease: timedelta | None = None,
+    clock: Clock = system_clock,
+    converter: cattrs.Converter = default_converter,
+    rand: Callable[[], float] = random_fraction,
+    hooks: Sequence[TaskHooks] = (),
+) -> TaskExecutor[T, Any]:
     """Wrap business ``logic`` into an executor of delivered parcels.
 
     Per delivery: claim the task with one conditional write (QUEUED, due
@@ -322,15 +353,16 @@ def with_execute_lifecycle(
     take over an attempt whose lease lapsed. Run ``logic`` while a heartbeat
     renews the lease, and record FULFILLED, or FAILED with the error and a
     backoff retry, or QUEUED again for ``RetryLaterError``, each write fenced by
-    the attempt's lease. A status the logic set itself stands.
+    the attempt's lease. A status the logic set itself stands. ``async def`` logic is
+    awaited (on an event loop of its own, in the thread that runs the attempt), and its
+    result is the awaited value.
 
     ``options`` holds the settings (``ExecuteOptions``); ``retry`` and ``lease``
     are shortcuts that replace the ones in ``options``. ``hooks`` are called at claim,
     finish, retry and skip, and around each run of the logic (``TaskHooks``).
 
     Raises:
-        TaskDefinitionError: at wrap time, if the DAO's task class is invalid or
-            ``logic`` is an async function.
+        TaskDefinitionError: at wrap time, if the DAO's task class is invalid.
     """
     chosen = options or ExecuteOptions()
     if retry is not None:
