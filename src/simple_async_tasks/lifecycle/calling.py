@@ -23,7 +23,14 @@ T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
 
 
-def call_logic(logic: Callable[[T], R], task: T, lease: Lease, time_limit: timedelta | None) -> R:
+def call_logic(
+    logic: Callable[[T], R],
+    task: T,
+    lease: Lease,
+    time_limit: timedelta | None,
+    *,
+    awaited: bool | None = None,
+) -> R:
     """``logic(task)``, awaited when it is a coroutine; sync logic runs on its own thread
     when there is a ``time_limit``.
 
@@ -32,10 +39,13 @@ def call_logic(logic: Callable[[T], R], task: T, lease: Lease, time_limit: timed
             lost (a coroutine is cancelled; a thread, which Python cannot stop, is left to
             end on its own).
         TaskDefinitionError: async logic called from a thread whose event loop is running.
+
+    ``awaited`` is ``is_async(logic)`` when the caller knows it (an executor works it out
+    once); None asks here.
     """
-    if is_async(logic):
-        awaited: R = _await(logic(task), lease, time_limit)
-        return awaited
+    if awaited if awaited is not None else is_async(logic):
+        value: R = _await(logic(task), lease, time_limit)
+        return value
     result = logic(task) if time_limit is None else _with_limit(logic, task, lease, time_limit)
     if inspect.isawaitable(result):  # a plain function that returned a coroutine
         late: R = _await(result, lease, time_limit)

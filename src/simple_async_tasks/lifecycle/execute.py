@@ -33,7 +33,7 @@ from ..parcel import ParcelMeta, RawParcel, TaskParcel, structure_parcel
 from ..serialization import default_converter
 from ..task import AsyncTask, AsyncTaskStatus
 from . import decisions as decide
-from .calling import call_logic
+from .calling import call_logic, is_async
 from .decisions import Attempt
 from .hooks import NO_HOOKS, ClaimEvent, Hooks, TaskHooks
 from .lease import KeepAlive, Lease, enter, heartbeats, leave
@@ -83,6 +83,8 @@ class TaskExecutor(Outcomes[T, R]):
         self.converter = converter
         self.rand = rand
         self._runnable = decide.runnable(options)
+        self._async = is_async(logic)
+        """Whether the logic is a coroutine function (worked out once, not per attempt)."""
 
     @property
     def task_class(self) -> type[T]:
@@ -262,7 +264,9 @@ class TaskExecutor(Outcomes[T, R]):
             if self.hooks:
                 result = self._call_hooked(attempt, lease)
             else:
-                result = call_logic(self.logic, attempt.task, lease, self.options.time_limit)
+                result = call_logic(
+                    self.logic, attempt.task, lease, self.options.time_limit, awaited=self._async
+                )
         except RetryLaterError as later:
             return self._logic_retry_later(attempt, later)
         except Exception as error:
@@ -295,7 +299,9 @@ class TaskExecutor(Outcomes[T, R]):
             )
         )
         with self.hooks.attempt_span(self.spec.task_type, task, attempt.parcel.meta.carried):
-            return call_logic(self.logic, task, lease, self.options.time_limit)
+            return call_logic(
+                self.logic, task, lease, self.options.time_limit, awaited=self._async
+            )
 
 
 @overload

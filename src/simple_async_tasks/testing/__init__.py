@@ -112,7 +112,10 @@ def drain(
     report = DrainReport()
     clock = queues[0].clock
     while True:
-        batch = next((b for b in (q.receive(1) for q in queues) if b), [])  # by priority
+        if len(queues) == 1:
+            batch = queues[0].receive(1)
+        else:  # by priority: the first queue that has a message
+            batch = next((b for b in (q.receive(1) for q in queues) if b), [])
         if not batch:
             times = [t for t in (q.next_visible_at() for q in queues) if t is not None]
             if not times or not advance_clock or not isinstance(clock, FakeClock):
