@@ -175,7 +175,7 @@ PUBLIC: dict[str, set[str]] = {
         "reset_clients",
         "sqs_client",
     },
-    "simple_async_tasks.testing": {"DrainFailure", "DrainReport", "FakeClock", "drain"},
+    "simple_async_tasks.testing": {"DrainFailure", "DrainReport", "FakeClock", "adrain", "drain"},
     "simple_async_tasks.serialization": {"default_converter", "make_converter"},
     "simple_async_tasks.clock": {"Clock", "SystemClock", "system_clock"},
     "simple_async_tasks.observability": {

@@ -204,3 +204,36 @@ def test_async_logic_runs_in_the_lambda_handler_on_dynamodb_and_sqs(
         assert send.result("u2") == "sent u2"
     finally:
         reset_clients()
+
+
+def test_coroutines_enqueue_on_dynamodb_and_sqs_once_and_the_handler_runs_it(
+    aws_endpoint, table, sqs, queue_url
+):
+    import asyncio
+
+    from simple_async_tasks import TaskApp
+    from simple_async_tasks.aws import create_sqs_handler
+
+    tasks = TaskApp(
+        f"dynamodb://{table}?region=us-east-1&endpoint={aws_endpoint.dynamodb}", queue=queue_url
+    )
+    sent: list[str] = []
+
+    @tasks.task(SendEmail)
+    async def send(task: SendEmail) -> None:
+        sent.append(task.user_id)
+
+    async def requests() -> list[SendEmail]:
+        return await asyncio.gather(*(send.aenqueue(user_id="u1") for _ in range(20)))
+
+    try:
+        stored = asyncio.run(requests())
+        assert len({t.uuid for t in stored}) == 1
+        messages = receive_all(sqs, queue_url)
+        assert len(messages) == 1  # one message for twenty concurrent requests
+        handler = create_sqs_handler(tasks.executors())
+        response = handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
+        assert response == {"batchItemFailures": []}
+        assert sent == ["u1"]
+    finally:
+        reset_clients()

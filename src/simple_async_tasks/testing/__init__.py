@@ -14,7 +14,7 @@ from ..contracts import QueuedMessage
 from ..errors import ConfigurationError
 from ..routing import ExecuteResultLike, Executors, Router
 
-__all__ = ["DrainFailure", "DrainReport", "FakeClock", "drain"]
+__all__ = ["DrainFailure", "DrainReport", "FakeClock", "adrain", "drain"]
 
 
 class FakeClock:
@@ -135,3 +135,32 @@ def drain(
             if raise_errors:
                 raise
             report.failures.append(DrainFailure(message, error))
+
+
+async def adrain(
+    queue: InMemoryTaskQueue | TaskApp,
+    executors: Executors | None = None,
+    *,
+    advance_clock: bool = True,
+    max_deliveries: int = 1_000_000,
+    raise_errors: bool = False,
+) -> DrainReport:
+    """``drain``, awaited from a coroutine (an async test): the deliveries run on a worker
+    thread, so the event loop stays free and ``async def`` logic, which the executor
+    awaits on a loop of its own, can run. Same arguments, same report::
+
+        @pytest.mark.anyio
+        async def test_receipt_is_sent():
+            await send_receipt.aenqueue(order_id="o-1", email="a@x")
+            assert (await adrain(app)).delivered == 1
+    """
+    import asyncio  # only for async tests: a sync program never loads an event loop
+
+    return await asyncio.to_thread(
+        drain,
+        queue,
+        executors,
+        advance_clock=advance_clock,
+        max_deliveries=max_deliveries,
+        raise_errors=raise_errors,
+    )
