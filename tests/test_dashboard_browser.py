@@ -6,8 +6,6 @@ docs/operations.md are taken here, so they show what the code renders."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,10 +18,10 @@ import pytest
 from simple_async_tasks import AsyncTaskStatus
 from simple_async_tasks.dashboard import create_dashboard
 from simple_async_tasks.testing import FakeClock
-from simple_async_tasks.testing._ports import free_port
 
 from .cli_app import runs
 from .ops_app import Invoice, Report, app
+from .serving import serving
 
 S = AsyncTaskStatus
 TOKEN = "browser-test-token"
@@ -70,27 +68,13 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, FakeClock]]:
-    import uvicorn
-
     monkeypatch.setenv("SAT_CLI_DIR", str(tmp_path))
     clock = FakeClock(datetime(2026, 1, 1, 6, 0, tzinfo=timezone.utc))
     app.use(f"sqlite:///{tmp_path / 't.db'}", clock=clock)
-    port = free_port()
-    config = uvicorn.Config(
-        create_dashboard(app, token=TOKEN), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", clock
+        with serving(create_dashboard(app, token=TOKEN)) as base:
+            yield base, clock
     finally:
-        server.should_exit = True
-        thread.join(10)
         app.use("memory://")
 
 

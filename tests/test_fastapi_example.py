@@ -14,33 +14,19 @@ from typing import Any
 
 import pytest
 
-from simple_async_tasks.testing._ports import free_port
-
 from .cli_app import run_cli
+from .serving import serving
 
 
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
-    import uvicorn
+def served(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     from examples import fastapi_app
 
-    url = f"sqlite:///{tmp_path / 'tasks.db'}"
-    fastapi_app.tasks.use(url)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(fastapi_app.api, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
+    fastapi_app.tasks.use(f"sqlite:///{tmp_path / 'tasks.db'}")
     try:
-        yield f"http://127.0.0.1:{port}", fastapi_app
+        with serving(fastapi_app.api) as base:
+            yield base, fastapi_app
     finally:
-        server.should_exit = True
-        thread.join(10)
         fastapi_app.tasks.use("memory://")
 
 
