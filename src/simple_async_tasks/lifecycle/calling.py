@@ -1,9 +1,10 @@
 """Calling the business logic, sync or ``async def``, with an optional hard time limit.
 
-Async logic is awaited on an event loop of its own (``asyncio.run``) in the thread that
-runs the attempt, so the execute lifecycle around it (claim, lease renewal by the
-heartbeat thread, the final fenced write) is the one sync logic gets. Its time limit
-cancels the coroutine, where a sync function's thread can only be abandoned.
+Async logic is awaited on an event loop of the thread that runs the attempt (made on the
+thread's first async attempt and reused), so the execute lifecycle around it (claim,
+lease renewal by the heartbeat thread, the final fenced write) is the one sync logic
+gets. Its time limit cancels the coroutine, where a sync function's thread can only be
+abandoned.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -77,7 +79,9 @@ def _await(awaitable: Any, lease: Lease, time_limit: timedelta | None) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(attempt())  # copies the context: current_lease() works
+        # the thread's own loop, kept for its next attempts (the worker's and the handler's
+        # threads run many); the task it runs copies the context: current_lease() works
+        return _thread_loop(asyncio).run_until_complete(attempt())
     close = getattr(awaitable, "close", None)
     if callable(close):
         close()
@@ -85,6 +89,19 @@ def _await(awaitable: Any, lease: Lease, time_limit: timedelta | None) -> Any:
         f"the logic of {lease.task_type} is async and was run from a thread whose event "
         "loop is running; run the executor from a worker thread (asyncio.to_thread)"
     )
+
+
+_loops = threading.local()
+
+
+def _thread_loop(asyncio: Any) -> Any:
+    """This thread's event loop for async logic, made on its first async attempt and
+    closed when the thread object goes."""
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _loops.loop = asyncio.new_event_loop()
+        weakref.finalize(threading.current_thread(), loop.close)
+    return loop
 
 
 def _with_limit(logic: Callable[[T], R], task: T, lease: Lease, limit: timedelta) -> R:

@@ -360,7 +360,7 @@ def with_execute_lifecycle(
     renews the lease, and record FULFILLED, or FAILED with the error and a
     backoff retry, or QUEUED again for ``RetryLaterError``, each write fenced by
     the attempt's lease. A status the logic set itself stands. ``async def`` logic is
-    awaited (on an event loop of its own, in the thread that runs the attempt), and its
+    awaited (on the event loop of the thread that runs the attempt), and its
     result is the awaited value.
 
     ``options`` holds the settings (``ExecuteOptions``); ``retry`` and ``lease``
