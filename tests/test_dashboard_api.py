@@ -280,3 +280,14 @@ def test_the_failed_list_deletes_them_all_once_confirmed(ops, tmp_path):
     )
     assert "deleted 1 FAILED Invoice" in where(done)
     assert ops.dao(Invoice).count_by_status(S.FAILED) == 0
+
+
+def test_with_the_host_apps_authorize_the_first_form_works(ops, tmp_path):
+    failed_invoice(ops, tmp_path)
+    web = client(ops, authorize=lambda request: True)
+    page = web.get("/task", params={"task_type": "Invoice", "key": "i1"}).text  # first visit
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    form = {"task_type": "Invoice", "key": "i1", "action": "retry", "back": "/", "csrf": csrf}
+    done = web.post("/task/action", data=form, follow_redirects=False)
+    assert "retried Invoice i1" in where(done)
+    assert ops.dao(Invoice).get("i1").status is S.QUEUED

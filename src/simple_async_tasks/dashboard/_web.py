@@ -3,7 +3,6 @@ the layout with its security headers, and the plumbing of a view and of a form's
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlencode
 
@@ -15,7 +14,7 @@ from ..app import TaskApp
 from ..errors import SimpleAsyncTasksError
 from .api import status_of
 from .html import Markup, layout, tag
-from .security import Guard, Refused
+from .security import CSRF_COOKIE, Guard, Refused
 
 __all__ = ["Site", "form_of", "here", "with_query"]
 
@@ -54,10 +53,9 @@ class Site:
                 "referrer-policy": "same-origin",
             },
         )
-        if self.guard.authorize is not None and "sat_csrf" not in request.cookies:
-            response.set_cookie(
-                "sat_csrf", secrets.token_hex(16), httponly=True, samesite="strict"
-            )
+        anchor = self.guard.browser_anchor(request)
+        if anchor is not None and CSRF_COOKIE not in request.cookies:
+            response.set_cookie(CSRF_COOKIE, anchor, httponly=True, samesite="strict")
         return response
 
     def view(

@@ -23,6 +23,7 @@ from . import TOKEN_ENV
 __all__ = ["Guard", "Refused"]
 
 SESSION_COOKIE = "sat_session"
+CSRF_COOKIE = "sat_csrf"
 
 
 class Refused(Exception):
@@ -114,16 +115,27 @@ class Guard:
             return sid
         return None
 
+    def browser_anchor(self, request: Request) -> str | None:
+        """With the host app's auth (no session of ours), the per-browser value its forms'
+        CSRF tokens are bound to: the ``sat_csrf`` cookie, or a new one for a first visit
+        (kept on the request, for the page to set). None in token mode."""
+        if self.authorize is None:
+            return None
+        anchor = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf_anchor", None)
+        if not anchor:
+            anchor = request.state.csrf_anchor = secrets.token_hex(16)
+        return str(anchor)
+
     def csrf_for(self, request: Request) -> str:
         """The CSRF token of this browser's forms: bound to its session (or, with the host
-        app's auth and no session, to a per-browser cookie the page sets)."""
-        anchor = self.session_of(request) or request.cookies.get("sat_csrf", "")
+        app's auth, to its ``sat_csrf`` cookie)."""
+        anchor = self.session_of(request) or self.browser_anchor(request) or ""
         return self._sign("csrf:" + anchor)
 
     def _check_csrf(self, request: Request, given: str) -> None:
         origin = request.headers.get("origin")
         if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
             raise Refused(403, f"a form posted from another site ({origin}) is refused")
-        anchor = self.session_of(request) or request.cookies.get("sat_csrf", "")
+        anchor = self.session_of(request) or request.cookies.get(CSRF_COOKIE, "")
         if not anchor or not hmac.compare_digest(given, self._sign("csrf:" + anchor)):
             raise Refused(403, "the form's CSRF token is missing or stale: reload the page")
