@@ -169,3 +169,15 @@ def test_the_lambda_example_has_one_handler_per_queue():
     event = {"Records": [record]}
     # a message of the other queue's type is refused alone (it is not this function's)
     assert module.high_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+
+
+def test_a_low_queue_not_asked_still_sends_its_deletes(tmp_path):
+    path = tmp_path / "t.db"
+    high, low = SqliteTaskQueue(path, name="high"), SqliteTaskQueue(path, name="low")
+    low.push_bodies(["l1"])
+    sources = QueueSources([("high", SqliteSource(high)), ("low", SqliteSource(low))])
+    (taken,) = sources.take(1, timedelta(0))  # high is empty: low's message
+    sources.done(taken)
+    high.push_bodies(["h1", "h2"])
+    assert [d.body for d in sources.take(1, timedelta(0))] == ["h1"]  # low is not asked
+    assert len(low) == 0  # but its finished message was deleted with this take

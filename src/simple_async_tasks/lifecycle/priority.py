@@ -65,6 +65,9 @@ class QueueSources:
         return ordered
 
     def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
+        # a source sends its finished messages' deletes with its next take; one that is not
+        # asked this time (a busy high queue fills the take) must not keep them waiting
+        self.flush()
         order = self.order()
         found: list[Delivery] = []
         for _, source in order:
