@@ -75,7 +75,7 @@ def test_reads_are_enveloped_and_open(ops, tmp_path):
     assert [t["task_type"] for t in types] == ["Report", "Invoice"]
     assert web.get("/api/queues").json()["data"][0]["visible"] == 1
     assert web.get("/api/workers").json()["data"] == []
-    assert web.get("/api/dead-letters").json()["data"] == []
+    assert web.get("/api/dead-letters").json()["data"] == {"letters": [], "unavailable": []}
 
 
 def test_errors_carry_a_type_a_message_and_a_status(ops):
@@ -291,3 +291,25 @@ def test_with_the_host_apps_authorize_the_first_form_works(ops, tmp_path):
     done = web.post("/task/action", data=form, follow_redirects=False)
     assert "retried Invoice i1" in where(done)
     assert ops.dao(Invoice).get("i1").status is S.QUEUED
+
+
+def test_dead_letters_are_listed_and_a_queue_without_any_says_why(ops, tmp_path):
+    from datetime import timedelta
+
+    ops.use(f"sqlite:///{tmp_path / 't.db'}?max_receives=1&visibility_timeout=0")
+    ops.enqueue(Invoice(invoice_id="i1"))
+    queue = ops.queue
+    queue.receive(1)  # received once, the most allowed, and not deleted
+    ops.clock.advance(timedelta(seconds=1))
+    queue.receive(1)  # over max_receives: moved to the dead letters
+    web = client(ops, token=TOKEN)
+    shown = web.get("/api/dead-letters").json()["data"]
+    assert [(d["queue"], d["task_type"]) for d in shown["letters"]] == [("default", "Invoice")]
+    assert "Invoice" in web.get("/dead-letters").text
+    moved = web.post("/api/dead-letters/redrive", headers=AUTH).json()["data"]
+    assert moved == {"redriven": 1}
+
+    ops.use("memory://")
+    none = client(ops, token=TOKEN).get("/api/dead-letters").json()["data"]
+    assert none["letters"] == []
+    assert "memory:// queue has no dead letters" in none["unavailable"][0]["reason"]

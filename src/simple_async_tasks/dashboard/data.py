@@ -185,20 +185,29 @@ def purge(app: TaskApp, name: str) -> dict[str, Any]:
     return {"queue": name, "purged": control.purge_queue(app.backend.named_queue(name))}
 
 
-def _boxes(app: TaskApp) -> list[tuple[str, DeadLetterBox]]:
-    boxes = []
+def _boxes(app: TaskApp) -> tuple[list[tuple[str, DeadLetterBox]], list[dict[str, str]]]:
+    """Each queue's dead letters, and the queues that have none to show, with why (memory
+    keeps none; an SQS queue without a redrive policy has no dead-letter queue)."""
+    boxes, unavailable = [], []
     for name in app.queue_names() or ["default"]:
         try:
             boxes.append((name, app.backend.dead_letters(name)))
-        except ConfigurationError:
-            continue  # memory://: no dead letters
-    return boxes
+        except ConfigurationError as error:
+            unavailable.append({"queue": name, "reason": str(error)})
+    return boxes, unavailable
 
 
-def dead_letters(app: TaskApp, limit: int = 100) -> list[dict[str, Any]]:
+def dead_letters(app: TaskApp, limit: int = 100) -> dict[str, Any]:
+    """Up to ``limit`` dead letters per queue, and the queues that have none to show."""
+    boxes, unavailable = _boxes(app)
     found = []
-    for name, box in _boxes(app):
-        for letter in box.list(limit):
+    for name, box in boxes:
+        try:
+            letters = box.list(limit)
+        except ConfigurationError as error:  # found out on the first call (SQS)
+            unavailable.append({"queue": name, "reason": str(error)})
+            continue
+        for letter in letters:
             found.append(
                 {
                     "queue": name,
@@ -210,11 +219,13 @@ def dead_letters(app: TaskApp, limit: int = 100) -> list[dict[str, Any]]:
                     "body": letter.body,
                 }
             )
-    return found
+    return {"letters": found, "unavailable": unavailable}
 
 
 def redrive(app: TaskApp, limit: int | None = None) -> dict[str, Any]:
-    return {"redriven": sum(box.redrive(limit) for _, box in _boxes(app))}
+    """Move every queue's dead letters back to it (the queues that have some)."""
+    boxes, _ = _boxes(app)
+    return {"redriven": sum(box.redrive(limit) for _, box in boxes)}
 
 
 def workers(app: TaskApp) -> list[dict[str, Any]]:

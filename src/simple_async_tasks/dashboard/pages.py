@@ -134,7 +134,11 @@ class Pages(Site):
         )  # fmt: skip
 
     def dead_letters(self, request: Request) -> Markup:
-        letters = data.dead_letters(self.app)
+        shown = data.dead_letters(self.app)
+        letters = shown["letters"]
+        notes = join(
+            tag("p", f"{u['queue']}: {u['reason']}", class_="muted") for u in shown["unavailable"]
+        )
         rows = [
             [d["queue"], d["message_id"], d["task_type"], d["receive_count"], d["dead_at"],
              d["body"][:200]]
@@ -146,9 +150,9 @@ class Pages(Site):
             if self.guard.can_act and letters else Markup("")
         )  # fmt: skip
         if not rows:
-            return tag("p", "No dead letters.", class_="muted")
+            return join([tag("p", "No dead letters.", class_="muted"), notes])
         return join([redrive, table(["Queue", "Message", "Task type", "Receives", "Dead at",
-                                     "Body"], rows, id_="dead-letters")])  # fmt: skip
+                                     "Body"], rows, id_="dead-letters"), notes])  # fmt: skip
 
     def workers(self, request: Request) -> Markup:
         rows = [
