@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 __all__ = ["Call", "Inline", "Steps", "run", "run_async"]
 
 R = TypeVar("R")
-Target = Literal["dao", "queue"]
+Target = Literal["dao", "queue", "logic", "io"]
 
 
 class Call:

@@ -35,6 +35,8 @@ from ..task import AsyncTask, AsyncTaskStatus
 from . import decisions as decide
 from .calling import call_logic, is_async
 from .decisions import Attempt
+from .effects import Call, Steps
+from .effects import run as drive
 from .hooks import NO_HOOKS, ClaimEvent, Hooks, TaskHooks
 from .lease import KeepAlive, Lease, enter, heartbeats, leave
 from .options import ExecuteOptions, OnFailure
@@ -85,6 +87,8 @@ class TaskExecutor(Outcomes[T, R]):
         self._runnable = decide.runnable(options)
         self._async = is_async(logic)
         """Whether the logic is a coroutine function (worked out once, not per attempt)."""
+        self._targets = {"logic": self, "io": self}
+        """What the sync shell drives ``run_steps`` on: ``call`` and the outcome writes."""
 
     @property
     def task_class(self) -> type[T]:
@@ -250,6 +254,14 @@ class TaskExecutor(Outcomes[T, R]):
         keep_alive: KeepAlive | None = None,
     ) -> ExecuteResult[T, R]:
         """Run the logic of a claimed attempt, its lease renewed meanwhile; record the outcome."""
+        return drive(self._run_steps(attempt, on_failure, keep_alive), self._targets)
+
+    def _run_steps(
+        self, attempt: Attempt[T], on_failure: OnFailure, keep_alive: KeepAlive | None
+    ) -> Steps[ExecuteResult[T, R]]:
+        """``run`` as steps (``effects``): the logic is a ``logic`` call, each write of the
+        outcome an ``io`` call of this executor, so a sync and an async shell drive the
+        same code (the async one awaits the logic and runs the writes on a thread)."""
         logger.info(
             "running %s %s (attempt %d)",
             self.spec.task_type,
@@ -260,23 +272,38 @@ class TaskExecutor(Outcomes[T, R]):
         heartbeats.watch(lease)
         token = enter(lease)
         started = time.monotonic()
+        failure: tuple[Exception, float] | None = None
+        later: RetryLaterError | None = None
         try:
             if self.hooks:
-                result = self._call_hooked(attempt, lease)
+                self._claimed(attempt)
+                with self.hooks.attempt_span(
+                    self.spec.task_type, attempt.task, attempt.parcel.meta.carried
+                ):
+                    result = yield Call("logic", "call", (attempt.task, lease))
             else:
-                result = call_logic(
-                    self.logic, attempt.task, lease, self.options.time_limit, awaited=self._async
-                )
-        except RetryLaterError as later:
-            return self._logic_retry_later(attempt, later)
+                result = yield Call("logic", "call", (attempt.task, lease))
+        except RetryLaterError as asked:
+            later = asked
         except Exception as error:
-            return self._logic_failed(attempt, error, on_failure, time.monotonic() - started)
+            failure = (error, time.monotonic() - started)
         finally:
             lease.close()
             heartbeats.forget(lease)
             leave(token)
+        if later is not None:
+            retried: ExecuteResult[T, R] = yield Call("io", "_logic_retry_later", (attempt, later))
+            return retried
+        if failure is not None:
+            failed: ExecuteResult[T, R] = yield Call(
+                "io", "_logic_failed", (attempt, failure[0], on_failure, failure[1])
+            )
+            return failed
         ran = time.monotonic() - started
-        final, _ = self.record(attempt, self._fulfilled(attempt, result))
+        recorded: tuple[T, bool] = yield Call(
+            "io", "record", (attempt, self._fulfilled(attempt, result))
+        )
+        final = recorded[0]
         if self.hooks:
             self._finished(final, ExecuteOutcome.EXECUTED, ran)
         logger.info(
@@ -288,20 +315,21 @@ class TaskExecutor(Outcomes[T, R]):
         )
         return ExecuteResult(task=final, outcome=ExecuteOutcome.EXECUTED, result=result)
 
-    def _call_hooked(self, attempt: Attempt[T], lease: Lease) -> R:
-        """The logic inside the hooks' attempt spans, after the claim event."""
-        task = attempt.task
+    def call(self, task: T, lease: Lease) -> R:
+        """The logic on ``task`` (the sync shell's ``logic`` call)."""
+        value: R = call_logic(
+            self.logic, task, lease, self.options.time_limit, awaited=self._async
+        )
+        return value
+
+    def _claimed(self, attempt: Attempt[T]) -> None:
         self.hooks.claimed(
             ClaimEvent(
                 task_type=self.spec.task_type,
-                task=task,
+                task=attempt.task,
                 requeue_depth=attempt.parcel.meta.requeue_depth,
             )
         )
-        with self.hooks.attempt_span(self.spec.task_type, task, attempt.parcel.meta.carried):
-            return call_logic(
-                self.logic, task, lease, self.options.time_limit, awaited=self._async
-            )
 
 
 @overload
