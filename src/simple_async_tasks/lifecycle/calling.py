@@ -61,27 +61,32 @@ def is_async(logic: object) -> bool:
     return inspect.iscoroutinefunction(logic) or inspect.iscoroutinefunction(call)
 
 
+async def await_logic(awaitable: Any, lease: Lease, time_limit: timedelta | None) -> Any:
+    """Await the logic's coroutine; past ``time_limit`` it is cancelled, its lease marked
+    lost, and ``TimeLimitExceededError`` raised."""
+    import asyncio
+
+    if time_limit is None:
+        return await awaitable
+    try:
+        return await asyncio.wait_for(awaitable, time_limit.total_seconds())
+    except (asyncio.TimeoutError, TimeoutError):
+        lease.lose(f"it ran past its time limit of {time_limit}")
+        raise TimeLimitExceededError(
+            f"{lease.task_type} {lease.task_uuid} ran past its time limit of "
+            f"{time_limit}; it was cancelled, and the attempt is recorded FAILED"
+        ) from None
+
+
 def _await(awaitable: Any, lease: Lease, time_limit: timedelta | None) -> Any:
     import asyncio  # only for async logic: a sync app never loads an event loop
-
-    async def attempt() -> Any:
-        if time_limit is None:
-            return await awaitable
-        try:
-            return await asyncio.wait_for(awaitable, time_limit.total_seconds())
-        except (asyncio.TimeoutError, TimeoutError):
-            lease.lose(f"it ran past its time limit of {time_limit}")
-            raise TimeLimitExceededError(
-                f"{lease.task_type} {lease.task_uuid} ran past its time limit of "
-                f"{time_limit}; it was cancelled, and the attempt is recorded FAILED"
-            ) from None
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         # the thread's own loop, kept for its next attempts (the worker's and the handler's
         # threads run many); the task it runs copies the context: current_lease() works
-        return _thread_loop(asyncio).run_until_complete(attempt())
+        return _thread_loop(asyncio).run_until_complete(await_logic(awaitable, lease, time_limit))
     close = getattr(awaitable, "close", None)
     if callable(close):
         close()

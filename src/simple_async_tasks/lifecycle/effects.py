@@ -60,7 +60,7 @@ def run(steps: Steps[R], targets: Mapping[str, Any]) -> R:
         while True:
             try:
                 result = getattr(targets[call.target], call.method)(*call.args, **call.kwargs)
-            except Exception as error:
+            except BaseException as error:  # the step's own finally runs, in its context
                 call = steps.throw(error)
             else:
                 call = steps.send(result)
@@ -77,7 +77,7 @@ async def run_async(steps: Steps[R], targets: Mapping[str, Any]) -> R:
             try:
                 method = getattr(targets[call.target], call.method)
                 result = await method(*call.args, **call.kwargs)
-            except Exception as error:
+            except BaseException as error:  # a cancellation too: the step's finally runs here
                 call = steps.throw(error)
             else:
                 call = steps.send(result)

@@ -274,6 +274,7 @@ class TaskExecutor(Outcomes[T, R]):
         started = time.monotonic()
         failure: tuple[Exception, float] | None = None
         later: RetryLaterError | None = None
+        result: R | None = None
         try:
             if self.hooks:
                 self._claimed(attempt)

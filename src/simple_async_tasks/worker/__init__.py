@@ -23,29 +23,39 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
-from .backends.sqlite_queue import SqliteSource
-from .backends.sqs import SqsSource
-from .clock import Clock, system_clock
-from .contracts import Delivery, MessageSource
-from .lifecycle.options import OnFailure
-from .lifecycle.scheduler import Scheduler
-from .lifecycle.workers import Heartbeat, WorkerRegistry, new_worker_id
-from .routing import (
+from ..backends.sqlite_queue import SqliteSource
+from ..backends.sqs import SqsSource
+from ..clock import Clock, system_clock
+from ..contracts import Delivery, MessageSource
+from ..lifecycle.options import OnFailure
+from ..lifecycle.scheduler import Scheduler
+from ..lifecycle.workers import Heartbeat, WorkerRegistry, new_worker_id
+from ..routing import (
     ExecuteResultLike,
     Executors,
+    RawExecutor,
     Router,
     backoff_of,
     failure_reason,
     flush_hooks,
     settle,
 )
+
+if TYPE_CHECKING:
+    from ..lifecycle.execute import TaskExecutor
+    from ..lifecycle.lease import KeepAlive
+    from ..parcel import RawParcel
+    from .lane import AsyncLane
+
+Routed = tuple[RawExecutor, "RawParcel"]
+"""A delivery's executor and its parsed parcel."""
 
 __all__ = ["Delivery", "MessageSource", "SqliteSource", "SqsSource", "Worker", "WorkerSummary"]
 
@@ -86,6 +96,7 @@ class Worker:
         prefetch: int | None = None,
         registry: WorkerRegistry | None = None,
         heartbeat_every: timedelta = timedelta(seconds=10),
+        async_concurrency: int = 100,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -117,6 +128,10 @@ class Worker:
         """Where this worker's heartbeat is written (``workers list``); None: nowhere."""
         self.heartbeat_every = heartbeat_every
         self.worker_id = new_worker_id()
+        self.async_concurrency = async_concurrency
+        """Attempts of ``async def`` logic run at once on the worker's one event loop (its
+        async lane), beside the ``concurrency`` threads of sync logic."""
+        self._lane: AsyncLane | None = None
         self.queue_names: list[str] = []
         """The queues named in the heartbeat (``TaskApp.worker`` sets them)."""
 
@@ -141,23 +156,66 @@ class Worker:
         self._stop.set()
         self._wake.set()
 
-    def _deliver(self, delivery: Delivery) -> None:
-        ok = False
-        outcome: ExecuteResultLike | Exception | None = None
+    def _route(self, delivery: Delivery) -> Routed | None:
+        """The delivery's executor and parsed parcel; None (logged) when it has none."""
         try:
-            executor, raw = self.router.route(delivery.body)
-            started = time.monotonic()
-            name = f"{executor.task_type} {raw.task.get('uuid', '?')}"
-            self._running[delivery.message_id] = [started, started, name]  # atomic: no lock
+            return self.router.route(delivery.body)
+        except Exception as error:
+            logger.warning("message %s failed: %s", delivery.message_id, failure_reason(error))
+            return None
+
+    def _begin(self, delivery: Delivery, routed: Routed) -> KeepAlive:
+        """Note the attempt as running (for the heartbeat and the long-task lines); the
+        keep-alive that extends its message's visibility at each lease renewal."""
+        executor, raw = routed
+        started = time.monotonic()
+        name = f"{executor.task_type} {raw.task.get('uuid', '?')}"
+        self._running[delivery.message_id] = [started, started, name]  # atomic: no lock
+        return lambda lease: self.source.later(delivery, lease)
+
+    def _deliver(self, delivery: Delivery, routed: Routed | None = None) -> None:
+        routed = routed or self._route(delivery)
+        outcome: ExecuteResultLike | Exception | None = None
+        if routed is not None:
+            keep_alive = self._begin(delivery, routed)
             try:
-                outcome = executor.execute_raw(
-                    raw,
-                    on_failure=OnFailure.LEAVE_MESSAGE,
-                    keep_alive=lambda lease: self.source.later(delivery, lease),
+                outcome = routed[0].execute_raw(
+                    routed[1], on_failure=OnFailure.LEAVE_MESSAGE, keep_alive=keep_alive
                 )
             except Exception as error:
                 outcome = error
-            ok = settle(delivery.message_id, executor, outcome, logger)
+        self._finish(delivery, routed, outcome)
+
+    async def _adeliver(self, delivery: Delivery, routed: Routed) -> None:
+        """``_deliver`` on the async lane: the logic awaited on its loop (``aexecute_raw``)."""
+        import asyncio
+
+        from ..lifecycle.async_execute import aexecute_raw
+
+        keep_alive = self._begin(delivery, routed)
+        outcome: ExecuteResultLike | Exception
+        try:
+            outcome = await aexecute_raw(
+                cast("TaskExecutor[Any, Any]", routed[0]),
+                routed[1],
+                on_failure=OnFailure.LEAVE_MESSAGE,
+                keep_alive=keep_alive,
+            )
+        except Exception as error:
+            outcome = error
+        await asyncio.to_thread(self._finish, delivery, routed, outcome)
+
+    def _finish(
+        self,
+        delivery: Delivery,
+        routed: Routed | None,
+        outcome: ExecuteResultLike | Exception | None,
+    ) -> None:
+        """Settle the delivery's message (done, or back after its backoff) and count it."""
+        ok = False
+        try:
+            if routed is not None and outcome is not None:
+                ok = settle(delivery.message_id, routed[0], outcome, logger)
         except Exception as error:
             logger.warning("message %s failed: %s", delivery.message_id, failure_reason(error))
         finally:
@@ -205,7 +263,8 @@ class Worker:
     def _wanted(self, held: int) -> int:
         """How many messages to take while ``held`` are running or waiting: none until a
         batch of slots (``min(concurrency, prefetch)``, at least 1) is free."""
-        room = self.concurrency + self.prefetch - held
+        lane = self.async_concurrency if self._lane is not None else 0
+        room = self.concurrency + lane + self.prefetch - held
         return room if room >= max(1, min(self.concurrency, self.prefetch)) else 0
 
     def _report_long_tasks(self) -> None:
@@ -231,8 +290,15 @@ class Worker:
 
     def _hand_back(self, held: dict[Future[None], Delivery]) -> None:
         """Stopping: give back the messages taken ahead and not started, visible at once."""
+        lane = self._lane
         for future, delivery in held.items():
-            if not future.cancel():
+            # a lane attempt is cancelled only while it waits for its turn: a started one
+            # runs to its end, as a running thread does
+            if lane is not None and lane.owns(future):
+                cancelled = lane.cancel_if_waiting(future)
+            else:
+                cancelled = future.cancel()
+            if not cancelled:
                 continue
             try:
                 self.source.later(delivery, timedelta(0))
@@ -242,6 +308,37 @@ class Worker:
                     delivery.message_id,
                     failure_reason(error),
                 )
+
+    def _open_lane(self) -> AsyncLane | None:
+        """The async lane, when an executor runs ``async def`` logic (else no event loop)."""
+        if not any(getattr(e, "_async", False) for e in self.router.by_type.values()):
+            return None
+        from .lane import AsyncLane
+
+        return AsyncLane(self.async_concurrency)
+
+    def _dispatch(self, pool: ThreadPoolExecutor, delivery: Delivery) -> Future[None]:
+        """Run the delivery: async logic on the lane, everything else on the pool."""
+        if self._lane is not None:
+            routed = self._route(delivery)
+            if routed is not None and getattr(routed[0], "_async", False):
+                return self._lane.submit(lambda: self._adeliver(delivery, routed))
+            return pool.submit(self._deliver, delivery, routed)
+        return pool.submit(self._deliver, delivery)
+
+    def _close_lane(self, held: dict[Future[None], Delivery]) -> None:
+        """Wait for the lane's running attempts, then stop its loop."""
+        lane, self._lane = self._lane, None
+        if lane is None:
+            return
+        wait(list(held))
+        lane.close()
+
+    def _wind_down(self, held: dict[Future[None], Delivery]) -> None:
+        """After the loop: the lane's attempts finished, deletes sent, metrics flushed."""
+        self._close_lane(held)
+        self._flush()
+        flush_hooks(self.router, logger)
 
     def _flush(self) -> None:
         try:
@@ -264,6 +361,7 @@ class Worker:
         wake = lambda _: self._wake.set()  # noqa: E731
         beats = self._heartbeat()
         beats.__enter__()
+        self._lane = self._open_lane()
         try:
             with ThreadPoolExecutor(self.concurrency) as pool:
                 while not self._stop.is_set():
@@ -292,14 +390,13 @@ class Worker:
                         continue
                     idle_since = time.monotonic()
                     for delivery in deliveries:
-                        future = pool.submit(self._deliver, delivery)
+                        future = self._dispatch(pool, delivery)
                         future.add_done_callback(wake)
                         held[future] = delivery
                 self._hand_back(held)
                 if any(not f.done() for f in held):
                     logger.info("stopping: waiting for the running task(s)")
-            self._flush()
-            flush_hooks(self.router, logger)
+            self._wind_down(held)
         finally:
             beats.__exit__(None, None, None)
             for signum, handler in previous.items():
