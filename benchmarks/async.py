@@ -4,10 +4,10 @@ enqueues from many coroutines against the sync enqueue in threads.
 Rows:
 - worker: ``tasks`` tasks whose logic waits ``wait`` ms (``await asyncio.sleep`` for the
   async logic, ``time.sleep`` for the sync one), through ``TaskApp.worker`` at the same
-  concurrency; tasks/s and the peak of traced Python memory (``tracemalloc``) while the
-  worker runs. Today an async attempt runs on an event loop of its own in one of the
-  worker's threads, so both rows should be alike: this is the figure the one-loop
-  worker must improve.
+  concurrency: sync logic on that many threads, async logic on the worker's async lane
+  (one event loop, that many attempts at once), then the lane beside a pool of one
+  thread; tasks/s and the peak of traced Python memory (``tracemalloc``) while the
+  worker runs.
 - enqueue: ``enqueues`` tasks enqueued from 100 concurrent coroutines (``aenqueue``,
   each on a worker thread: SQLite blocks) against 100 threads calling ``enqueue``;
   enqueues/s.
@@ -42,9 +42,9 @@ class Wait(AsyncTask):
 
 
 def worker_row(
-    kind: str, tasks: int, wait: float, concurrency: int, folder: Path
+    kind: str, tasks: int, wait: float, concurrency: int, folder: Path, threads: int | None = None
 ) -> tuple[float, float]:
-    app = TaskApp(f"sqlite:///{folder / f'{kind}.db'}")
+    app = TaskApp(f"sqlite:///{folder / f'{kind}-{threads}.db'}")
     if kind == "async":
 
         @app.task(Wait)
@@ -60,7 +60,11 @@ def worker_row(
     for n in range(tasks):
         logic.enqueue(n=n)
     worker = app.worker(
-        concurrency=concurrency, schedule=False, poll_wait=timedelta(0), register=False
+        concurrency=threads or concurrency,
+        async_concurrency=concurrency,
+        schedule=False,
+        poll_wait=timedelta(0),
+        register=False,
     )
     tracemalloc.start()
     started = time.perf_counter()
@@ -110,13 +114,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         where = Path(folder)
         print(f"\nworker, {tasks} tasks waiting {wait * 1000:.0f} ms, concurrency {concurrency}")
-        print(f"{'':28}{'tasks/s':>10}{'peak MB':>10}")
+        print(f"{'':36}{'tasks/s':>10}{'peak MB':>10}")
         rates = {}
-        for kind in ("sync", "async"):
-            rate, peak = worker_row(kind, tasks, wait, concurrency, where)
-            rates[kind] = rate
-            print(f"{kind + ' logic':28}{rate:>10,.0f}{peak:>10.1f}")
-        print(f"async / sync: {rates['async'] / rates['sync']:.2f}x the throughput")
+        for kind, threads, label in (
+            ("sync", None, f"sync logic, {concurrency} threads"),
+            ("async", None, f"async logic, lane of {concurrency}"),
+            ("async", 1, f"async, lane of {concurrency}, 1 thread"),
+        ):
+            rate, peak = worker_row(kind, tasks, wait, concurrency, where, threads)
+            rates[label] = rate
+            print(f"{label:36}{rate:>10,.0f}{peak:>10.1f}")
+        first, second = list(rates.values())[:2]
+        print(f"async / sync: {second / first:.2f}x the throughput")
         print(f"\nenqueue, {enqueues} tasks, 100 at once")
         print(f"{'':28}{'enqueues/s':>12}")
         made = {}

@@ -65,8 +65,9 @@ def test_a_stopped_worker_finishes_the_started_attempts_and_hands_back_the_rest(
     app, seen = make_app(tmp_path, wait=0.6)
     for n in range(30):
         app.enqueue(SendEmail(user_id=f"u{n}"))
-    worker = app.worker(concurrency=1, schedule=False, poll_wait=timedelta(0), register=False)
-    worker.async_concurrency = 5
+    worker = app.worker(
+        concurrency=1, async_concurrency=5, schedule=False, poll_wait=timedelta(0), register=False
+    )
     runner = threading.Thread(target=worker.run, kwargs={"handle_signals": False})
     runner.start()
     time.sleep(0.3)  # five attempts are running, the rest wait for a place

@@ -478,6 +478,7 @@ class TaskApp:
         register: bool = True,
         queues: Sequence[str] | None = None,
         weights: Mapping[str, float] | None = None,
+        async_concurrency: int = 100,
     ) -> Worker:
         """A worker over the backend's queues (SQLite, or SQS with long polling) that runs the
         scheduler every ``schedule_every`` unless ``schedule`` is False; its sweep pushes
@@ -488,7 +489,8 @@ class TaskApp:
         ``queues`` (default: every queue of the app, ``queue_names()``) are taken in
         priority order: no message of a queue while an earlier one has some. With
         ``weights`` (a positive number per queue) each take starts from a queue drawn in
-        proportion to its weight instead, so no queue starves.
+        proportion to its weight instead, so no queue starves. ``async def`` logic is
+        awaited on the worker's one event loop, ``async_concurrency`` attempts at once.
         """
         from ..lifecycle.priority import QueueSources
         from ..worker import Worker  # threads and signals: only for those who run a worker
@@ -508,6 +510,7 @@ class TaskApp:
             on_progress=on_progress,
             clock=self.clock,
             registry=self.registry() if register else None,
+            async_concurrency=async_concurrency,
         )
         worker.queue_names = names
         return worker

@@ -153,6 +153,13 @@ def _where(app: TaskApp, names: list[str], weighted: bool) -> str:
     help="Tasks run at once (threads).",
 )
 @click.option(
+    "--async-concurrency",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Attempts of async def logic awaited at once on the worker's event loop.",
+)
+@click.option(
     "--schedule/--no-schedule",
     default=True,
     show_default=True,
@@ -248,6 +255,7 @@ def _work(
     queue_url: str | None,
     *,
     concurrency: int,
+    async_concurrency: int,
     schedule: bool,
     schedule_every: float,
     poll_wait: float,
@@ -279,6 +287,7 @@ def _work(
         requeue_after=timedelta(seconds=requeue_after),
         queues=_names(queues) or list(_weights(weights) or {}) or None,
         weights=_weights(weights),
+        async_concurrency=async_concurrency,
     )
     running.long_task_every = timedelta(seconds=long_task_every)
     attach(running)
