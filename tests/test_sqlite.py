@@ -193,3 +193,25 @@ def test_sigkill_of_a_worker_mid_task_loses_nothing(tmp_path):
     assert dao.get("victim").status is S.FULFILLED
     assert log.read_text().split() == ["victim", "victim"]  # the killed run, then the takeover
     assert len(queue) == 0
+
+
+def test_a_threads_connection_is_closed_when_the_thread_ends(tmp_path):
+    """Each thread has its connection; a thread that ends (a worker's pool, a to_thread
+    helper) must not leave it to the garbage collector, which Python 3.13 reports as an
+    unclosed database (a ResourceWarning)."""
+    import gc
+    import sqlite3
+    import threading
+
+    from simple_async_tasks.backends._sqlite_db import SqliteDatabase
+
+    db = SqliteDatabase.of(tmp_path / "t.db")
+    seen: list[sqlite3.Connection] = []
+    thread = threading.Thread(target=lambda: seen.append(db.get()))
+    thread.start()
+    thread.join()
+    del thread
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        seen[0].execute("SELECT 1")
+    db.get().execute("SELECT 1")  # this thread's own is untouched
