@@ -7,9 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-pytest.importorskip("starlette", reason="the dashboard tests need the 'test' group")
-
 from starlette.testclient import TestClient
 
 from simple_async_tasks import AsyncTaskStatus
