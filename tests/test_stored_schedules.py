@@ -245,7 +245,8 @@ def test_weekly_monthly_and_yearly_read_their_details():
 
 
 def test_the_command_lines_listing_shows_code_schedules_read_only(app):
-    from simple_async_tasks.cli.schedules import code_json, stored_json
+    from simple_async_tasks.app.views import schedule_json as stored_json
+    from simple_async_tasks.cli.schedules import code_json
 
     app.recurring(
         SendReport,

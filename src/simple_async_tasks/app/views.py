@@ -3,13 +3,17 @@ command line and the dashboard."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from ..contracts import TaskDao
+from ..contracts import DeadLetter, MutexLock, TaskDao
 from ..definition import task_spec
 from ..serialization import loads, unstructure_task
 from ..task import AsyncTask, AsyncTaskStatus
 from .task_app import TaskApp
+
+if TYPE_CHECKING:
+    from ..lifecycle.schedule_model import StoredSchedule
 
 
 def failed_for_good(app: TaskApp, task: AsyncTask) -> bool:
@@ -41,4 +45,36 @@ def task_json(app: TaskApp, dao: TaskDao[Any], task: AsyncTask) -> dict[str, Any
         "unique_key": dao.unique_key(task),
         "retry": retry_state(app, task),
         **fields,
+    }
+
+
+def lock_json(lock: MutexLock, now: datetime) -> dict[str, Any]:
+    """A mutex lock as scripts see it: held while it has not expired."""
+    return {
+        "key": lock.key,
+        "owner": lock.owner,
+        "acquired_at": lock.acquired_at.isoformat(),
+        "expires_at": lock.expires_at.isoformat(),
+        "held": lock.expires_at > now,
+    }
+
+
+def dead_letter_json(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "message_id": letter.message_id,
+        "task_type": letter.task_type,
+        "receive_count": letter.receive_count,
+        "dead_at": letter.dead_at.isoformat() if letter.dead_at else None,
+        "body": letter.body,
+    }
+
+
+def schedule_json(app: TaskApp, schedule: StoredSchedule) -> dict[str, Any]:
+    """A stored schedule with whether it is done and its next occurrence (the app's clock)."""
+    upcoming = schedule.next_occurrence(app.clock.now())
+    return {
+        "source": "stored",
+        **schedule.as_dict(),
+        "done": schedule.done,
+        "next_occurrence": upcoming.isoformat() if upcoming else None,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..app.views import dead_letter_json
 from ..contracts import DeadLetterBox
 from ._common import (
     app_option,
@@ -59,18 +60,7 @@ def list_command(
     box = _box(app_ref, backend_url, queue_url)
     letters = box.list(limit)
     if as_json:
-        echo_json(
-            [
-                {
-                    "message_id": d.message_id,
-                    "task_type": d.task_type,
-                    "receive_count": d.receive_count,
-                    "dead_at": d.dead_at.isoformat() if d.dead_at else None,
-                    "body": d.body,
-                }
-                for d in letters
-            ]
-        )
+        echo_json([dead_letter_json(d) for d in letters])
         return
     if not letters:
         click.echo(f"no dead letters in {box.location}")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import attrs
 import click
 
 from ..app import TaskApp
+from ..app.views import lock_json
 from ..lifecycle.control import break_lock
 from ..lifecycle.listing import mutex_locks
 from ._common import EXIT_NOT_FOUND, echo_json, echo_table, fail
@@ -24,17 +22,6 @@ def locks() -> None:
     """
 
 
-def _lock_json(lock: Any, now: Any) -> dict[str, Any]:
-    data = attrs.asdict(lock)
-    return {
-        "key": data["key"],
-        "owner": data["owner"],
-        "acquired_at": lock.acquired_at.isoformat(),
-        "expires_at": lock.expires_at.isoformat(),
-        "held": lock.expires_at > now,
-    }
-
-
 @locks.command(name="list")
 @with_app
 def list_command(*, app: TaskApp, task_type: str | None, as_json: bool) -> None:
@@ -42,7 +29,7 @@ def list_command(*, app: TaskApp, task_type: str | None, as_json: bool) -> None:
     Scan of the table: billed for every item read)."""
     now = app.clock.now()
     found = [
-        _lock_json(lock, now) for t in _types(app, task_type) for lock in mutex_locks(_dao(app, t))
+        lock_json(lock, now) for t in _types(app, task_type) for lock in mutex_locks(_dao(app, t))
     ]
     if as_json:
         echo_json(found)
@@ -75,6 +62,6 @@ def break_command(
     if removed is None:
         fail(f"no lock {key!r} is stored: `locks list` shows the stored ones", EXIT_NOT_FOUND)
     if as_json:
-        echo_json(_lock_json(removed, app.clock.now()))
+        echo_json(lock_json(removed, app.clock.now()))
     else:
         click.echo(f"broke {key} (held by {removed.owner} until {removed.expires_at.isoformat()})")

@@ -12,6 +12,7 @@ import attrs
 import click
 
 from ..app import TaskApp
+from ..app.views import schedule_json
 from ..lifecycle.schedule_model import DETAILS, RecurringInterval, StoredSchedule
 from ._common import echo_json, echo_table, fail
 from .tasks import with_app
@@ -97,16 +98,6 @@ def _echo(found: list[dict[str, Any]], as_json: bool) -> None:
     )
 
 
-def stored_json(app: TaskApp, schedule: StoredSchedule) -> dict[str, Any]:
-    upcoming = schedule.next_occurrence(app.clock.now())
-    return {
-        "source": "stored",
-        **schedule.as_dict(),
-        "done": schedule.done,
-        "next_occurrence": upcoming.isoformat() if upcoming else None,
-    }
-
-
 def code_json(app: TaskApp) -> list[dict[str, Any]]:
     """The schedules declared in code (read-only here)."""
     found = []
@@ -135,7 +126,7 @@ def _task_type(cls: type) -> str:
 @with_app
 def list_command(*, app: TaskApp, task_type: str | None, as_json: bool) -> None:
     """The stored schedules, then the ones declared in code (read-only)."""
-    stored = [stored_json(app, s) for s in app.schedules().list()]
+    stored = [schedule_json(app, s) for s in app.schedules().list()]
     found = [s for s in stored + code_json(app) if task_type in (None, s["job_name"])]
     _echo(found, as_json)
 
@@ -145,7 +136,7 @@ def list_command(*, app: TaskApp, task_type: str | None, as_json: bool) -> None:
 @with_app
 def show(*, name: str, app: TaskApp, task_type: str | None, as_json: bool) -> None:
     """Every field of the stored schedule NAME (exit 3 if none)."""
-    shown = stored_json(app, app.schedules().require(name))
+    shown = schedule_json(app, app.schedules().require(name))
     if as_json:
         echo_json(shown)
         return
@@ -189,7 +180,7 @@ def create(
 
 def _done(verb: str, app: TaskApp, schedule: StoredSchedule, as_json: bool) -> None:
     if as_json:
-        echo_json(stored_json(app, schedule))
+        echo_json(schedule_json(app, schedule))
         return
     upcoming = schedule.next_occurrence(app.clock.now())
     when = f"next {upcoming.isoformat()}" if upcoming else "paused" if schedule.paused else "done"

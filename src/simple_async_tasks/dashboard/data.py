@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..app import TaskApp
-from ..app.views import task_json
+from ..app.views import dead_letter_json, lock_json, schedule_json, task_json
 from ..contracts import DeadLetterBox, indexed_statuses
 from ..errors import ConfigurationError, InvalidTaskError, SimpleAsyncTasksError
 from ..lifecycle import control
@@ -133,13 +133,7 @@ def locks(app: TaskApp) -> list[dict[str, Any]]:
     """The mutex locks of every task type, held or expired."""
     now = app.clock.now()
     return [
-        {
-            "key": lock.key,
-            "owner": lock.owner,
-            "acquired_at": lock.acquired_at.isoformat(),
-            "expires_at": lock.expires_at.isoformat(),
-            "held": lock.expires_at > now,
-        }
+        lock_json(lock, now)
         for task_type in app.task_types
         for lock in mutex_locks(app.dao(app.task_class(task_type)))
     ]
@@ -208,17 +202,7 @@ def dead_letters(app: TaskApp, limit: int = 100) -> dict[str, Any]:
             unavailable.append({"queue": name, "reason": str(error)})
             continue
         for letter in letters:
-            found.append(
-                {
-                    "queue": name,
-                    "location": box.location,
-                    "message_id": letter.message_id,
-                    "task_type": letter.task_type,
-                    "receive_count": letter.receive_count,
-                    "dead_at": letter.dead_at.isoformat() if letter.dead_at else None,
-                    "body": letter.body,
-                }
-            )
+            found.append({"queue": name, "location": box.location, **dead_letter_json(letter)})
     return {"letters": found, "unavailable": unavailable}
 
 
@@ -233,28 +217,11 @@ def workers(app: TaskApp) -> list[dict[str, Any]]:
 
 
 def schedules(app: TaskApp) -> list[dict[str, Any]]:
-    now = app.clock.now()
-    found = []
-    for schedule in app.schedules().list():
-        upcoming = schedule.next_occurrence(now)
-        found.append(
-            {
-                **schedule.as_dict(),
-                "done": schedule.done,
-                "next_occurrence": upcoming.isoformat() if upcoming else None,
-            }
-        )
-    return found
+    return [schedule_json(app, s) for s in app.schedules().list()]
 
 
 def schedule(app: TaskApp, name: str) -> dict[str, Any]:
-    found = app.schedules().require(name)
-    upcoming = found.next_occurrence(app.clock.now())
-    return {
-        **found.as_dict(),
-        "done": found.done,
-        "next_occurrence": upcoming.isoformat() if upcoming else None,
-    }
+    return schedule_json(app, app.schedules().require(name))
 
 
 def schedule_fields(given: Mapping[str, Any]) -> dict[str, Any]:
