@@ -18,7 +18,7 @@ import cattrs
 from ..clock import Clock, system_clock
 from ..conditions import Condition, VersionEquals, evaluate
 from ..contracts import MutexLock, Page, Transition
-from ..errors import BackendUnavailableError, ConditionFailedError, MutexHeldError
+from ..errors import ConditionFailedError, MutexHeldError
 from ..serialization import (
     default_converter,
     refuse_unstorable,
@@ -26,6 +26,7 @@ from ..serialization import (
     unstructure_task,
 )
 from ..task import LIFECYCLE_FIELDS, AsyncTask, AsyncTaskStatus
+from ._dynamo_batch import batch_get
 from ._dynamo_codec import (
     AttributeValue,
     check_item_size,
@@ -41,7 +42,6 @@ from ._dynamo_tombstones import delete_with_tombstone, tombstone_key, tombstone_
 from ._dynamo_updates import save_update, transition_update
 from ._edges import aws_code as error_code
 from ._edges import aws_edge, aws_error, require_boto3
-from ._partial import PARTIAL_RETRY, until_done
 from ._records import (
     NO_UUID,
     TaskClassDao,
@@ -63,7 +63,6 @@ NO_UUID_ATTR = {"S": NO_UUID}
 _FINISHED = frozenset({AsyncTaskStatus.FULFILLED, AsyncTaskStatus.CANCELED})
 _READ_HERE = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
 """The AWS error codes this DAO turns into its own answers (a lost condition, a held lock)."""
-_BATCH_GET_KEYS = 100
 
 
 class DynamoTaskDao(TaskClassDao[T]):
@@ -201,29 +200,7 @@ class DynamoTaskDao(TaskClassDao[T]):
         self, keys: list[dict[str, AttributeValue]], *, consistent: bool
     ) -> list[dict[str, AttributeValue]]:
         """The items stored under ``keys`` (missing ones left out), 100 keys per call."""
-        items: list[dict[str, AttributeValue]] = []
-        for start in range(0, len(keys), _BATCH_GET_KEYS):
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": keys[start : start + _BATCH_GET_KEYS],
-                    "ConsistentRead": consistent,
-                }
-            }
-
-            def get(request: dict[str, Any]) -> dict[str, Any] | None:
-                out = self._call("batch_get_item", RequestItems=request)
-                items.extend(out.get("Responses", {}).get(self.table_name, []))
-                return out.get("UnprocessedKeys") or None
-
-            left = until_done(get, request)
-            if left is not None:
-                raise BackendUnavailableError(
-                    f"DynamoDB kept {len(left[self.table_name]['Keys'])} keys unprocessed "
-                    f"after {PARTIAL_RETRY.max_attempts} tries; the table is throttled, "
-                    "retry later",
-                    code="UnprocessedKeys",
-                )
-        return items
+        return batch_get(self._call, self.table_name, keys, consistent=consistent)
 
     def save(self, task: T, *, condition: Condition | None) -> T:
         refuse_unstorable(task)

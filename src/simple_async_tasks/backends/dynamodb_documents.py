@@ -12,6 +12,7 @@ from ..clock import Clock, system_clock
 from ..contracts import ANY_VERSION, StoredDocument
 from ..errors import ConditionFailedError
 from ..serialization import dumps, loads
+from ._dynamo_batch import batch_get
 from ._dynamo_codec import AttributeValue, check_item_size, check_partition_key, utc_text
 from ._dynamo_index import GSI_NAME, INDEX_PK, INDEX_SK
 from ._dynamo_locks import TTL_ATTRIBUTE
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DynamoDocumentStore"]
 
-_BATCH_GET_KEYS = 100
 _KEEP = frozenset({"ConditionalCheckFailedException"})
 
 
@@ -101,7 +101,7 @@ class DynamoDocumentStore:
     def list_documents(self, kind: str) -> list[StoredDocument]:
         if self.status_index:
             keys = self._indexed_keys(kind)
-            items = self._batch_get(keys)
+            items = batch_get(self._call, self.table_name, keys, consistent=False)
         else:
             items = self._scan(kind)
         found = [d for d in (self._decode(i) for i in items) if d is not None and d.kind == kind]
@@ -122,29 +122,6 @@ class DynamoDocumentStore:
             if "LastEvaluatedKey" not in out:
                 return keys
             params["ExclusiveStartKey"] = out["LastEvaluatedKey"]
-
-    def _batch_get(self, keys: list[dict[str, AttributeValue]]) -> list[dict[str, AttributeValue]]:
-        from ._partial import until_done
-
-        items: list[dict[str, AttributeValue]] = []
-        for start in range(0, len(keys), _BATCH_GET_KEYS):
-            request: dict[str, Any] = {
-                self.table_name: {"Keys": keys[start : start + _BATCH_GET_KEYS]}
-            }
-
-            def get(request: dict[str, Any]) -> dict[str, Any] | None:
-                out = self._call("batch_get_item", RequestItems=request)
-                items.extend(out.get("Responses", {}).get(self.table_name, []))
-                return out.get("UnprocessedKeys") or None
-
-            if until_done(get, request) is not None:
-                from ..errors import BackendUnavailableError
-
-                raise BackendUnavailableError(
-                    "DynamoDB kept keys unprocessed; the table is throttled, retry later",
-                    code="UnprocessedKeys",
-                )
-        return items
 
     def _scan(self, kind: str) -> list[dict[str, AttributeValue]]:
         items: list[dict[str, AttributeValue]] = []
