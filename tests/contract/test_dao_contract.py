@@ -351,6 +351,10 @@ def test_delete_removes_the_record_and_leaves_a_tombstone(make_dao, clock):
     assert dao.count_by_status(S.QUEUED) == 0
     assert dao.find_by_status(S.QUEUED).items == []
     assert other.deleted_at("u1") is None  # a tombstone is its task type's only
+    clock.advance(timedelta(days=14))
+    assert dao.deleted_at("u1") == clock.now() - timedelta(days=14)  # kept 14 days
+    clock.advance(1)
+    assert dao.deleted_at("u1") is None  # past it, ignored where it is not removed yet
     # the key is free again: a new task under it is stored as new, tombstone or not
     again = dao.save(SendEmail(user_id="u1"), condition=absent())
     assert (again.version, again.uuid != stored.uuid) == (1, True)

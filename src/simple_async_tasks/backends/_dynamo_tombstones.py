@@ -11,7 +11,7 @@ from ..conditions import Condition, VersionEquals
 from ._dynamo_codec import AttributeValue, fits_partition_key, from_attr, utc_text
 from ._dynamo_expressions import Expression
 from ._dynamo_locks import TTL_ATTRIBUTE
-from ._records import TOMBSTONE_RETENTION
+from ._records import TOMBSTONE_RETENTION, live_tombstone
 
 PREFIX = "DELETED#"
 
@@ -52,5 +52,4 @@ def tombstone_time(item: dict[str, AttributeValue] | None, now: datetime) -> dat
     that the time-to-live has not removed yet (it may take days)."""
     if not item:
         return None
-    at = datetime.fromisoformat(str(from_attr(item["deleted_at"])))
-    return None if at < now - TOMBSTONE_RETENTION else at
+    return live_tombstone(datetime.fromisoformat(str(from_attr(item["deleted_at"]))), now)

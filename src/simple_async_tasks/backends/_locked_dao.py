@@ -20,11 +20,11 @@ from ..errors import ConditionFailedError, MutexHeldError
 from ..serialization import refuse_unstorable
 from ..task import AsyncTask
 from ._records import (
-    TOMBSTONE_RETENTION,
     TaskClassDao,
     apply_transition,
     as_seeded,
     check_batch_size,
+    live_tombstone,
     stamp_save,
 )
 
@@ -174,11 +174,12 @@ class LockedDao(TaskClassDao[T], ABC, Generic[T, H]):
 
     def deleted_at(self, unique_key: str) -> datetime | None:
         """When the task under ``unique_key`` was deleted, while its tombstone is kept."""
+        return live_tombstone(self._read_tombstone(unique_key), self._clock.now())
+
+    def _read_tombstone(self, unique_key: str) -> datetime | None:
+        """The stored tombstone's time, read under the store's lock (SQLite reads without)."""
         with self._exclusive() as session:
-            at = self._tombstone(session, unique_key)
-        if at is None or at < self._clock.now() - TOMBSTONE_RETENTION:
-            return None
-        return at
+            return self._tombstone(session, unique_key)
 
     def release_mutex(self, lock: MutexLock) -> None:
         with self._exclusive() as session:

@@ -24,6 +24,13 @@ TOMBSTONE_RETENTION = timedelta(days=14)
 """How long a deleted task's tombstone is kept: SQS's longest message retention, so that
 every message the task may still have on a queue is delivered while it stands."""
 
+
+def live_tombstone(at: datetime | None, now: datetime) -> datetime | None:
+    """``at`` (when a task was deleted) while its tombstone is kept; None past
+    ``TOMBSTONE_RETENTION`` (a store may remove it later than that: DynamoDB's TTL)."""
+    return None if at is None or at < now - TOMBSTONE_RETENTION else at
+
+
 OPTIONAL_LIFECYCLE_FIELDS = (
     "attempted_at",
     "last_error",

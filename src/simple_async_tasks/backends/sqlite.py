@@ -124,13 +124,9 @@ class SqliteTaskDao(LockedDao[T, sqlite3.Connection]):
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
-    def deleted_at(self, unique_key: str) -> datetime | None:
-        """When the task under ``unique_key`` was deleted, while its tombstone is kept (a
-        read: no write lock taken)."""
-        at = self._tombstone(self.db.get(), unique_key)
-        if at is None or at < self._clock.now() - TOMBSTONE_RETENTION:
-            return None
-        return at
+    def _read_tombstone(self, unique_key: str) -> datetime | None:
+        """A plain read (WAL): no write lock taken."""
+        return self._tombstone(self.db.get(), unique_key)
 
     def get(self, unique_key: str) -> T | None:
         return self._read(self.db.get(), unique_key)
