@@ -62,11 +62,6 @@ class AsyncEnqueuer(Generic[T]):
             enqueuer.hooks.enqueued(event)
         return stored
 
-    async def enqueue_many(self, candidates: Sequence[T]) -> list[T]:
-        """As ``Enqueuer.enqueue_many`` (one conditional write each, batched pushes), on a
-        worker thread."""
-        return await asyncio.to_thread(self.enqueuer.enqueue_many, candidates)
-
 
 def with_async_queue_lifecycle(
     *,

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from ..parcel import RawParcel, structure_parcel
 from ..task import AsyncTask
 from .calling import await_logic
-from .effects import run_async
+from .effects import OnThread, run_async
 from .execute import TaskExecutor
 from .lease import KeepAlive, Lease
 from .options import OnFailure
@@ -24,24 +24,6 @@ T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
 
 __all__ = ["aexecute_raw"]
-
-
-class _Threaded:
-    """A target whose calls block: each is awaited on a worker thread (``to_thread``
-    carries the context, so the lease and trace spans follow)."""
-
-    __slots__ = ("_target",)
-
-    def __init__(self, target: object) -> None:
-        self._target = target
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._target, name)
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            return await asyncio.to_thread(method, *args, **kwargs)
-
-        return call
 
 
 class _Awaited:
@@ -76,7 +58,7 @@ async def aexecute_raw(
     claimed = await asyncio.to_thread(executor.claim, parcel)
     if isinstance(claimed, ExecuteResult):
         return claimed
-    targets = {"logic": _Awaited(executor), "io": _Threaded(executor)}
+    targets = {"logic": _Awaited(executor), "io": OnThread(executor)}
     result: ExecuteResult[T, R] = await run_async(
         executor._run_steps(claimed, on_failure, keep_alive), targets
     )

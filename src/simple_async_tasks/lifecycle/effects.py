@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping
 from typing import Any, Literal, TypeVar
 
-__all__ = ["Call", "Inline", "Steps", "run", "run_async"]
+__all__ = ["Call", "Inline", "OnThread", "Steps", "run", "run_async"]
 
 R = TypeVar("R")
 Target = Literal["dao", "queue", "logic", "io"]
@@ -86,10 +86,10 @@ async def run_async(steps: Steps[R], targets: Mapping[str, Any]) -> R:
         return value
 
 
-class Inline:
-    """A sync backend whose calls never block (the in-memory DAO and queue), made
-    awaitable in place: each method becomes a coroutine that calls it, so the async
-    driver runs on it with no thread."""
+class _Awaitable:
+    """A sync backend's methods as coroutines: called in place (``Inline``) or on a
+    worker thread (``OnThread``, which carries the context: the lease and trace spans
+    follow)."""
 
     __slots__ = ("_target",)
 
@@ -98,8 +98,33 @@ class Inline:
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._target, name)
+        return self._wrap(method)
 
+    def _wrap(self, method: Any) -> Any:
+        raise NotImplementedError
+
+
+class Inline(_Awaitable):
+    """For a backend whose calls never block (the in-memory DAO and queue)."""
+
+    __slots__ = ()
+
+    def _wrap(self, method: Any) -> Any:
         async def call(*args: Any, **kwargs: Any) -> Any:
             return method(*args, **kwargs)
+
+        return call
+
+
+class OnThread(_Awaitable):
+    """For a backend whose calls block (``sqlite3``, boto3): each on a worker thread."""
+
+    __slots__ = ()
+
+    def _wrap(self, method: Any) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            import asyncio
+
+            return await asyncio.to_thread(method, *args, **kwargs)
 
         return call
