@@ -65,18 +65,23 @@ class QueueSources:
         return ordered
 
     def take(self, max_messages: int, wait: timedelta) -> list[Delivery]:
-        # a source sends its finished messages' deletes with its next take; one that is not
-        # asked this time (a busy high queue fills the take) must not keep them waiting
-        self.flush()
         order = self.order()
         found: list[Delivery] = []
-        for _, source in order:
+        asked: set[str] = set()
+        for name, source in order:
             if len(found) >= max_messages:
                 break
+            asked.add(name)
             found += _owned(source, source.take(max_messages - len(found), timedelta(0)))
         if not found and wait > timedelta(0):
             first = order[0][1]
             found = _owned(first, first.take(max_messages, wait))
+        # a source sends its finished messages' deletes with its next take (SQLite: in the
+        # same transaction); one not asked this time (a busy high queue filled the take)
+        # must not keep them waiting past their visibility timeout
+        for name, source in self.sources:
+            if name not in asked:
+                source.flush()
         return found
 
     def done(self, delivery: Delivery) -> None:
