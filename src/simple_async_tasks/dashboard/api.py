@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -57,8 +58,6 @@ Handler = Callable[[Request], object]
 
 def _json_route(guard: Guard, handler: Handler, *, acts: bool = False) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> JSONResponse:
-        from starlette.concurrency import run_in_threadpool
-
         try:
             if acts:
                 guard.may_act(request)

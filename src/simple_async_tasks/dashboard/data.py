@@ -10,7 +10,13 @@ from typing import Any
 from ..app import TaskApp
 from ..app.views import dead_letter_json, lock_json, schedule_json, task_json
 from ..contracts import DeadLetterBox, indexed_statuses
-from ..errors import ConfigurationError, InvalidTaskError, SimpleAsyncTasksError
+from ..errors import (
+    ConfigurationError,
+    InvalidScheduleError,
+    InvalidTaskError,
+    SimpleAsyncTasksError,
+    TaskNotFoundError,
+)
 from ..lifecycle import control
 from ..lifecycle.listing import count_tasks, list_tasks, mutex_locks, queue_depth
 from ..lifecycle.schedule_book import EDITABLE
@@ -71,8 +77,6 @@ def task(app: TaskApp, task_type: str, unique_key: str) -> dict[str, Any]:
     dao = app.dao(app.task_class(task_type))
     found = dao.get(unique_key)
     if found is None:
-        from ..errors import TaskNotFoundError
-
         raise TaskNotFoundError(task_type, unique_key, hint="check the key in the task list")
     return {
         **task_json(app, dao, found),
@@ -231,8 +235,6 @@ def schedule_fields(given: Mapping[str, Any]) -> dict[str, Any]:
         try:
             fields["start_at"] = datetime.fromisoformat(fields["start_at"])
         except ValueError:
-            from ..errors import InvalidScheduleError
-
             raise InvalidScheduleError(
                 f"start_at must be an ISO 8601 time with its offset, got {fields['start_at']!r}"
             ) from None
