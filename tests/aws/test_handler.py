@@ -186,22 +186,30 @@ def test_async_logic_runs_in_the_lambda_handler_on_dynamodb_and_sqs(
         f"dynamodb://{table}?region=us-east-1&endpoint={aws_endpoint.dynamodb}", queue=queue_url
     )
     sent: list[str] = []
+    loops: set[int] = set()
+    running = {"now": 0, "most": 0}
 
     @tasks.task(SendEmail)
     async def send(task: SendEmail) -> str:
-        await asyncio.sleep(0.01)
+        loops.add(id(asyncio.get_running_loop()))
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+        await asyncio.sleep(0.2)
+        running["now"] -= 1
         sent.append(task.user_id)
         return f"sent {task.user_id}"
 
     try:
-        for n in range(4):
+        for n in range(8):
             send.enqueue(user_id=f"u{n}")
-        handler = create_sqs_handler(tasks.executors(), max_workers=4)
+        handler = create_sqs_handler(tasks.executors(), max_workers=1, async_concurrency=8)
         messages = receive_all(sqs, queue_url)
         response = handler(lambda_event(messages, queue_arn(sqs, queue_url)), None)
         assert response == {"batchItemFailures": []}
-        assert sorted(sent) == ["u0", "u1", "u2", "u3"]
+        assert sorted(sent) == [f"u{n}" for n in range(8)]
         assert send.result("u2") == "sent u2"
+        assert len(loops) == 1  # the invocation's loop
+        assert running["most"] == 8  # all eight awaited at once, on one thread
     finally:
         reset_clients()
 

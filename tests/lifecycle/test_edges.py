@@ -89,7 +89,7 @@ def test_a_late_attempt_cannot_release_the_lock_of_the_attempt_that_took_it_over
 # -- 2. a live attempt that outlives its lease is never run twice -----------------------------
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", ["sync", "async", "async-in-lambda"])
 def test_a_slow_live_attempt_renews_its_lease_and_is_not_run_beside_itself(make_dao, kind):
     import asyncio
 
@@ -113,6 +113,13 @@ def test_a_slow_live_attempt_renews_its_lease_and_is_not_run_beside_itself(make_
 
     execute = executor_for(dao, queue, system_clock, logic, lease=lease)
     first = threading.Thread(target=execute, args=(task,))
+    if kind == "async-in-lambda":  # the first attempt on the handler's invocation loop
+        from simple_async_tasks.aws import create_sqs_handler
+
+        (message,) = queue.receive(1)
+        record = {"messageId": "m", "body": message.body, "eventSource": "aws:sqs"}
+        handler = create_sqs_handler(execute)
+        first = threading.Thread(target=handler, args=({"Records": [record]}, None))
     first.start()
     outcomes = []
     for _ in range(4):  # redeliveries while the first attempt runs, past its lease each time

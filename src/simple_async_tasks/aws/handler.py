@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from .visibility import hold_back
 
 if TYPE_CHECKING:
     from ..lifecycle.workers import WorkerRegistry
+    from .invocation import InvocationLoop
 
 logger = logging.getLogger("simple_async_tasks.lambda")
 
@@ -57,6 +58,7 @@ def create_sqs_handler(
     by_queue_arn: Mapping[str, RawExecutor] | None = None,
     time_guard: timedelta = timedelta(seconds=10),
     max_workers: int = 4,
+    async_concurrency: int = 100,
     registry: WorkerRegistry | None = None,
 ) -> SqsHandler:
     """Build ``handler(event, context)`` for an SQS-triggered Lambda.
@@ -78,6 +80,9 @@ def create_sqs_handler(
     after the first failure are reported without running. When the Lambda has
     less than ``time_guard`` left, tasks not yet started are reported (and put
     back to QUEUED if already claimed), so they are redelivered, not cut off.
+    ``async def`` logic runs on one event loop per invocation, up to
+    ``async_concurrency`` attempts at once, beside the sync records on their threads,
+    with the same claims, time guard, report and FIFO order (``aws.invocation``).
     Hooks that buffer (``EmfMetrics``) are flushed at the end of each invocation.
     With ``registry`` (``app.registry()``), each invocation writes a heartbeat row
     (``lambda-<request id>``, its tasks) while it runs and removes it at its end: two
@@ -88,6 +93,8 @@ def create_sqs_handler(
     """
     if max_workers < 1:
         raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+    if async_concurrency < 1:
+        raise ValueError(f"async_concurrency must be at least 1, got {async_concurrency}")
     router = Router(executors, by_source=by_queue_arn)
     guard_ms = time_guard.total_seconds() * 1000
 
@@ -106,17 +113,47 @@ def create_sqs_handler(
         )
         beats = _heartbeat(registry, records, context, max_workers)
         beats.__enter__()
+        loop = _Loop(async_concurrency)
         try:
             if fifo:
-                failed = _run_in_order(router, records, may_start)
+                failed = _run_in_order(router, records, may_start, loop)
             else:
-                failed = _run_batched(router, records, may_start, max_workers)
+                failed = _run_batched(router, records, may_start, max_workers, loop)
         finally:
+            loop.close()
             beats.__exit__(None, None, None)
             flush_hooks(router, logger)  # EMF metrics: one flush per invocation
         return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
     return handler
+
+
+class _Loop:
+    """The invocation's event loop (``aws.invocation``), made on first need: a batch
+    with no async logic imports no event loop."""
+
+    __slots__ = ("_limit", "_loop")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._loop: InvocationLoop | None = None
+
+    def get(self) -> InvocationLoop:
+        if self._loop is None:
+            from .invocation import InvocationLoop
+
+            self._loop = InvocationLoop(self._limit)
+        return self._loop
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.close()
+
+
+def _awaits(executor: RawExecutor) -> bool:
+    """An executor of ``async def`` logic (``TaskExecutor.is_async``), told without
+    importing the async machinery."""
+    return getattr(executor, "is_async", False) is True
 
 
 def _heartbeat(
@@ -174,7 +211,11 @@ def _route(
 
 
 def _run_batched(
-    router: Router, records: list[Any], may_start: Callable[[], bool], max_workers: int
+    router: Router,
+    records: list[Any],
+    may_start: Callable[[], bool],
+    max_workers: int,
+    loop: _Loop,
 ) -> list[str]:
     failed: set[str] = set()
     order: list[str] = []
@@ -190,20 +231,20 @@ def _run_batched(
             continue
         executor, raw = routed
         groups.setdefault(id(executor), (executor, []))[1].append((message_id, raw, record))
-    for executor, items in groups.values():
-        if not may_start():
+    batches = list(groups.values())
+    plain = [(executor, [raw for _, raw, _ in items]) for executor, items in batches]
+    if any(_awaits(executor) for executor, _ in plain):
+        ran = loop.get().run_groups(plain, may_start=may_start, max_workers=max_workers)
+    else:
+        ran = [_run_group(executor, raws, may_start, max_workers) for executor, raws in plain]
+    for (executor, items), outcomes in zip(batches, ran, strict=True):
+        if outcomes is None:
             for message_id, _, _ in items:
                 logger.warning(
                     "message %s not started: the Lambda is running out of time", message_id
                 )
                 failed.add(message_id)
             continue
-        outcomes = executor.execute_many_raw(
-            [raw for _, raw, _ in items],
-            on_failure=OnFailure.LEAVE_MESSAGE,
-            max_workers=max_workers,
-            may_start=may_start,
-        )
         for (message_id, _, record), outcome in zip(items, outcomes, strict=False):
             if not settle(message_id, executor, outcome, logger):
                 failed.add(message_id)
@@ -211,7 +252,23 @@ def _run_batched(
     return [m for m in order if m in failed]
 
 
-def _run_in_order(router: Router, records: list[Any], may_start: Callable[[], bool]) -> list[str]:
+def _run_group(
+    executor: RawExecutor,
+    raws: list[RawParcel],
+    may_start: Callable[[], bool],
+    max_workers: int,
+) -> Sequence[ExecuteResultLike | Exception] | None:
+    """One task type's records on the handler's threads; None when not started."""
+    if not may_start():
+        return None
+    return executor.execute_many_raw(
+        raws, on_failure=OnFailure.LEAVE_MESSAGE, max_workers=max_workers, may_start=may_start
+    )
+
+
+def _run_in_order(
+    router: Router, records: list[Any], may_start: Callable[[], bool], loop: _Loop
+) -> list[str]:
     failed: list[str] = []
     stop_reason = ""
     for index, record in enumerate(records):
@@ -229,8 +286,10 @@ def _run_in_order(router: Router, records: list[Any], may_start: Callable[[], bo
         if routed is not None:
             executor, raw = routed
             try:
-                outcome: ExecuteResultLike | Exception = executor.execute_raw(
-                    raw, on_failure=OnFailure.LEAVE_MESSAGE
+                outcome: ExecuteResultLike | Exception = (
+                    loop.get().run_one(executor, raw)
+                    if _awaits(executor)
+                    else executor.execute_raw(raw, on_failure=OnFailure.LEAVE_MESSAGE)
                 )
             except Exception as error:
                 outcome = error

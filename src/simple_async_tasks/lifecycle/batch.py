@@ -24,11 +24,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..conditions import evaluate
 from ..errors import NotStartedError
-from ..parcel import TaskParcel
+from ..parcel import RawParcel, TaskParcel, structure_parcel
 from ..task import AsyncTask
 from . import decisions as decide
 from ._pools import pool_map
@@ -53,52 +53,76 @@ def _guarded(fn: Callable[[], ExecuteResult[T, R]]) -> ExecuteResult[T, R] | Exc
         return error
 
 
-def execute_many(
-    executor: TaskExecutor[T, R],
-    parcels: Sequence[TaskParcel[T]],
-    *,
-    on_failure: OnFailure = OnFailure.PUSH_RETRY,
-    keep_alive: Sequence[KeepAlive | None] | None = None,
-    max_workers: int = 1,
-    may_start: Callable[[], bool] = lambda: True,
-) -> list[ExecuteResult[T, R] | Exception]:
-    """Run a batch of deliveries of one task class; results in the order of ``parcels``.
+Outcome = ExecuteResult[T, R] | Exception
 
-    ``keep_alive``, one per parcel, extends each message's visibility at each renewal.
 
-    Tasks with a mutex, and a second delivery of the same task within the
-    batch, take the one-by-one path. ``may_start`` is asked before each
-    business function starts; a claimed task it refuses is put back to QUEUED
-    (its run not counted) and its result is a ``NotStartedError``.
-    """
+class Claims(Generic[T, R]):
+    """A batch's claim phase: the attempts won (run them), the parcels to run one by
+    one after them (a mutex, a second delivery of a task, a refused batch claim), and
+    every other parcel's result already decided (skipped, retry later, an error)."""
 
-    alive = list(keep_alive) if keep_alive is not None else [None] * len(parcels)
-    parallel: bool = getattr(executor.dao, "parallel_claims", False)
-    if len(parcels) > MAX_BATCH and not parallel:
-        # a transactional claim takes at most 100 items; Lambda hands up to 10,000 records
-        out: list[ExecuteResult[T, R] | Exception] = []
-        for start in range(0, len(parcels), MAX_BATCH):
-            out += execute_many(
-                executor,
-                parcels[start : start + MAX_BATCH],
-                on_failure=on_failure,
-                keep_alive=alive[start : start + MAX_BATCH],
-                max_workers=max_workers,
-                may_start=may_start,
-            )
-        return out
+    __slots__ = ("attempts", "results", "singles")
 
-    def single(index: int) -> ExecuteResult[T, R] | Exception:
-        if not may_start():
-            return NotStartedError("the Lambda is running out of time")
-        parcel, extend = parcels[index], alive[index]
-        return _guarded(lambda: executor(parcel, on_failure=on_failure, keep_alive=extend))
+    def __init__(self, size: int) -> None:
+        self.results: list[Outcome[T, R] | None] = [None] * size
+        self.attempts: list[tuple[int, Attempt[T]]] = []
+        self.singles: list[int] = []
 
+    def finished(self) -> list[Outcome[T, R]]:
+        return [r if r is not None else RuntimeError("not run") for r in self.results]
+
+
+class Decoded(Generic[T, R]):
+    """A batch of parsed parcels structured into the task class: the parcels that decoded
+    (with their keep-alives) to run, the ``ParcelDecodeError`` of the others in their
+    places."""
+
+    __slots__ = ("_results", "_slots", "extends", "parcels")
+
+    def __init__(
+        self,
+        executor: TaskExecutor[T, R],
+        raws: Sequence[RawParcel],
+        keep_alive: Sequence[KeepAlive | None] | None,
+    ) -> None:
+        alive = list(keep_alive) if keep_alive is not None else [None] * len(raws)
+        self._results: list[Outcome[T, R] | None] = []
+        self.parcels: list[TaskParcel[T]] = []
+        self.extends: list[KeepAlive | None] = []
+        self._slots: list[int] = []
+        for raw, extend in zip(raws, alive, strict=True):
+            try:
+                self.parcels.append(structure_parcel(raw, executor.spec.cls, executor.converter))
+            except Exception as error:
+                self._results.append(error)
+            else:
+                self.extends.append(extend)
+                self._slots.append(len(self._results))
+                self._results.append(None)
+
+    def place(self, ran: Sequence[Outcome[T, R]]) -> list[Outcome[T, R]]:
+        """Every raw parcel's result, in order: ``ran`` are those of ``parcels``."""
+        results = list(self._results)
+        for slot, outcome in zip(self._slots, ran, strict=True):
+            results[slot] = outcome
+        return [r if r is not None else RuntimeError("not run") for r in results]
+
+
+def parts(executor: TaskExecutor[T, R], size: int) -> list[slice]:
+    """The batch cut in claimable parts: a transactional claim takes at most 100 items,
+    and Lambda hands up to 10,000 records; a ``parallel_claims`` DAO claims any number."""
+    if size <= MAX_BATCH or getattr(executor.dao, "parallel_claims", False):
+        return [slice(0, size)]
+    return [slice(start, start + MAX_BATCH) for start in range(0, size, MAX_BATCH)]
+
+
+def claim_batch(executor: TaskExecutor[T, R], parcels: Sequence[TaskParcel[T]]) -> Claims[T, R]:
+    """Claim a part of a batch (see the module's docstring); nothing is run here."""
+    claims: Claims[T, R] = Claims(len(parcels))
     if executor.spec.mutex is not None or len(parcels) <= 1:
-        return [single(i) for i in range(len(parcels))]
-
+        claims.singles = list(range(len(parcels)))
+        return claims
     keys = [executor.key_of(parcel) for parcel in parcels]
-    results: list[ExecuteResult[T, R] | Exception | None] = [None] * len(parcels)
     first: dict[str, int] = {}
     again: list[int] = []
     for index, key in enumerate(keys):
@@ -106,11 +130,10 @@ def execute_many(
             again.append(index)
         else:
             first[key] = index
-
-    if parallel:
-        attempts = _claim_each(executor, parcels, first, results)
+    if getattr(executor.dao, "parallel_claims", False):
+        claims.attempts = _claim_each(executor, parcels, first, claims.results)
     else:
-        to_claim, attempts, now = _sort_out(executor, parcels, keys, first, results)
+        to_claim, claims.attempts, now = _sort_out(executor, parcels, keys, first, claims.results)
         if to_claim:
             changes = [
                 (record, decide.claim(now, decide.new_lease_id(), executor.options))
@@ -124,31 +147,81 @@ def execute_many(
                     len(to_claim),
                     type(error).__name__,
                 )
-                for index, _ in to_claim:
-                    results[index] = single(index)
+                claims.singles += [index for index, _ in to_claim]
             else:
-                attempts.extend(
+                claims.attempts.extend(
                     (index, Attempt(parcels[index], keys[index], task, None))
                     for (index, _), task in zip(to_claim, claimed, strict=True)
                 )
+    claims.singles += again  # after the first delivery of their task has run
+    return claims
 
-    def run(pair: tuple[int, Attempt[T]]) -> ExecuteResult[T, R] | Exception:
+
+def execute_many(
+    executor: TaskExecutor[T, R],
+    parcels: Sequence[TaskParcel[T]],
+    *,
+    on_failure: OnFailure = OnFailure.PUSH_RETRY,
+    keep_alive: Sequence[KeepAlive | None] | None = None,
+    max_workers: int = 1,
+    may_start: Callable[[], bool] = lambda: True,
+) -> list[Outcome[T, R]]:
+    """Run a batch of deliveries of one task class; results in the order of ``parcels``.
+
+    ``keep_alive``, one per parcel, extends each message's visibility at each renewal.
+
+    Tasks with a mutex, and a second delivery of the same task within the
+    batch, take the one-by-one path. ``may_start`` is asked before each
+    business function starts; a claimed task it refuses is put back to QUEUED
+    (its run not counted) and its result is a ``NotStartedError``.
+    """
+    alive = list(keep_alive) if keep_alive is not None else [None] * len(parcels)
+    out: list[Outcome[T, R]] = []
+    for part in parts(executor, len(parcels)):
+        out += _execute_part(
+            executor,
+            parcels[part],
+            alive[part],
+            on_failure=on_failure,
+            max_workers=max_workers,
+            may_start=may_start,
+        )
+    return out
+
+
+def _execute_part(
+    executor: TaskExecutor[T, R],
+    parcels: Sequence[TaskParcel[T]],
+    alive: Sequence[KeepAlive | None],
+    *,
+    on_failure: OnFailure,
+    max_workers: int,
+    may_start: Callable[[], bool],
+) -> list[Outcome[T, R]]:
+    claims: Claims[T, R] = claim_batch(executor, parcels)
+
+    def run(pair: tuple[int, Attempt[T]]) -> Outcome[T, R]:
         index, attempt = pair
         if not may_start():
-            return _put_back(executor, attempt)
+            return put_back(executor, attempt)
         extend = alive[index]
         return _guarded(lambda: executor.run(attempt, on_failure=on_failure, keep_alive=extend))
 
-    if max_workers > 1 and len(attempts) > 1:
-        outcomes = pool_map(max_workers, run, attempts)
+    if max_workers > 1 and len(claims.attempts) > 1:
+        outcomes = pool_map(max_workers, run, claims.attempts)
     else:
-        outcomes = [run(pair) for pair in attempts]
-    for (index, _), outcome in zip(attempts, outcomes, strict=True):
-        results[index] = outcome
-
-    for index in again:
-        results[index] = single(index)
-    return [r if r is not None else RuntimeError("not run") for r in results]
+        outcomes = [run(pair) for pair in claims.attempts]
+    for (index, _), outcome in zip(claims.attempts, outcomes, strict=True):
+        claims.results[index] = outcome
+    for index in claims.singles:
+        if not may_start():
+            claims.results[index] = NotStartedError("the Lambda is running out of time")
+            continue
+        parcel, extend = parcels[index], alive[index]
+        claims.results[index] = _guarded(
+            lambda: executor(parcel, on_failure=on_failure, keep_alive=extend)  # noqa: B023
+        )
+    return claims.finished()
 
 
 MAX_BATCH = 100
@@ -162,7 +235,7 @@ def _claim_each(
     executor: TaskExecutor[T, R],
     parcels: Sequence[TaskParcel[T]],
     first: dict[str, int],
-    results: list[ExecuteResult[T, R] | Exception | None],
+    results: list[Outcome[T, R] | None],
 ) -> list[tuple[int, Attempt[T]]]:
     """Claim every task with its own conditional write, concurrently; return the attempts.
     A lost claim's result (skipped, retry later, an error) goes in ``results``."""
@@ -192,7 +265,7 @@ def _sort_out(
     parcels: Sequence[TaskParcel[T]],
     keys: list[str],
     first: dict[str, int],
-    results: list[ExecuteResult[T, R] | Exception | None],
+    results: list[Outcome[T, R] | None],
 ) -> tuple[list[tuple[int, T]], list[tuple[int, Attempt[T]]], datetime]:
     """Read the batch's records in one call; return the claimable ones, the attempts
     taken over from lapsed leases, and the reading's time. Other results go in ``results``."""
@@ -218,9 +291,17 @@ def _sort_out(
     return to_claim, taken_over, now
 
 
-def _put_back(executor: TaskExecutor[T, R], attempt: Attempt[T]) -> Exception:
+def put_back(executor: TaskExecutor[T, R], attempt: Attempt[T]) -> Exception:
     executor.record(attempt, decide.put_back())
     return NotStartedError("the Lambda is running out of time; the task is QUEUED again")
 
 
-__all__ = ["ExecuteOutcome", "NotStartedError", "execute_many"]
+__all__ = [
+    "Claims",
+    "Decoded",
+    "ExecuteOutcome",
+    "NotStartedError",
+    "claim_batch",
+    "execute_many",
+    "parts",
+]

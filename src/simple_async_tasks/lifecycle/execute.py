@@ -99,6 +99,11 @@ class TaskExecutor(Outcomes[T, R]):
         return self.spec.task_type
 
     @property
+    def is_async(self) -> bool:
+        """Whether the logic is ``async def`` (run it on an event loop: ``async_execute``)."""
+        return self._async
+
+    @property
     def retry(self) -> RetryPolicy:
         return self.options.retry
 
@@ -151,33 +156,18 @@ class TaskExecutor(Outcomes[T, R]):
         See ``lifecycle.batch.execute_many``; a parcel whose task data is
         invalid gets its ``ParcelDecodeError`` as its result.
         """
-        alive = list(keep_alive) if keep_alive is not None else [None] * len(raws)
-        results: list[ExecuteResult[T, R] | Exception | None] = []
-        parcels: list[TaskParcel[T]] = []
-        extends: list[KeepAlive | None] = []
-        slots: list[int] = []
-        for raw, extend in zip(raws, alive, strict=True):
-            try:
-                parcels.append(structure_parcel(raw, self.spec.cls, self.converter))
-            except Exception as error:
-                results.append(error)
-            else:
-                extends.append(extend)
-                slots.append(len(results))
-                results.append(None)
-        from .batch import execute_many  # threads: only for those who run batches
+        from .batch import Decoded, execute_many  # threads: only for those who run batches
 
+        batch: Decoded[T, R] = Decoded(self, raws, keep_alive)
         ran = execute_many(
             self,
-            parcels,
+            batch.parcels,
             on_failure=on_failure,
-            keep_alive=extends,
+            keep_alive=batch.extends,
             max_workers=max_workers,
             may_start=may_start,
         )
-        for slot, outcome in zip(slots, ran, strict=True):
-            results[slot] = outcome
-        return [r if r is not None else RuntimeError("not run") for r in results]
+        return batch.place(ran)
 
     # -- claim -------------------------------------------------------------
 

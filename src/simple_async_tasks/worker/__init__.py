@@ -311,7 +311,7 @@ class Worker:
 
     def _open_lane(self) -> AsyncLane | None:
         """The async lane, when an executor runs ``async def`` logic (else no event loop)."""
-        if not any(getattr(e, "_async", False) for e in self.router.by_type.values()):
+        if not any(getattr(e, "is_async", False) for e in self.router.by_type.values()):
             return None
         from .lane import AsyncLane
 
@@ -321,7 +321,7 @@ class Worker:
         """Run the delivery: async logic on the lane, everything else on the pool."""
         if self._lane is not None:
             routed = self._route(delivery)
-            if routed is not None and getattr(routed[0], "_async", False):
+            if routed is not None and getattr(routed[0], "is_async", False):
                 return self._lane.submit(lambda: self._adeliver(delivery, routed))
             return pool.submit(self._deliver, delivery, routed)
         return pool.submit(self._deliver, delivery)
