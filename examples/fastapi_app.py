@@ -6,19 +6,24 @@ the worker runs.
     simple-async-tasks worker examples.fastapi_app:tasks               # the worker
 
 ``TASKS_URL`` chooses the store (default ``sqlite:///tasks.db``; ``dynamodb://TABLE`` with
-``SIMPLE_ASYNC_TASKS_QUEUE`` on AWS).
+``SIMPLE_ASYNC_TASKS_QUEUE`` on AWS, where ``pip install "simple-async-tasks[aws-async]"``
+makes the enqueue await DynamoDB and SQS on aiobotocore, whose clients the lifespan
+closes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import ClassVar
 
 import attrs
 from fastapi import FastAPI
 
 from simple_async_tasks import AsyncTask, TaskApp
+from simple_async_tasks.aio import close_clients
 
 tasks = TaskApp(os.environ.get("TASKS_URL", "sqlite:///tasks.db"))
 
@@ -38,7 +43,13 @@ async def send_receipt(task: SendReceipt) -> str:
     return f"receipt of {task.order_id} sent to {task.email}"
 
 
-api = FastAPI()
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await close_clients()  # the aiobotocore clients this loop opened, if any
+
+
+api = FastAPI(lifespan=lifespan)
 
 
 @api.post("/orders/{order_id}/receipt")

@@ -68,7 +68,12 @@ PUBLIC: dict[str, set[str]] = {
         "UnknownTaskTypeError",
     },
     "simple_async_tasks.dashboard": {"TOKEN_ENV", "create_dashboard"},
-    "simple_async_tasks.aio": {"with_async_queue_lifecycle"},
+    "simple_async_tasks.aio": {
+        "AsyncDynamoTaskDao",
+        "AsyncSqsTaskQueue",
+        "close_clients",
+        "with_async_queue_lifecycle",
+    },
     "simple_async_tasks.operations": {
         "DeadLetter",
         "DeadLetterBox",

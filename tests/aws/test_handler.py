@@ -232,7 +232,12 @@ def test_coroutines_enqueue_on_dynamodb_and_sqs_once_and_the_handler_runs_it(
         sent.append(task.user_id)
 
     async def requests() -> list[SendEmail]:
-        return await asyncio.gather(*(send.aenqueue(user_id="u1") for _ in range(20)))
+        from simple_async_tasks.aio import close_clients
+
+        try:
+            return await asyncio.gather(*(send.aenqueue(user_id="u1") for _ in range(20)))
+        finally:
+            await close_clients()
 
     try:
         stored = asyncio.run(requests())

@@ -38,13 +38,14 @@ def executor(dao, queue, logic, **options: Any):
 
 
 def event_of(queue: InMemoryTaskQueue, arn: str = ARN) -> dict[str, Any]:
-    """Every queued message, in order, as an SQS event (as Lambda hands it)."""
+    """Every queued message, in order, as an SQS event (as Lambda hands it). No receipt
+    handle: a failed record's visibility is then left alone (``aws.visibility``), where
+    it would otherwise be set through SQS itself, which these tests do not reach."""
     messages = queue.receive(10_000)
     return {
         "Records": [
             {
                 "messageId": f"m{n}",
-                "receiptHandle": f"rh{n}",
                 "body": message.body,
                 "attributes": {"ApproximateReceiveCount": "1"},
                 "eventSource": "aws:sqs",

@@ -28,14 +28,13 @@ from simple_async_tasks import (
     RetryPolicy,
     SimpleAsyncTasksError,
     SqliteTaskDao,
-    with_execute_lifecycle,
-    with_queue_lifecycle,
 )
 from simple_async_tasks.parcel import decode_parcel
 from simple_async_tasks.serialization import default_converter
-from simple_async_tasks.testing import FakeClock, drain
+from simple_async_tasks.testing import FakeClock
 
 from ..tasks import SendEmail
+from .paths import enqueuer, executor
 
 S = AsyncTaskStatus
 KEYS = ["a", "b", "c"]
@@ -91,14 +90,17 @@ def recording_dao(backend: str, clock: FakeClock) -> Recording:
     return dao
 
 
+@pytest.mark.parametrize("path", ["sync", "async"])
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
-def test_the_recording_sees_every_write(backend):
+def test_the_recording_sees_every_write(backend, path):
     """The invariants below read ``moves``: if the hook were not called they could not fail."""
     clock = FakeClock()
     dao = recording_dao(backend, clock)
     queue = InMemoryTaskQueue(clock=clock)
-    with_queue_lifecycle(get_new=lambda: SendEmail(user_id="a"), dao=dao, queue=queue)()
-    drain(queue, with_execute_lifecycle(lambda task: None, dao=dao, queue=queue, clock=clock))
+    enqueuer(path, get_new=lambda: SendEmail(user_id="a"), dao=dao, queue=queue)()
+    execute = executor(path, lambda task: None, dao=dao, queue=queue, clock=clock)
+    for message in queue.receive(1):
+        execute(decode_parcel(message.body, SendEmail, default_converter))
     assert [(old, new) for old, new, _ in dao.moves] == [
         (None, S.QUEUED),
         (S.QUEUED, S.ATTEMPTED),
@@ -108,6 +110,9 @@ def test_the_recording_sees_every_write(backend):
 
 class Lifecycle(RuleBasedStateMachine):
     backend = "memory"
+    path = "sync"
+    """``sync``, or ``async``: the enqueue awaited and the logic an ``async def`` awaited by
+    ``aexecute`` (``paths``), driven by the same rules and held to the same invariants."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -117,10 +122,11 @@ class Lifecycle(RuleBasedStateMachine):
         self.behaviour: dict[str, str] = {}
         self.runs: list[tuple[str, int, S]] = []
         self.failures: dict[str, int] = {}
-        self.enqueue = with_queue_lifecycle(
-            get_new=self._get_new, dao=self.dao, queue=self.queue, clock=self.clock
+        self.enqueue = enqueuer(
+            self.path, get_new=self._get_new, dao=self.dao, queue=self.queue, clock=self.clock
         )
-        self.execute = with_execute_lifecycle(
+        self.execute = executor(
+            self.path,
             self._logic,
             dao=self.dao,
             queue=self.queue,
@@ -216,6 +222,19 @@ class SqliteLifecycle(Lifecycle):
     backend = "sqlite"
 
 
+class AsyncLifecycle(Lifecycle):
+    path = "async"
+
+
+class AsyncSqliteLifecycle(Lifecycle):
+    backend = "sqlite"
+    path = "async"
+
+
 TestLifecycleStateMachine = Lifecycle.TestCase
 TestLifecycleStateMachineOnSqlite = SqliteLifecycle.TestCase
+TestLifecycleStateMachineAsync = AsyncLifecycle.TestCase
+TestLifecycleStateMachineAsyncOnSqlite = AsyncSqliteLifecycle.TestCase
 SqliteLifecycle.TestCase.settings = settings(max_examples=50, stateful_step_count=30)
+AsyncLifecycle.TestCase.settings = settings(max_examples=50, stateful_step_count=30)
+AsyncSqliteLifecycle.TestCase.settings = settings(max_examples=30, stateful_step_count=30)

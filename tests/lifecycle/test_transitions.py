@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 import attrs
 import pytest
 
-from simple_async_tasks import (
-    AsyncTaskStatus,
-    ExecuteOutcome,
-    RetryPolicy,
-    with_execute_lifecycle,
-    with_queue_lifecycle,
-)
+from simple_async_tasks import AsyncTaskStatus, ExecuteOutcome, RetryPolicy
 from simple_async_tasks.errors import TaskNotFoundError
 from simple_async_tasks.parcel import parse_parcel
 
 from ..tasks import SendEmail
+from .paths import PATHS, enqueuer, executor
 
 S = AsyncTaskStatus
 
@@ -27,22 +23,16 @@ def runs():
     return []
 
 
-@pytest.fixture(params=["sync", "async"])
-def wrap(request):
-    """``with_queue_lifecycle``, or its async twin called through ``asyncio.run``: every
-    enqueue rule below holds on both paths (issue 16)."""
-    if request.param == "sync":
-        return with_queue_lifecycle
+@pytest.fixture(params=PATHS)
+def path(request):
+    """Every rule below holds on both paths (issue 16): the sync wrappers, and the async
+    enqueue with ``async def`` logic awaited by ``aexecute`` (``paths``)."""
+    return request.param
 
-    def wrap_async(**options):
-        import asyncio
 
-        from simple_async_tasks.aio import with_async_queue_lifecycle
-
-        enqueue = with_async_queue_lifecycle(**options)
-        return lambda *args, **kwargs: asyncio.run(enqueue(*args, **kwargs))
-
-    return wrap_async
+@pytest.fixture
+def wrap(path):
+    return functools.partial(enqueuer, path)
 
 
 @pytest.fixture
@@ -53,8 +43,9 @@ def enqueue(wrap, dao, queue, clock):
 
 
 @pytest.fixture
-def execute(dao, queue, clock, runs):
-    return with_execute_lifecycle(
+def execute(path, dao, queue, clock, runs):
+    return executor(
+        path,
         runs.append,
         dao=dao,
         queue=queue,

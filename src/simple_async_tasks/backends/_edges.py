@@ -28,6 +28,7 @@ from ..errors import (
 C = TypeVar("C", bound=type)
 
 AWS_EXTRA_HINT = 'pip install "simple-async-tasks[aws]"'
+AWS_ASYNC_EXTRA_HINT = 'pip install "simple-async-tasks[aws-async]"'
 
 _RETRYABLE_CODES = frozenset(
     {
@@ -75,6 +76,22 @@ def require_boto3(what: str) -> None:
         raise ConfigurationError(f"{what} needs boto3, which is not installed: {AWS_EXTRA_HINT}")
 
 
+def has_aiobotocore() -> bool:
+    """Whether aiobotocore can be imported (looked up without importing it)."""
+    try:
+        return importlib.util.find_spec("aiobotocore") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require_aiobotocore(what: str) -> None:
+    """Raise ``ConfigurationError`` with the install command when aiobotocore is missing."""
+    if not has_aiobotocore():
+        raise ConfigurationError(
+            f"{what} needs aiobotocore, which is not installed: {AWS_ASYNC_EXTRA_HINT}"
+        )
+
+
 def aws_code(error: BaseException) -> str:
     """The AWS error code of a botocore ``ClientError`` ('' for other errors)."""
     response = getattr(error, "response", None)
@@ -85,7 +102,7 @@ def aws_code(error: BaseException) -> str:
 
 def is_aws_error(error: BaseException) -> bool:
     """An error raised by botocore or boto3 (told apart without importing them)."""
-    return type(error).__module__.split(".")[0] in ("botocore", "boto3")
+    return type(error).__module__.split(".")[0] in ("botocore", "boto3", "aiobotocore")
 
 
 def aws_error(error: BaseException, *, service: str, resource: str) -> SimpleAsyncTasksError:

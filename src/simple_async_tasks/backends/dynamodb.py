@@ -8,6 +8,7 @@ sweeps and operators look for (see ``_dynamo_index``).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from ..clock import Clock, system_clock
 from ..conditions import Condition, VersionEquals, evaluate
 from ..contracts import MutexLock, Page, Transition
 from ..errors import ConditionFailedError, MutexHeldError
+from ..lifecycle.effects import Call, Steps, run
 from ..serialization import (
     default_converter,
     refuse_unstorable,
@@ -53,6 +55,8 @@ from ._records import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from .aws_async import AsyncDynamoTaskDao
+
 T = TypeVar("T", bound=AsyncTask)
 
 logger = logging.getLogger("simple_async_tasks.dynamodb")
@@ -61,7 +65,7 @@ __all__ = ["GSI_NAME", "DynamoTaskDao"]
 
 NO_UUID_ATTR = {"S": NO_UUID}
 _FINISHED = frozenset({AsyncTaskStatus.FULFILLED, AsyncTaskStatus.CANCELED})
-_READ_HERE = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
+READ_HERE = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
 """The AWS error codes this DAO turns into its own answers (a lost condition, a held lock)."""
 
 
@@ -153,38 +157,78 @@ class DynamoTaskDao(TaskClassDao[T]):
     def _call(self, operation: str, **params: Any) -> Any:
         """One client call; every AWS error but the two this DAO reads itself leaves as
         the library's own (``backends._edges``)."""
-        with aws_edge("DynamoDB table", self.table_name, keep=_READ_HERE):
+        with aws_edge("DynamoDB table", self.table_name, keep=READ_HERE):
             return getattr(self.client, operation)(**params)
+
+    @property
+    def region(self) -> str | None:
+        """The region asked for, else the given client's (None: the environment's)."""
+        if self._region is None and self._client is not None:
+            return self._client.meta.region_name
+        return self._region
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The endpoint asked for, else the given client's (None: AWS's own)."""
+        if self._endpoint_url is None and self._client is not None:
+            return self._client.meta.endpoint_url
+        return self._endpoint_url
+
+    def aio(self) -> AsyncDynamoTaskDao[T]:
+        """This DAO's enqueue and claim calls awaited on aiobotocore (the ``aws-async``
+        extra): see ``backends.aws_async``.
+
+        Raises:
+            ConfigurationError: aiobotocore is not installed (with the install command).
+        """
+        from .aws_async import AsyncDynamoTaskDao
+
+        return AsyncDynamoTaskDao(self)
 
     def _unexpected(self, error: Exception) -> Exception:
         """A kept error this DAO does not handle after all, translated."""
         return aws_error(error, service="DynamoDB table", resource=self.table_name)
 
-    def _conditional(self, operation: str, **params: Any) -> Any:
+    # The calls an enqueue and a claim make are steps (``lifecycle.effects``): they yield
+    # each request as ``Call("client", operation, kwargs=params)``, so this class drives
+    # them with boto3 and ``AsyncDynamoTaskDao`` awaits them on aiobotocore, one code.
+
+    def _conditional_steps(self, operation: str, **params: Any) -> Steps[Any]:
         try:
-            return self._call(operation, **params)
+            return (yield Call("client", operation, kwargs=params))
         except Exception as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 item = getattr(error, "response", {}).get("Item")
                 if item is None:
-                    item = self._read_back(params["Key"])
+                    item = yield from self._read_back_steps(params["Key"])
                 raise ConditionFailedError(self._decode_optional(item)) from None
-            if error_code(error) in _READ_HERE:
+            if error_code(error) in READ_HERE:
                 raise self._unexpected(error) from error
             raise
 
     def _read_back(self, key: dict[str, AttributeValue]) -> dict[str, AttributeValue] | None:
+        return run(self._read_back_steps(key), {"client": _Client(self)})
+
+    def _read_back_steps(
+        self, key: dict[str, AttributeValue]
+    ) -> Steps[dict[str, AttributeValue] | None]:
         """The stored item, for an engine that returned none with a failed condition
         (``ReturnValuesOnConditionCheckFailure`` unsupported, or the item is absent)."""
-        out = self._call("get_item", TableName=self.table_name, Key=key, ConsistentRead=True)
+        out = yield Call(
+            "client",
+            "get_item",
+            kwargs={"TableName": self.table_name, "Key": key, "ConsistentRead": True},
+        )
         item: dict[str, AttributeValue] | None = out.get("Item")
         return item
 
     def get(self, unique_key: str) -> T | None:
-        out = self._call(
-            "get_item", TableName=self.table_name, Key=self._key(unique_key), ConsistentRead=True
-        )
-        return self._decode_optional(out.get("Item"))
+        return run(self._get_steps(unique_key), {"client": _Client(self)})
+
+    def _get_steps(self, unique_key: str) -> Steps[T | None]:
+        """``get`` as steps."""
+        item = yield from self._read_back_steps(self._key(unique_key))
+        return self._decode_optional(item)
 
     def get_many(self, unique_keys: Sequence[str]) -> dict[str, T]:
         found: dict[str, T] = {}
@@ -203,6 +247,10 @@ class DynamoTaskDao(TaskClassDao[T]):
         return batch_get(self._call, self.table_name, keys, consistent=consistent)
 
     def save(self, task: T, *, condition: Condition | None) -> T:
+        return run(self._save_steps(task, condition=condition), {"client": _Client(self)})
+
+    def _save_steps(self, task: T, *, condition: Condition | None) -> Steps[T]:
+        """``save`` as steps."""
         refuse_unstorable(task)
         unique_key = self.unique_key(task)
         now = self._clock.now()
@@ -233,7 +281,7 @@ class DynamoTaskDao(TaskClassDao[T]):
             {**self._key(unique_key), **{k: v for k, v in expr.values.items()}},
             f"{self._spec.task_type} task",
         )
-        out = self._conditional("update_item", **params)
+        out = yield from self._conditional_steps("update_item", **params)
         return self._decode(out["Attributes"])
 
     def upsert(self, task: T) -> T:
@@ -270,10 +318,25 @@ class DynamoTaskDao(TaskClassDao[T]):
         acquire: MutexLock | None = None,
         release: MutexLock | None = None,
     ) -> T:
+        steps = self._transition_steps(
+            unique_key, change, condition=condition, acquire=acquire, release=release
+        )
+        return run(steps, {"client": _Client(self)})
+
+    def _transition_steps(
+        self,
+        unique_key: str,
+        change: Transition,
+        *,
+        condition: Condition,
+        acquire: MutexLock | None = None,
+        release: MutexLock | None = None,
+    ) -> Steps[T]:
+        """``transition`` as steps."""
         now = self._clock.now()
         update = self._transition_update(unique_key, change, condition, now)
         if acquire is None and release is None:
-            out = self._conditional(
+            out = yield from self._conditional_steps(
                 "update_item",
                 **update,
                 ReturnValues="ALL_NEW",
@@ -295,14 +358,16 @@ class DynamoTaskDao(TaskClassDao[T]):
         if release is not None:
             items.append({"Delete": lock_delete(self.table_name, release)})
         try:
-            self._call("transact_write_items", TransactItems=items)
+            yield Call("client", "transact_write_items", kwargs={"TransactItems": items})
         except Exception as error:
             if error_code(error) != "TransactionCanceledException":
                 raise
             reasons = getattr(error, "response", {}).get("CancellationReasons", [])
             codes = [r.get("Code", "None") for r in reasons]
             if codes and codes[0] == "ConditionalCheckFailed":
-                item = reasons[0].get("Item") or self._read_back(update["Key"])
+                item = reasons[0].get("Item")
+                if item is None:
+                    item = yield from self._read_back_steps(update["Key"])
                 raise ConditionFailedError(self._decode_optional(item)) from None
             if acquire is not None and len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                 held = reasons[1].get("Item") or {}
@@ -313,9 +378,12 @@ class DynamoTaskDao(TaskClassDao[T]):
                 ) from None
             if release is not None and codes[-1] == "ConditionalCheckFailed":
                 # the lock expired and another task holds it now: finish without releasing
-                return self.transition(unique_key, change, condition=condition, acquire=acquire)
+                again = self._transition_steps(
+                    unique_key, change, condition=condition, acquire=acquire
+                )
+                return (yield from again)
             raise self._unexpected(error) from error
-        stored = self.get(unique_key)
+        stored = yield from self._get_steps(unique_key)
         if stored is None:  # deleted right after our write
             raise ConditionFailedError(None)
         return stored
@@ -374,14 +442,22 @@ class DynamoTaskDao(TaskClassDao[T]):
     def deleted_at(self, unique_key: str) -> datetime | None:
         """When the task under ``unique_key`` was deleted, while its tombstone is kept
         (one consistent ``GetItem``)."""
-        tombstone = self._read_back(tombstone_key(self._pk(unique_key)["S"]))
+        return run(self._deleted_at_steps(unique_key), {"client": _Client(self)})
+
+    def _deleted_at_steps(self, unique_key: str) -> Steps[datetime | None]:
+        """``deleted_at`` as steps."""
+        tombstone = yield from self._read_back_steps(tombstone_key(self._pk(unique_key)["S"]))
         return tombstone_time(tombstone, self._clock.now())
 
     # -- mutex locks -----------------------------------------------------------
 
     def release_mutex(self, lock: MutexLock) -> None:
+        run(self._release_mutex_steps(lock), {"client": _Client(self)})
+
+    def _release_mutex_steps(self, lock: MutexLock) -> Steps[None]:
+        """``release_mutex`` as steps."""
         try:
-            self._call("delete_item", **lock_delete(self.table_name, lock))
+            yield Call("client", "delete_item", kwargs=lock_delete(self.table_name, lock))
         except Exception as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
@@ -478,3 +554,16 @@ class DynamoTaskDao(TaskClassDao[T]):
             self._spec.task_type,
         )
         return Page(items=items, cursor=cursor, unreadable=unreadable)
+
+
+class _Client:
+    """The boto3 client as the sync driver's ``client`` target: each operation through
+    the DAO's error edge (``DynamoTaskDao._call``)."""
+
+    __slots__ = ("_dao",)
+
+    def __init__(self, dao: DynamoTaskDao[Any]) -> None:
+        self._dao = dao
+
+    def __getattr__(self, operation: str) -> Any:
+        return functools.partial(self._dao._call, operation)

@@ -29,6 +29,8 @@ from ._pending import PendingDeletes
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
+    from .aws_async import AsyncSqsTaskQueue
+
 logger = logging.getLogger("simple_async_tasks.sqs")
 
 MAX_DELAY = timedelta(seconds=900)
@@ -124,6 +126,24 @@ class SqsTaskQueue:
         return self._url
 
     @property
+    def region(self) -> str | None:
+        """The region asked for, else the given client's (None: the environment's)."""
+        if self._region is None and self._client is not None:
+            return self._client.meta.region_name
+        return self._region
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The endpoint asked for, else the given client's (None: AWS's own)."""
+        if self._endpoint_url is None and self._client is not None:
+            return self._client.meta.endpoint_url
+        return self._endpoint_url
+
+    def entry(self, parcel: TaskParcel[AsyncTask], delay: timedelta) -> dict[str, Any]:
+        """The ``SendMessage`` parameters of ``parcel`` (limits checked, nothing sent)."""
+        return {"QueueUrl": self._url, **self._entry(parcel, delay)}
+
+    @property
     def max_delay(self) -> timedelta:
         return timedelta(0) if self.fifo else MAX_DELAY
 
@@ -195,9 +215,20 @@ class SqsTaskQueue:
         )
 
     def push(self, parcel: TaskParcel[AsyncTask], *, delay: timedelta = timedelta(0)) -> None:
-        entry = self._entry(parcel, delay)
+        entry = self.entry(parcel, delay)
         with aws_edge("SQS queue", self._url):
-            self.client.send_message(QueueUrl=self._url, **entry)
+            self.client.send_message(**entry)
+
+    def aio(self) -> AsyncSqsTaskQueue:
+        """This queue's sends awaited on aiobotocore (the ``aws-async`` extra): see
+        ``backends.aws_async``.
+
+        Raises:
+            ConfigurationError: aiobotocore is not installed (with the install command).
+        """
+        from .aws_async import AsyncSqsTaskQueue
+
+        return AsyncSqsTaskQueue(self)
 
     def push_many(
         self, parcels: Sequence[TaskParcel[AsyncTask]], *, delay: timedelta = timedelta(0)

@@ -5,10 +5,13 @@ How the I/O runs depends on the backend:
 
 - in memory, the steps are driven by the async driver (``effects.run_async``) on the
   DAO and queue made awaitable in place: their calls never block;
-- on a backend whose client blocks (SQLite, boto3 for DynamoDB and SQS), the whole sync
-  enqueue runs on a worker thread (``asyncio.to_thread``, which carries the context:
-  trace spans follow), so the loop serves other coroutines while it waits. A SQLite
-  enqueue keeps its single transaction over the record and the message.
+- a backend with a native async twin (``backend.aio()``: DynamoDB and SQS on aiobotocore,
+  with the ``aws-async`` extra) is awaited by the same driver, no thread involved;
+- on a backend whose client blocks and has no twin (SQLite; DynamoDB and SQS without
+  the extra), the whole sync enqueue runs on a worker thread (``asyncio.to_thread``,
+  which carries the context: trace spans follow), so the loop serves other coroutines
+  while it waits. A SQLite enqueue keeps its single transaction over the record and
+  the message.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from ..clock import Clock, system_clock
 from ..contracts import TaskDao, TaskQueue
 from ..serialization import default_converter
 from ..task import AsyncTask
-from .effects import Inline, run_async
+from .effects import awaitable, native, never_blocks, run_async
 from .enqueue import Enqueuer, OnMismatch
 from .hooks import TaskHooks
 
@@ -34,12 +37,6 @@ T = TypeVar("T", bound=AsyncTask)
 __all__ = ["AsyncEnqueuer", "with_async_queue_lifecycle"]
 
 
-def _never_blocks(backend: object) -> bool:
-    """Whether the backend says its calls never wait on I/O (``never_blocks = True``: the
-    in-memory DAO and queue); anything else is run on a worker thread."""
-    return getattr(backend, "never_blocks", False) is True
-
-
 class AsyncEnqueuer(Generic[T]):
     """An ``Enqueuer`` awaited: ``await AsyncEnqueuer(enqueuer).enqueue(task)``."""
 
@@ -47,8 +44,11 @@ class AsyncEnqueuer(Generic[T]):
         self.enqueuer = enqueuer
         self.targets: Mapping[str, Any] | None = None
         """Awaitable DAO and queue for the async driver; None: run on a worker thread."""
-        if _never_blocks(enqueuer.dao) and _never_blocks(enqueuer.queue):
-            self.targets = {"dao": Inline(enqueuer.dao), "queue": Inline(enqueuer.queue)}
+        dao, queue = enqueuer.dao, enqueuer.queue
+        twins = (native(dao), native(queue))
+        if (never_blocks(dao) and never_blocks(queue)) or twins != (None, None):
+            # one twin is enough to go native; a blocking partner runs its calls on a thread
+            self.targets = {"dao": awaitable(dao, twins[0]), "queue": awaitable(queue, twins[1])}
 
     async def enqueue(self, candidate: T) -> T:
         """As ``Enqueuer.enqueue``, awaited."""

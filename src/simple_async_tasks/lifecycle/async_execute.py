@@ -1,7 +1,8 @@
 """The execute lifecycle awaited: many attempts of ``async def`` logic on one event loop,
-each the steps of the sync lifecycle (``TaskExecutor.claim``, ``_run_steps``, a batch's
-``claim_batch``) with the logic awaited on the loop and every backend write run on a
-worker thread.
+each the steps of the sync lifecycle (``TaskExecutor._claim_steps``, ``_run_steps``, a
+batch's ``Plan``) with the logic awaited on the loop and every backend call awaited on
+the store's native twin (DynamoDB and SQS on aiobotocore), called in place (memory), or
+run on a worker thread (SQLite, boto3 without the ``aws-async`` extra).
 
 What the worker's async lane and the Lambda handler run; the decisions stay in one
 place: the same claims, the same lost-claim rules, the same outcome writes, fenced by the
@@ -13,14 +14,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from ..errors import NotStartedError
 from ..parcel import RawParcel, TaskParcel, structure_parcel
 from ..task import AsyncTask
-from .batch import Claims, Decoded, Outcome, claim_batch, parts, put_back
+from .batch import Claims, Decoded, Outcome, Plan, claim_together, parts, put_back_steps
 from .calling import await_logic
 from .decisions import Attempt
-from .effects import OnThread, run_async
+from .effects import awaitable, run_async
 from .execute import TaskExecutor
 from .lease import KeepAlive, Lease
 from .options import OnFailure
@@ -29,7 +31,7 @@ from .results import ExecuteResult
 T = TypeVar("T", bound=AsyncTask)
 R = TypeVar("R")
 
-__all__ = ["aexecute", "aexecute_many", "aexecute_many_raw", "aexecute_raw"]
+__all__ = ["aclaim_batch", "aexecute", "aexecute_many", "aexecute_many_raw", "aexecute_raw"]
 
 
 class _Awaited:
@@ -47,6 +49,24 @@ class _Awaited:
         return await await_logic(executor.logic(task), lease, executor.options.time_limit)
 
 
+_targets: WeakKeyDictionary[TaskExecutor[Any, Any], dict[str, Any]] = WeakKeyDictionary()
+
+
+def targets_of(executor: TaskExecutor[Any, Any]) -> dict[str, Any]:
+    """What ``run_async`` drives an executor's steps on (made once per executor)."""
+    found = _targets.get(executor)
+    if found is None:
+        found = _targets.setdefault(
+            executor,
+            {
+                "logic": _Awaited(executor),
+                "dao": awaitable(executor.dao),
+                "queue": awaitable(executor.queue),
+            },
+        )
+    return found
+
+
 async def _arun(
     executor: TaskExecutor[T, R],
     attempt: Attempt[T],
@@ -54,10 +74,8 @@ async def _arun(
     keep_alive: KeepAlive | None,
 ) -> ExecuteResult[T, R]:
     """``executor.run(attempt)``, awaited."""
-    targets = {"logic": _Awaited(executor), "io": OnThread(executor)}
-    result: ExecuteResult[T, R] = await run_async(
-        executor._run_steps(attempt, on_failure, keep_alive), targets
-    )
+    steps = executor._run_steps(attempt, on_failure, keep_alive)
+    result: ExecuteResult[T, R] = await run_async(steps, targets_of(executor))
     return result
 
 
@@ -74,7 +92,7 @@ async def aexecute(
     Raises:
         As ``TaskExecutor.__call__``.
     """
-    claimed = await asyncio.to_thread(executor.claim, parcel)
+    claimed = await run_async(executor._claim_steps(parcel), targets_of(executor))
     if isinstance(claimed, ExecuteResult):
         return claimed
     return await _arun(executor, claimed, on_failure, keep_alive)
@@ -115,7 +133,7 @@ async def aexecute_many(
     alive = list(keep_alive) if keep_alive is not None else [None] * len(parcels)
     out: list[Outcome[T, R]] = []
     for part in parts(executor, len(parcels)):
-        claims: Claims[T, R] = await asyncio.to_thread(claim_batch, executor, parcels[part])
+        claims = await aclaim_batch(executor, parcels[part])
         out += await _run_claims(
             executor,
             claims,
@@ -142,7 +160,7 @@ async def _run_claims(
         async with gate:
             try:
                 if not may_start():
-                    return await asyncio.to_thread(put_back, executor, attempt)
+                    return await run_async(put_back_steps(executor, attempt), targets_of(executor))
                 return await _arun(executor, attempt, on_failure, alive[index])
             except Exception as error:
                 return error
@@ -162,6 +180,39 @@ async def _run_claims(
             except Exception as error:
                 claims.results[index] = error
     return claims.finished()
+
+
+async def aclaim_batch(
+    executor: TaskExecutor[T, R], parcels: Sequence[TaskParcel[T]]
+) -> Claims[T, R]:
+    """``lifecycle.batch.claim_batch``, awaited: on a ``parallel_claims`` DAO (DynamoDB)
+    each first delivery's claim is its own write, all awaited at once; otherwise the one
+    read and the one transaction of ``claim_together`` run on a worker thread."""
+    claims: Claims[T, R] = Claims(len(parcels))
+    plan = Plan(executor, parcels)
+    if plan.one_by_one:
+        claims.singles = list(range(len(parcels)))
+        return claims
+    if getattr(executor.dao, "parallel_claims", False):
+        targets = targets_of(executor)
+
+        async def claim(index: int) -> Attempt[T] | Outcome[T, R]:
+            try:
+                return await run_async(executor._claim_steps(parcels[index]), targets)
+            except Exception as error:
+                return error
+
+        indexes = list(plan.first.values())
+        claimed = await asyncio.gather(*map(claim, indexes))
+        for index, outcome in zip(indexes, claimed, strict=True):
+            if isinstance(outcome, Attempt):
+                claims.attempts.append((index, outcome))
+            else:
+                claims.results[index] = outcome
+    else:
+        await asyncio.to_thread(claim_together, executor, parcels, plan, claims)
+    claims.singles += plan.again
+    return claims
 
 
 async def aexecute_many_raw(

@@ -33,6 +33,8 @@ from ..task import AsyncTask
 from . import decisions as decide
 from ._pools import pool_map
 from .decisions import Attempt
+from .effects import Steps
+from .effects import run as drive
 from .lease import KeepAlive
 from .options import OnFailure
 from .results import ExecuteOutcome, ExecuteResult
@@ -116,45 +118,73 @@ def parts(executor: TaskExecutor[T, R], size: int) -> list[slice]:
     return [slice(start, start + MAX_BATCH) for start in range(0, size, MAX_BATCH)]
 
 
+class Plan:
+    """Who claims how in a part of a batch: one by one (a mutex, a lone parcel), else the
+    first delivery of each task together and the later ones (``again``) one by one after."""
+
+    __slots__ = ("again", "first", "keys", "one_by_one")
+
+    def __init__(self, executor: TaskExecutor[T, R], parcels: Sequence[TaskParcel[T]]) -> None:
+        self.one_by_one = executor.spec.mutex is not None or len(parcels) <= 1
+        self.keys: list[str] = []
+        self.first: dict[str, int] = {}
+        self.again: list[int] = []
+        if self.one_by_one:
+            return
+        self.keys = [executor.key_of(parcel) for parcel in parcels]
+        for index, key in enumerate(self.keys):
+            if key in self.first:
+                self.again.append(index)
+            else:
+                self.first[key] = index
+
+
 def claim_batch(executor: TaskExecutor[T, R], parcels: Sequence[TaskParcel[T]]) -> Claims[T, R]:
     """Claim a part of a batch (see the module's docstring); nothing is run here."""
     claims: Claims[T, R] = Claims(len(parcels))
-    if executor.spec.mutex is not None or len(parcels) <= 1:
+    plan = Plan(executor, parcels)
+    if plan.one_by_one:
         claims.singles = list(range(len(parcels)))
         return claims
-    keys = [executor.key_of(parcel) for parcel in parcels]
-    first: dict[str, int] = {}
-    again: list[int] = []
-    for index, key in enumerate(keys):
-        if key in first:
-            again.append(index)
-        else:
-            first[key] = index
     if getattr(executor.dao, "parallel_claims", False):
-        claims.attempts = _claim_each(executor, parcels, first, claims.results)
+        claims.attempts = _claim_each(executor, parcels, plan.first, claims.results)
     else:
-        to_claim, claims.attempts, now = _sort_out(executor, parcels, keys, first, claims.results)
-        if to_claim:
-            changes = [
-                (record, decide.claim(now, decide.new_lease_id(), executor.options))
-                for _, record in to_claim
-            ]
-            try:
-                claimed = executor.dao.transition_many(changes, condition=executor.claimable(now))
-            except Exception as error:
-                logger.info(
-                    "batch claim of %d tasks failed (%s); claiming one by one",
-                    len(to_claim),
-                    type(error).__name__,
-                )
-                claims.singles += [index for index, _ in to_claim]
-            else:
-                claims.attempts.extend(
-                    (index, Attempt(parcels[index], keys[index], task, None))
-                    for (index, _), task in zip(to_claim, claimed, strict=True)
-                )
-    claims.singles += again  # after the first delivery of their task has run
+        claim_together(executor, parcels, plan, claims)
+    claims.singles += plan.again  # after the first delivery of their task has run
     return claims
+
+
+def claim_together(
+    executor: TaskExecutor[T, R],
+    parcels: Sequence[TaskParcel[T]],
+    plan: Plan,
+    claims: Claims[T, R],
+) -> None:
+    """One read of every record and one transactional claim of the claimable ones (one
+    by one if the transaction is refused); into ``claims``."""
+    to_claim, claims.attempts, now = _sort_out(
+        executor, parcels, plan.keys, plan.first, claims.results
+    )
+    if not to_claim:
+        return
+    changes = [
+        (record, decide.claim(now, decide.new_lease_id(), executor.options))
+        for _, record in to_claim
+    ]
+    try:
+        claimed = executor.dao.transition_many(changes, condition=executor.claimable(now))
+    except Exception as error:
+        logger.info(
+            "batch claim of %d tasks failed (%s); claiming one by one",
+            len(to_claim),
+            type(error).__name__,
+        )
+        claims.singles += [index for index, _ in to_claim]
+    else:
+        claims.attempts.extend(
+            (index, Attempt(parcels[index], plan.keys[index], task, None))
+            for (index, _), task in zip(to_claim, claimed, strict=True)
+        )
 
 
 def execute_many(
@@ -292,7 +322,12 @@ def _sort_out(
 
 
 def put_back(executor: TaskExecutor[T, R], attempt: Attempt[T]) -> Exception:
-    executor.record(attempt, decide.put_back())
+    return drive(put_back_steps(executor, attempt), executor._io)
+
+
+def put_back_steps(executor: TaskExecutor[T, R], attempt: Attempt[T]) -> Steps[Exception]:
+    """A claimed attempt given back unstarted (the time guard); its result."""
+    yield from executor._record_steps(attempt, decide.put_back())
     return NotStartedError("the Lambda is running out of time; the task is QUEUED again")
 
 
@@ -301,7 +336,9 @@ __all__ = [
     "Decoded",
     "ExecuteOutcome",
     "NotStartedError",
+    "Plan",
     "claim_batch",
+    "claim_together",
     "execute_many",
     "parts",
 ]

@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping
 from typing import Any, Literal, TypeVar
 
-__all__ = ["Call", "Inline", "OnThread", "Steps", "run", "run_async"]
+__all__ = ["Call", "Inline", "OnThread", "Steps", "awaitable", "native", "run", "run_async"]
 
 R = TypeVar("R")
-Target = Literal["dao", "queue", "logic", "io"]
+Target = Literal["dao", "queue", "logic", "io", "client"]
 
 
 class Call:
@@ -128,3 +128,44 @@ class OnThread(_Awaitable):
             return await asyncio.to_thread(method, *args, **kwargs)
 
         return call
+
+
+def never_blocks(backend: object) -> bool:
+    """Whether the backend says its calls never wait on I/O (``never_blocks = True``: the
+    in-memory DAO and queue)."""
+    return getattr(backend, "never_blocks", False) is True
+
+
+def native(backend: object) -> object | None:
+    """The backend's native async twin (``backend.aio()``: DynamoDB and SQS on aiobotocore),
+    or None: it has none, or its extra is not installed (``ConfigurationError``)."""
+    from ..errors import ConfigurationError
+
+    aio = getattr(backend, "aio", None)
+    if aio is None:
+        return None
+    try:
+        twin: object = aio()
+    except ConfigurationError:
+        return None
+    return twin
+
+
+def awaitable(backend: object, twin: object | None = None) -> object:
+    """``backend`` as a target of ``run_async``: in place when it never blocks, its native
+    twin when it has one, else each call on a worker thread."""
+    if never_blocks(backend):
+        return Inline(backend)
+    if twin is None:
+        twin = native(backend)
+    return twin if twin is not None else OnThread(backend)
+
+
+def closing_clients() -> Any:
+    """The coroutine that closes the running loop's native async clients (aiobotocore's),
+    or None when none can be open: what the owner of a loop (the worker's lane, the Lambda
+    handler's invocation loop) awaits before closing it."""
+    import sys
+
+    module = sys.modules.get("simple_async_tasks.backends.aws_async")
+    return None if module is None else module.closing_clients()

@@ -123,7 +123,7 @@ class Enqueuer(Generic[T]):
     def meta(self) -> ParcelMeta:
         return ParcelMeta.for_queue(self.queue, self.spec.task_type)
 
-    def save_steps(self, fresh: T) -> Steps[tuple[T, bool]]:
+    def _save_steps(self, fresh: T) -> Steps[tuple[T, bool]]:
         """Save unless a duplicate; return the stored task and whether this call wrote it."""
         try:
             saved: T = yield Call("dao", "save", (fresh,), {"condition": self._condition})
@@ -145,7 +145,7 @@ class Enqueuer(Generic[T]):
     def write_steps(self, fresh: T, meta: ParcelMeta, delay: timedelta) -> Steps[tuple[T, bool]]:
         """Save, then push the parcel of a task this call stored as QUEUED: every decision
         of an enqueue's I/O, for the sync and the async shells alike (``effects``)."""
-        stored, written = yield from self.save_steps(fresh)
+        stored, written = yield from self._save_steps(fresh)
         if written and stored.status is AsyncTaskStatus.QUEUED:
             yield Call("queue", "push", (TaskParcel(task=stored, meta=meta),), {"delay": delay})
         logger.debug("enqueued %s %s as %s", self.spec.task_type, stored.uuid, stored.status.value)
@@ -221,7 +221,7 @@ class Enqueuer(Generic[T]):
             with self.hooks.enqueue_span(self.spec.task_type, fresh) as carried:
                 if carried:
                     meta = attrs.evolve(meta, carried=carried)  # noqa: PLW2901
-                task, written = run(self.save_steps(fresh), self.targets)
+                task, written = run(self._save_steps(fresh), self.targets)
             stored.append(task)
             if written and task.status is AsyncTaskStatus.QUEUED:
                 to_push.setdefault(delay, []).append(TaskParcel(task=task, meta=meta))

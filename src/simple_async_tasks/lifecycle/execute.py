@@ -87,8 +87,10 @@ class TaskExecutor(Outcomes[T, R]):
         self._runnable = decide.runnable(options)
         self._async = is_async(logic)
         """Whether the logic is a coroutine function (worked out once, not per attempt)."""
-        self._targets = {"logic": self, "io": self}
-        """What the sync shell drives ``run_steps`` on: ``call`` and the outcome writes."""
+        self._io = {"dao": dao, "queue": queue}
+        """What the sync shell drives the claim and the outcome writes on."""
+        self._targets = {"logic": self, **self._io}
+        """What the sync shell drives ``_run_steps`` on: ``call`` and the writes."""
 
     @property
     def task_class(self) -> type[T]:
@@ -182,22 +184,26 @@ class TaskExecutor(Outcomes[T, R]):
 
     def claim(self, parcel: TaskParcel[T]) -> Attempt[T] | ExecuteResult[T, R]:
         """Claim the task with one conditional write; a lost claim's decision otherwise."""
+        return drive(self._claim_steps(parcel), self._io)
+
+    def _claim_steps(self, parcel: TaskParcel[T]) -> Steps[Attempt[T] | ExecuteResult[T, R]]:
+        """``claim`` as steps (``effects``)."""
         key = self.key_of(parcel)
         now = self.clock.now()
         lease_id = decide.new_lease_id()
         lock = self.lock_for(parcel.task, lease_id, now)
         try:
-            task = self.dao.transition(
-                key,
-                decide.claim(now, lease_id, self.options),
-                condition=self.claimable(now),
-                acquire=lock,
+            task: T = yield Call(
+                "dao",
+                "transition",
+                (key, decide.claim(now, lease_id, self.options)),
+                {"condition": self.claimable(now), "acquire": lock},
             )
         except ConditionFailedError as lost:
             current: T | None = lost.current
-            return self.not_claimed(parcel, key, current, now)
+            return (yield from self._not_claimed_steps(parcel, key, current, now))
         except MutexHeldError as held:
-            return self._mutex_held(parcel, key, held)
+            return (yield from self._mutex_held(parcel, key, held))
         return Attempt(parcel, key, task, lock)
 
     # -- run -----------------------------------------------------------------
@@ -250,8 +256,9 @@ class TaskExecutor(Outcomes[T, R]):
         self, attempt: Attempt[T], on_failure: OnFailure, keep_alive: KeepAlive | None
     ) -> Steps[ExecuteResult[T, R]]:
         """``run`` as steps (``effects``): the logic is a ``logic`` call, each write of the
-        outcome an ``io`` call of this executor, so a sync and an async shell drive the
-        same code (the async one awaits the logic and runs the writes on a thread)."""
+        outcome a ``dao`` or ``queue`` call, so a sync and an async shell drive the same
+        code (the async one awaits the logic, and the writes on the store's async twin or
+        on a thread)."""
         logger.info(
             "running %s %s (attempt %d)",
             self.spec.task_type,
@@ -283,18 +290,12 @@ class TaskExecutor(Outcomes[T, R]):
             heartbeats.forget(lease)
             leave(token)
         if later is not None:
-            retried: ExecuteResult[T, R] = yield Call("io", "_logic_retry_later", (attempt, later))
-            return retried
+            return (yield from self._logic_retry_later(attempt, later))
         if failure is not None:
-            failed: ExecuteResult[T, R] = yield Call(
-                "io", "_logic_failed", (attempt, failure[0], on_failure, failure[1])
-            )
-            return failed
+            raised, took = failure
+            return (yield from self._logic_failed(attempt, raised, on_failure, took))
         ran = time.monotonic() - started
-        recorded: tuple[T, bool] = yield Call(
-            "io", "record", (attempt, self._fulfilled(attempt, result))
-        )
-        final = recorded[0]
+        final, _ = yield from self._record_steps(attempt, self._fulfilled(attempt, result))
         if self.hooks:
             self._finished(final, ExecuteOutcome.EXECUTED, ran)
         logger.info(

@@ -18,6 +18,8 @@ from ..parcel import TaskParcel
 from ..task import AsyncTask
 from . import decisions as decide
 from .decisions import Attempt
+from .effects import Call, Steps
+from .effects import run as drive
 from .hooks import FinishEvent, RetryEvent
 from .lost_claims import LostClaims
 from .options import OnFailure
@@ -65,16 +67,20 @@ class Outcomes(LostClaims[T, R]):
         A status the logic set itself stands. Returns the stored task and whether
         our write was applied.
         """
+        return drive(self._record_steps(attempt, change), self._io)
+
+    def _record_steps(self, attempt: Attempt[T], change: Transition) -> Steps[tuple[T, bool]]:
+        """``record`` as steps (``effects``)."""
         try:
-            stored = self.dao.transition(
-                attempt.key,
-                change,
-                condition=decide.held_by(attempt.lease_id),
-                release=attempt.lock,
+            stored: T = yield Call(
+                "dao",
+                "transition",
+                (attempt.key, change),
+                {"condition": decide.held_by(attempt.lease_id), "release": attempt.lock},
             )
         except ConditionFailedError as lost:
             if attempt.lock is not None:  # fenced: a no-op unless this attempt still holds it
-                self.dao.release_mutex(attempt.lock)
+                yield Call("dao", "release_mutex", (attempt.lock,))
             current: T | None = lost.current
             if current is not None and current.lease_id != attempt.lease_id:
                 logger.warning(
@@ -89,7 +95,7 @@ class Outcomes(LostClaims[T, R]):
 
     def _logic_retry_later(
         self, attempt: Attempt[T], later: RetryLaterError
-    ) -> ExecuteResult[T, R]:
+    ) -> Steps[ExecuteResult[T, R]]:
         parcel = attempt.parcel
         if parcel.meta.requeue_depth + 1 > self.options.max_requeue_depth:
             exceeded = RequeueDepthExceededError(
@@ -98,21 +104,25 @@ class Outcomes(LostClaims[T, R]):
                 parcel.meta.requeue_depth,
                 self.options.max_requeue_depth,
             )
-            self.record(attempt, decide.given_up(attempt.task, exceeded, self.options))
+            yield from self._record_steps(
+                attempt, decide.given_up(attempt.task, exceeded, self.options)
+            )
             raise exceeded from later
-        stored, ours = self.record(attempt, decide.retry_later(self.clock.now() + later.delay))
+        again = decide.retry_later(self.clock.now() + later.delay)
+        stored, ours = yield from self._record_steps(attempt, again)
         if not ours:
             return ExecuteResult(task=stored, outcome=ExecuteOutcome.EXECUTED)
-        return self._requeue(parcel, stored, later.delay, reason=later.reason or "asked by logic")
+        reason = later.reason or "asked by logic"
+        return (yield from self._requeue(parcel, stored, later.delay, reason=reason))
 
     def _logic_failed(
         self, attempt: Attempt[T], error: Exception, on_failure: OnFailure, ran: float
-    ) -> ExecuteResult[T, R]:
+    ) -> Steps[ExecuteResult[T, R]]:
         task = attempt.task
         failed = decide.failure(
             task, describe_error(error), self.clock.now(), self.options, self.rand
         )
-        stored, ours = self.record(attempt, failed.change)
+        stored, ours = yield from self._record_steps(attempt, failed.change)
         if self.hooks:
             self._finished(stored, ExecuteOutcome.FAILED, ran, error, final=failed.final)
             if not failed.final and failed.delay is not None:
@@ -145,5 +155,6 @@ class Outcomes(LostClaims[T, R]):
         )
         if not ours or on_failure is OnFailure.LEAVE_MESSAGE:
             return ExecuteResult(task=stored, outcome=ExecuteOutcome.FAILED)
-        delay = self._push_later(TaskParcel(task=stored, meta=attempt.parcel.meta), failed.delay)
+        again = TaskParcel(task=stored, meta=attempt.parcel.meta)
+        delay = yield from self._push_later(again, failed.delay)
         return ExecuteResult(task=stored, outcome=ExecuteOutcome.FAILED, retry_in=delay)
