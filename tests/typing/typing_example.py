@@ -27,7 +27,13 @@ from simple_async_tasks import (
     with_execute_lifecycle,
     with_queue_lifecycle,
 )
-from simple_async_tasks.aio import with_async_queue_lifecycle
+from simple_async_tasks.aio import (
+    AsyncDynamoTaskDao,
+    AsyncSqsTaskQueue,
+    close_clients,
+    with_async_queue_lifecycle,
+)
+from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue
 from simple_async_tasks.testing import FakeClock, drain
 
 
@@ -136,6 +142,17 @@ async def enqueue_from_a_handler() -> None:
     assert_type(await awaited("img-11", 320, hq=True), Resize)
     await resize_in_app.aenqueue(image_id="img-9", width="wide")  # type: ignore[arg-type]
     await awaited("img-11", colour="red")  # type: ignore[call-arg]
+
+
+# DynamoDB and SQS awaited on aiobotocore (the aws-async extra): typed by the task class.
+async def on_aiobotocore(dao: DynamoTaskDao[Resize], queue: SqsTaskQueue) -> None:
+    twin: AsyncDynamoTaskDao[Resize] = dao.aio()
+    assert_type(await twin.get("img-13"), Resize | None)
+    assert_type(await twin.save(Resize(image_id="img-13", width=1), condition=None), Resize)
+    sender: AsyncSqsTaskQueue = queue.aio()
+    await twin.save(Resize(image_id="img-13", width=1))  # type: ignore[call-arg]
+    assert sender.queue is queue
+    await close_clients()
 
 
 # The lower level stays for factories that compute fields: the enqueuer keeps their signature.
