@@ -333,3 +333,19 @@ def test_an_attempts_claims_and_writes_are_awaited_on_aiobotocore_with_every_rul
     finally:
         run(lambda: asyncio.sleep(0))  # nothing left open on this thread's loops
         reset_clients()
+
+
+def test_a_dao_built_on_a_given_client_opens_its_twin_where_that_client_points(
+    aws_endpoint, dynamodb, table
+):
+    dao = DynamoTaskDao(SendEmail, table_name=table, client=dynamodb)
+    assert (dao.region, dao.endpoint_url) == ("us-east-1", aws_endpoint.dynamodb)
+    stored = dao.save(SendEmail(user_id="u1"), condition=None)
+
+    async def read() -> SendEmail | None:
+        return await dao.aio().get("u1")
+
+    try:
+        assert run(read) == stored
+    finally:
+        reset_clients()

@@ -64,3 +64,27 @@ def reset_clients() -> None:
     """Forget the cached clients (tests that change endpoints or credentials)."""
     with _lock:
         _clients.clear()
+
+
+class ClientPlace:
+    """Where a backend's AWS client points, for its async twin to open its own there."""
+
+    _region: str | None
+    _endpoint_url: str | None
+
+    def _given(self, attribute: str) -> str | None:
+        client = getattr(self, "_client", None)  # the backend's own, typed there
+        value = getattr(client.meta, attribute, None) if client is not None else None
+        return None if value is None else str(value)
+
+    @property
+    def region(self) -> str | None:
+        """The region asked for, else the given client's (None: the environment's)."""
+        return self._region if self._region is not None else self._given("region_name")
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The endpoint asked for, else the given client's (None: AWS's own)."""
+        if self._endpoint_url is not None:
+            return self._endpoint_url
+        return self._given("endpoint_url")

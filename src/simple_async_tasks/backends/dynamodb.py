@@ -28,6 +28,7 @@ from ..serialization import (
     unstructure_task,
 )
 from ..task import LIFECYCLE_FIELDS, AsyncTask, AsyncTaskStatus
+from ._aws_clients import ClientPlace
 from ._dynamo_batch import batch_get
 from ._dynamo_codec import (
     AttributeValue,
@@ -69,7 +70,7 @@ READ_HERE = frozenset({"ConditionalCheckFailedException", "TransactionCanceledEx
 """The AWS error codes this DAO turns into its own answers (a lost condition, a held lock)."""
 
 
-class DynamoTaskDao(TaskClassDao[T]):
+class DynamoTaskDao(TaskClassDao[T], ClientPlace):
     """Stores the tasks of one class in a shared single-table DynamoDB layout.
 
     Reads are consistent; every state change is one conditional ``UpdateItem``
@@ -159,20 +160,6 @@ class DynamoTaskDao(TaskClassDao[T]):
         the library's own (``backends._edges``)."""
         with aws_edge("DynamoDB table", self.table_name, keep=READ_HERE):
             return getattr(self.client, operation)(**params)
-
-    @property
-    def region(self) -> str | None:
-        """The region asked for, else the given client's (None: the environment's)."""
-        if self._region is None and self._client is not None:
-            return self._client.meta.region_name
-        return self._region
-
-    @property
-    def endpoint_url(self) -> str | None:
-        """The endpoint asked for, else the given client's (None: AWS's own)."""
-        if self._endpoint_url is None and self._client is not None:
-            return self._client.meta.endpoint_url
-        return self._endpoint_url
 
     def aio(self) -> AsyncDynamoTaskDao[T]:
         """This DAO's enqueue and claim calls awaited on aiobotocore (the ``aws-async``

@@ -22,6 +22,7 @@ from ..errors import ConfigurationError, QueueLimitError, QueueSendError
 from ..parcel import TaskParcel, encode_parcel, fits_without_encoding
 from ..serialization import default_converter
 from ..task import AsyncTask
+from ._aws_clients import ClientPlace
 from ._edges import aws_edge, require_boto3
 from ._partial import until_done
 from ._pending import PendingDeletes
@@ -84,7 +85,7 @@ def delete_batches(client: Any, queue_url: str, handles: Sequence[str]) -> None:
             )
 
 
-class SqsTaskQueue:
+class SqsTaskQueue(ClientPlace):
     """Sends parcels to one SQS queue (standard or FIFO).
 
     FIFO queues (URL ending in ``.fifo``) take the message group from the
@@ -124,20 +125,6 @@ class SqsTaskQueue:
     @property
     def queue_url(self) -> str:
         return self._url
-
-    @property
-    def region(self) -> str | None:
-        """The region asked for, else the given client's (None: the environment's)."""
-        if self._region is None and self._client is not None:
-            return self._client.meta.region_name
-        return self._region
-
-    @property
-    def endpoint_url(self) -> str | None:
-        """The endpoint asked for, else the given client's (None: AWS's own)."""
-        if self._endpoint_url is None and self._client is not None:
-            return self._client.meta.endpoint_url
-        return self._endpoint_url
 
     def entry(self, parcel: TaskParcel[AsyncTask], delay: timedelta) -> dict[str, Any]:
         """The ``SendMessage`` parameters of ``parcel`` (limits checked, nothing sent)."""
