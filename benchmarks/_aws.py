@@ -90,12 +90,19 @@ class Meter:
     the units the engine reports are summed per table and per index.
     """
 
-    def __init__(self, dynamodb: Any, sqs: Any | None = None) -> None:
+    def __init__(self, dynamodb: Any, sqs: Any | None = None, *, aio: bool = False) -> None:
         self.bill = Bill()
         dynamodb.meta.events.register("provide-client-params.dynamodb", self._ask_capacity)
         dynamodb.meta.events.register("after-call.dynamodb", self._dynamodb)
         if sqs is not None:
             sqs.meta.events.register("after-call.sqs", self._sqs)
+        if aio:  # the aiobotocore clients of the async paths, made from the library's session
+            from simple_async_tasks.backends.aws_async import _session
+
+            session = _session()
+            session.register("provide-client-params.dynamodb", self._ask_capacity)
+            session.register("after-call.dynamodb", self._dynamodb)
+            session.register("after-call.sqs", self._sqs)
 
     @staticmethod
     def _ask_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:

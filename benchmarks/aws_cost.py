@@ -11,7 +11,9 @@ delete calls are the same for every library and are not counted. Dollars are
 on-demand prices, us-east-1 (see benchmarks/_aws.py), per million tasks.
 
 Rows for our DAO run twice: with the status index (inspection, sweeps) and
-without it (``status_index=False``). "the floor" is what the lifecycle must
+without it (``status_index=False``). Two rows take the async paths (issue 16) on
+aiobotocore, metered through the library's aiobotocore session: ``aenqueue`` from
+coroutines, and ``async def`` logic in the Lambda handler. "the floor" is what the lifecycle must
 write at least: one durable record, one claim, one final status, each a
 single-item conditional write under 1 KB, on a table with no index.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -47,7 +50,7 @@ Row = tuple[str, Bill, float]  # name, bill, tasks it is divided by
 
 def ours(aws: LocalAws, n: int, table: str, index: bool) -> list[Row]:
     dynamodb, sqs, plain_sqs = aws.client("dynamodb"), aws.client("sqs"), aws.client("sqs")
-    meter = Meter(dynamodb, sqs)
+    meter = Meter(dynamodb, sqs, aio=True)
     create_table(table, client=dynamodb, status_index=index)
     url = plain_sqs.create_queue(QueueName=table)["QueueUrl"]
     arn = queue_arn(plain_sqs, url)
@@ -124,11 +127,49 @@ def ours(aws: LocalAws, n: int, table: str, index: bool) -> list[Row]:
                 1,
             )
         )
+    rows += _awaited(dao, queue, meter, plain_sqs, url, arn, n)
     # the tasks of one_by_one ran: delete them, then deliver their messages once more
     done = [dao.unique_key(Job(n=i)) for i in range(n)]
     deletes = meter.measure(lambda: [delete_task(dao, key) for key in done])
     rows.append(("delete_task, a finished task", deletes, n))
     rows.append(("a delivery of a deleted task", meter.measure(run(one_by_one)), n))
+    return rows
+
+
+def _awaited(
+    dao: DynamoTaskDao[Job],
+    queue: SqsTaskQueue,
+    meter: Meter,
+    sqs: Any,
+    url: str,
+    arn: str,
+    n: int,
+) -> list[Row]:
+    """The async paths (issue 16), awaited on aiobotocore: ``aenqueue`` from coroutines,
+    and async logic in the handler (its claims and writes awaited on the invocation loop)."""
+    import asyncio
+
+    from simple_async_tasks.aio import close_clients, with_async_queue_lifecycle
+
+    aenqueue = with_async_queue_lifecycle(get_new=lambda i: Job(n=i), dao=dao, queue=queue)
+
+    async def logic(task: Job) -> None:
+        return None
+
+    handler = create_sqs_handler(with_execute_lifecycle(logic, dao=dao, queue=queue))
+
+    async def enqueue_all() -> None:
+        try:
+            await asyncio.gather(*(aenqueue(30_000_000 + i) for i in range(n)))
+        finally:
+            await close_clients()
+
+    rows: list[Row] = [
+        ("enqueue, awaited (aiobotocore)", meter.measure(lambda: asyncio.run(enqueue_all())), n)
+    ]
+    batches = events(receive(sqs, url), arn)
+    run = meter.measure(lambda: [handler(e, None) for e in batches])
+    rows.append(("execute async logic, batches of 10", run, n))
     return rows
 
 
@@ -148,7 +189,7 @@ def powertools(aws: LocalAws, n: int) -> list[Row]:
     from _peers import LambdaContext, create_powertools_table, powertools_handler
 
     dynamodb, sqs, plain_sqs = aws.client("dynamodb"), aws.client("sqs"), aws.client("sqs")
-    meter = Meter(dynamodb, sqs)
+    meter = Meter(dynamodb, sqs, aio=True)
     create_powertools_table(dynamodb, "powertools")
     url = plain_sqs.create_queue(QueueName="powertools")["QueueUrl"]
     arn = queue_arn(plain_sqs, url)
@@ -181,7 +222,7 @@ def powertools(aws: LocalAws, n: int) -> list[Row]:
 def floor(aws: LocalAws, n: int) -> list[Row]:
     """Three single-item conditional writes per task on a table with no index, and one send."""
     dynamodb, sqs, plain_sqs = aws.client("dynamodb"), aws.client("sqs"), aws.client("sqs")
-    meter = Meter(dynamodb, sqs)
+    meter = Meter(dynamodb, sqs, aio=True)
     dynamodb.create_table(
         TableName="floor",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -247,6 +288,7 @@ def main() -> None:
     args = parser.parse_args()
     n = 20 if args.quick else args.tasks
     with local_aws() as aws:
+        os.environ.update(aws.environ())  # the async rows' aiobotocore clients read it
         with_index = ours(aws, n, "tasks", index=True)
         without_index = ours(aws, n, "tasks-no-index", index=False)
         try:

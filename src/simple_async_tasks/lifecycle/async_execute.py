@@ -53,7 +53,8 @@ _targets: WeakKeyDictionary[TaskExecutor[Any, Any], dict[str, Any]] = WeakKeyDic
 
 
 def targets_of(executor: TaskExecutor[Any, Any]) -> dict[str, Any]:
-    """What ``run_async`` drives an executor's steps on (made once per executor)."""
+    """What ``run_async`` drives an executor's steps on (made once per executor): the
+    logic awaited, and the DAO and queue each as ``effects.awaitable`` makes them."""
     found = _targets.get(executor)
     if found is None:
         found = _targets.setdefault(
@@ -86,8 +87,8 @@ async def aexecute(
     on_failure: OnFailure = OnFailure.PUSH_RETRY,
     keep_alive: KeepAlive | None = None,
 ) -> ExecuteResult[T, R]:
-    """``executor(parcel)``, awaited: the claim and the outcome's writes on a worker
-    thread, the logic on this loop.
+    """``executor(parcel)``, awaited: the logic on this loop, the claim and the outcome's
+    writes awaited on the store (``targets_of``: natively, in place, or on a thread).
 
     Raises:
         As ``TaskExecutor.__call__``.
@@ -123,7 +124,7 @@ async def aexecute_many(
     keep_alive: Sequence[KeepAlive | None] | None = None,
     may_start: Callable[[], bool] = lambda: True,
 ) -> list[Outcome[T, R]]:
-    """``lifecycle.batch.execute_many``, awaited: the same claims (on a worker thread),
+    """``lifecycle.batch.execute_many``, awaited: the same claims (``aclaim_batch``),
     then the attempts run concurrently on this loop, as many at once as ``gate`` lets
     (one gate can bound several batches); results in the order of ``parcels``.
 
