@@ -349,9 +349,10 @@ class TaskApp:
         return stored
 
     async def aenqueue(self, task: T) -> T:
-        """``enqueue``, awaited from a coroutine without blocking the event loop (in
-        memory the async driver runs the same steps; on SQLite, DynamoDB and SQS the
-        enqueue runs on a worker thread). See docs/async.md."""
+        """``enqueue``, awaited from a coroutine without blocking the event loop: in memory
+        the async driver runs the same steps in place; DynamoDB and SQS are awaited on
+        aiobotocore with the ``aws-async`` extra; SQLite (and AWS without the extra) run
+        the enqueue on a worker thread. See docs/async.md."""
         cls: type[AsyncTask] = type(task)
 
         def build() -> Any:
