@@ -110,12 +110,28 @@ def text(browser: Any, css: str) -> str:
 def submit(browser: Any, button: Any) -> None:
     """Click a form's button and wait until the next page replaced this one."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 10).until(lambda _: replaced(page))
+
+
+def replaced(page: Any) -> bool:
+    """Whether ``page`` has left the document: Selenium's ``staleness_of``, plus the form
+    Chromium sometimes gives it while the next page loads ("Node with given id does not
+    belong to the document", an unknown error rather than a stale element)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        page.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
 
 
 def sign_in(browser: Any, base: str) -> None:
