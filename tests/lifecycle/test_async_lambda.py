@@ -273,3 +273,29 @@ def test_a_sync_batch_loads_no_event_loop_machinery():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+class Wrapped:
+    """An executor wrapped by the user (to add a log, say), forwarding everything: it says
+    ``is_async`` as the executor it wraps does, without being a ``TaskExecutor``."""
+
+    def __init__(self, executor: Any) -> None:
+        self._executor = executor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._executor, name)
+
+
+@pytest.mark.parametrize("arn", [ARN, ARN + ".fifo"])
+def test_a_wrapped_executor_of_async_logic_runs_in_the_handler(make_dao, arn):
+    dao = make_dao(SendEmail)
+    queue = InMemoryTaskQueue()
+    enqueue_users(dao, queue, ["u1", "u2"])
+    ran: list[str] = []
+
+    async def send(task: SendEmail) -> None:
+        ran.append(task.user_id)
+
+    handler = create_sqs_handler(Wrapped(executor(dao, queue, send)))
+    assert handler(event_of(queue, arn), None) == {"batchItemFailures": []}
+    assert sorted(ran) == ["u1", "u2"]

@@ -150,10 +150,12 @@ class _Loop:
             self._loop.close()
 
 
-def _awaits(executor: RawExecutor) -> bool:
-    """An executor of ``async def`` logic (``TaskExecutor.is_async``), told without
-    importing the async machinery."""
-    return getattr(executor, "is_async", False) is True
+def _on_loop(executor: RawExecutor) -> bool:
+    """``lifecycle.execute.runs_on_loop``, imported when a batch is run (any app that built
+    an executor has loaded it): ``import simple_async_tasks.aws`` stays without it."""
+    from ..lifecycle.execute import runs_on_loop
+
+    return runs_on_loop(executor)
 
 
 def _heartbeat(
@@ -233,7 +235,7 @@ def _run_batched(
         groups.setdefault(id(executor), (executor, []))[1].append((message_id, raw, record))
     batches = list(groups.values())
     plain = [(executor, [raw for _, raw, _ in items]) for executor, items in batches]
-    if any(_awaits(executor) for executor, _ in plain):
+    if any(_on_loop(executor) for executor, _ in plain):
         ran = loop.get().run_groups(plain, may_start=may_start, max_workers=max_workers)
     else:
         ran = [_run_group(executor, raws, may_start, max_workers) for executor, raws in plain]
@@ -288,7 +290,7 @@ def _run_in_order(
             try:
                 outcome: ExecuteResultLike | Exception = (
                     loop.get().run_one(executor, raw)
-                    if _awaits(executor)
+                    if _on_loop(executor)
                     else executor.execute_raw(raw, on_failure=OnFailure.LEAVE_MESSAGE)
                 )
             except Exception as error:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ..lifecycle.async_execute import aexecute_many_raw, aexecute_raw
 from ..lifecycle.effects import closing_clients
-from ..lifecycle.execute import TaskExecutor
+from ..lifecycle.execute import runs_on_loop
 from ..lifecycle.options import OnFailure
 from ..parcel import RawParcel
 from ..routing import ExecuteResultLike, RawExecutor
@@ -28,12 +28,7 @@ logger = logging.getLogger("simple_async_tasks.lambda")
 
 Outcomes = Sequence[ExecuteResultLike | Exception]
 
-__all__ = ["InvocationLoop", "awaits"]
-
-
-def awaits(executor: RawExecutor) -> bool:
-    """Whether ``executor`` runs ``async def`` logic (and so belongs on the loop)."""
-    return isinstance(executor, TaskExecutor) and executor.is_async
+__all__ = ["InvocationLoop"]
 
 
 class InvocationLoop:
@@ -48,7 +43,8 @@ class InvocationLoop:
 
     def run_one(self, executor: RawExecutor, raw: RawParcel) -> ExecuteResultLike:
         """One record (a FIFO batch's, in order), awaited on the loop."""
-        assert isinstance(executor, TaskExecutor)
+        if not runs_on_loop(executor):
+            raise TypeError(f"{executor!r} does not run async def logic on a loop")
         return self._run(aexecute_raw(executor, raw, on_failure=OnFailure.LEAVE_MESSAGE))
 
     def run_groups(
@@ -72,7 +68,7 @@ class InvocationLoop:
         async def one(executor: RawExecutor, raws: Sequence[RawParcel]) -> Outcomes | None:
             if not may_start():
                 return None
-            if isinstance(executor, TaskExecutor) and executor.is_async:
+            if runs_on_loop(executor):
                 return await aexecute_many_raw(
                     executor,
                     raws,

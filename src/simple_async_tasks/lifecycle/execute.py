@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, overload
+from typing import Any, TypeGuard, TypeVar, overload
 
 import attrs
 import cattrs
@@ -322,6 +322,13 @@ class TaskExecutor(Outcomes[T, R]):
                 requeue_depth=attempt.parcel.meta.requeue_depth,
             )
         )
+
+
+def runs_on_loop(executor: object) -> TypeGuard[TaskExecutor[Any, Any]]:
+    """Whether ``executor`` is one of ours with ``async def`` logic, whose attempts the
+    worker's lane and the Lambda handler await on their event loop (anything else,
+    a user's wrapper included, runs through its own ``execute_raw`` on a thread)."""
+    return isinstance(executor, TaskExecutor) and executor.is_async
 
 
 @overload

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -34,6 +34,7 @@ from ..backends.sqlite_queue import SqliteSource
 from ..backends.sqs import SqsSource
 from ..clock import Clock, system_clock
 from ..contracts import Delivery, MessageSource
+from ..lifecycle.execute import runs_on_loop
 from ..lifecycle.options import OnFailure
 from ..lifecycle.scheduler import Scheduler
 from ..lifecycle.workers import Heartbeat, WorkerRegistry, new_worker_id
@@ -186,7 +187,9 @@ class Worker:
                 outcome = error
         self._finish(delivery, routed, outcome)
 
-    async def _adeliver(self, delivery: Delivery, routed: Routed) -> None:
+    async def _adeliver(
+        self, delivery: Delivery, routed: Routed, executor: TaskExecutor[Any, Any]
+    ) -> None:
         """``_deliver`` on the async lane: the logic awaited on its loop (``aexecute_raw``)."""
         import asyncio
 
@@ -196,7 +199,7 @@ class Worker:
         outcome: ExecuteResultLike | Exception
         try:
             outcome = await aexecute_raw(
-                cast("TaskExecutor[Any, Any]", routed[0]),
+                executor,
                 routed[1],
                 on_failure=OnFailure.LEAVE_MESSAGE,
                 keep_alive=keep_alive,
@@ -311,7 +314,7 @@ class Worker:
 
     def _open_lane(self) -> AsyncLane | None:
         """The async lane, when an executor runs ``async def`` logic (else no event loop)."""
-        if not any(getattr(e, "is_async", False) for e in self.router.by_type.values()):
+        if not any(runs_on_loop(e) for e in self.router.by_type.values()):
             return None
         from .lane import AsyncLane
 
@@ -321,8 +324,9 @@ class Worker:
         """Run the delivery: async logic on the lane, everything else on the pool."""
         if self._lane is not None:
             routed = self._route(delivery)
-            if routed is not None and getattr(routed[0], "is_async", False):
-                return self._lane.submit(lambda: self._adeliver(delivery, routed))
+            executor = routed[0] if routed is not None else None
+            if routed is not None and runs_on_loop(executor):
+                return self._lane.submit(lambda: self._adeliver(delivery, routed, executor))
             return pool.submit(self._deliver, delivery, routed)
         return pool.submit(self._deliver, delivery)
 
