@@ -14,6 +14,7 @@ import pytest
 from simple_async_tasks import AsyncTaskStatus, TaskApp
 from simple_async_tasks.aio import close_clients
 from simple_async_tasks.aws import DynamoTaskDao, SqsTaskQueue, reset_clients
+from simple_async_tasks.backends import aws_async
 from simple_async_tasks.clock import system_clock
 from simple_async_tasks.conditions import StatusIn
 from simple_async_tasks.contracts import MutexLock, Transition
@@ -188,8 +189,6 @@ def test_without_aiobotocore_the_twin_says_how_to_install_it_and_aenqueue_uses_a
 
 
 def test_each_event_loop_opens_its_own_clients_and_closes_them(aws_endpoint, table):
-    from simple_async_tasks.backends import aws_async
-
     adao = DynamoTaskDao(
         SendEmail, table_name=table, region="us-east-1", endpoint_url=aws_endpoint.dynamodb
     ).aio()
@@ -219,8 +218,11 @@ def test_end_to_end_async_enqueue_then_the_workers_async_lane(aws_endpoint, tabl
     threads: set[int] = set()
     running = {"now": 0, "most": 0}
 
+    loops: list[asyncio.AbstractEventLoop] = []
+
     @tasks.task(SendEmail)
     async def send(task: SendEmail) -> str:
+        loops.append(asyncio.get_running_loop())  # kept: its clients' entry cannot vanish
         threads.add(threading.get_ident())
         running["now"] += 1
         running["most"] = max(running["most"], running["now"])
@@ -246,6 +248,7 @@ def test_end_to_end_async_enqueue_then_the_workers_async_lane(aws_endpoint, tabl
         assert len(threads) == 1
         assert elapsed < 30 * 0.3  # one after another would take 9 s
         assert send.result("u7") == "u7"
+        assert aws_async._clients.get(loops[0]) is None  # the lane closed its clients
     finally:
         reset_clients()
 
@@ -347,5 +350,30 @@ def test_a_dao_built_on_a_given_client_opens_its_twin_where_that_client_points(
 
     try:
         assert run(read) == stored
+    finally:
+        reset_clients()
+
+
+def test_the_lambda_invocation_loop_closes_the_clients_it_opened(
+    aws_endpoint, table, sqs, queue_url
+):
+    from simple_async_tasks.aws import create_sqs_handler
+
+    from .conftest import lambda_event, queue_arn
+
+    tasks, _ = app_on(aws_endpoint, table, queue_url)
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    @tasks.task(SyncAccount)
+    async def sync(task: SyncAccount) -> None:
+        loops.append(asyncio.get_running_loop())
+
+    try:
+        sync.enqueue(account_id="a", job=1)
+        handler = create_sqs_handler(tasks.executors())
+        event = lambda_event(receive_all(sqs, queue_url), queue_arn(sqs, queue_url))
+        assert handler(event, None) == {"batchItemFailures": []}
+        assert loops[0].is_closed()
+        assert aws_async._clients.get(loops[0]) is None  # closed before the loop was
     finally:
         reset_clients()

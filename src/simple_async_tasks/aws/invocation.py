@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from ..lifecycle.async_execute import aexecute_many_raw, aexecute_raw
-from ..lifecycle.effects import closing_clients
+from ..lifecycle.effects import close_loop_resources
 from ..lifecycle.execute import runs_on_loop
 from ..lifecycle.options import OnFailure
 from ..parcel import RawParcel
@@ -96,9 +96,7 @@ class InvocationLoop:
             if left:
                 logger.warning("cancelled %d coroutines left running by the invocation", len(left))
                 loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
-            closing = closing_clients()  # aiobotocore's, opened on this loop
-            if closing is not None:
-                loop.run_until_complete(closing)
+            loop.run_until_complete(close_loop_resources())  # aiobotocore's clients
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
         finally:

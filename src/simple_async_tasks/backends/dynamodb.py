@@ -104,6 +104,9 @@ class DynamoTaskDao(TaskClassDao[T], DynamoListing[T], ClientPlace):
         if client is None:
             require_boto3(f"DynamoTaskDao on table {table_name!r}")
         self._client = client
+        self._io = {"client": _Client(self)}
+        """The sync driver's target for the request steps: the boto3 client, through
+        ``_call``'s error edge."""
         self._region = region
         self._endpoint_url = endpoint_url
         self.retention = retention
@@ -194,7 +197,7 @@ class DynamoTaskDao(TaskClassDao[T], DynamoListing[T], ClientPlace):
             raise
 
     def _read_back(self, key: dict[str, AttributeValue]) -> dict[str, AttributeValue] | None:
-        return run(self._read_back_steps(key), {"client": _Client(self)})
+        return run(self._read_back_steps(key), self._io)
 
     def _read_back_steps(
         self, key: dict[str, AttributeValue]
@@ -210,7 +213,7 @@ class DynamoTaskDao(TaskClassDao[T], DynamoListing[T], ClientPlace):
         return item
 
     def get(self, unique_key: str) -> T | None:
-        return run(self._get_steps(unique_key), {"client": _Client(self)})
+        return run(self._get_steps(unique_key), self._io)
 
     def _get_steps(self, unique_key: str) -> Steps[T | None]:
         """``get`` as steps."""
@@ -234,7 +237,7 @@ class DynamoTaskDao(TaskClassDao[T], DynamoListing[T], ClientPlace):
         return batch_get(self._call, self.table_name, keys, consistent=consistent)
 
     def save(self, task: T, *, condition: Condition | None) -> T:
-        return run(self._save_steps(task, condition=condition), {"client": _Client(self)})
+        return run(self._save_steps(task, condition=condition), self._io)
 
     def _save_steps(self, task: T, *, condition: Condition | None) -> Steps[T]:
         """``save`` as steps."""
@@ -308,7 +311,7 @@ class DynamoTaskDao(TaskClassDao[T], DynamoListing[T], ClientPlace):
         steps = self._transition_steps(
             unique_key, change, condition=condition, acquire=acquire, release=release
         )
-        return run(steps, {"client": _Client(self)})
+        return run(steps, self._io)
 
     def _transition_steps(
         self,
@@ -429,7 +432,7 @@ class DynamoTaskDao(TaskClassDao[T], DynamoListing[T], ClientPlace):
     def deleted_at(self, unique_key: str) -> datetime | None:
         """When the task under ``unique_key`` was deleted, while its tombstone is kept
         (one consistent ``GetItem``)."""
-        return run(self._deleted_at_steps(unique_key), {"client": _Client(self)})
+        return run(self._deleted_at_steps(unique_key), self._io)
 
     def _deleted_at_steps(self, unique_key: str) -> Steps[datetime | None]:
         """``deleted_at`` as steps."""
@@ -439,7 +442,7 @@ class DynamoTaskDao(TaskClassDao[T], DynamoListing[T], ClientPlace):
     # -- mutex locks -----------------------------------------------------------
 
     def release_mutex(self, lock: MutexLock) -> None:
-        run(self._release_mutex_steps(lock), {"client": _Client(self)})
+        run(self._release_mutex_steps(lock), self._io)
 
     def _release_mutex_steps(self, lock: MutexLock) -> Steps[None]:
         """``release_mutex`` as steps."""

@@ -18,10 +18,21 @@ httpcore (see docs/decisions.md, "One lifecycle for sync and async").
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, Literal, TypeVar
 
-__all__ = ["Call", "Inline", "OnThread", "Steps", "awaitable", "native", "run", "run_async"]
+__all__ = [
+    "Call",
+    "Inline",
+    "OnThread",
+    "Steps",
+    "awaitable",
+    "close_loop_resources",
+    "native",
+    "on_loop_close",
+    "run",
+    "run_async",
+]
 
 R = TypeVar("R")
 Target = Literal["dao", "queue", "logic", "io", "client"]
@@ -161,11 +172,18 @@ def awaitable(backend: object, twin: object | None = None) -> object:
     return twin if twin is not None else OnThread(backend)
 
 
-def closing_clients() -> Any:
-    """The coroutine that closes the running loop's native async clients (aiobotocore's),
-    or None when none can be open: what the owner of a loop (the worker's lane, the Lambda
-    handler's invocation loop) awaits before closing it."""
-    import sys
+_loop_closers: list[Callable[[], Awaitable[None]]] = []
 
-    module = sys.modules.get("simple_async_tasks.backends.aws_async")
-    return None if module is None else module.closing_clients()
+
+def on_loop_close(closer: Callable[[], Awaitable[None]]) -> None:
+    """Register what must run on an event loop before its owner closes it: a backend
+    whose clients belong to a loop (aiobotocore's, ``backends.aws_async``) registers
+    the closing of the running loop's clients when it is first imported."""
+    _loop_closers.append(closer)
+
+
+async def close_loop_resources() -> None:
+    """Run every registered closer on the running loop (what the worker's lane and the
+    Lambda handler's invocation loop await before they close)."""
+    for closer in list(_loop_closers):
+        await closer()

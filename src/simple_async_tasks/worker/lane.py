@@ -68,11 +68,9 @@ class AsyncLane:
     def close(self) -> None:
         """Stop the loop once its work is done (call after waiting for the futures); the
         native async clients it opened are closed first."""
-        from ..lifecycle.effects import closing_clients
+        from ..lifecycle.effects import close_loop_resources
 
-        closing = closing_clients()
-        if closing is not None:
-            asyncio.run_coroutine_threadsafe(closing, self.loop).result(10)
+        asyncio.run_coroutine_threadsafe(close_loop_resources(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
