@@ -201,7 +201,6 @@ def test_dead_letters_are_listed_and_redriven(env, tmp_path):
         (["tasks", "list", "--status", "DONE"], 2, "Invalid value for '--status'"),
         (["tasks", "retry"], 2, "give the unique key of at least one task"),
         (["worker", APP, "--backend", "memory://"], 2, "a worker cannot poll it"),
-        (["tasks", "stats", "--backend", "dynamodb://t"], 1, ""),
     ],
 )
 def test_exit_codes_scripts_can_trust(env, args, code, message):

@@ -151,3 +151,14 @@ def test_a_killed_worker_on_dynamodb_and_sqs_is_shown_dead_and_its_task_taken_ov
     from ..test_workers import killed_worker_is_shown_dead_and_taken_over
 
     killed_worker_is_shown_dead_and_taken_over(env, tmp_path)
+
+
+def test_a_backend_failure_exits_1_without_a_traceback(env, aws_endpoint):
+    """On the local engine, not AWS itself: a table that does not exist (the test used to
+    point at ``dynamodb://t`` in us-east-1, which reached for the network and took up to
+    a minute of botocore's retries to fail)."""
+    missing = f"dynamodb://no-such-table?region=us-east-1&endpoint={aws_endpoint.dynamodb}"
+    out = run_cli("tasks", "stats", "--backend", missing, env=env)
+    assert out.returncode == 1, out.stderr
+    assert "does not exist" in out.stderr
+    assert "Traceback" not in out.stderr
